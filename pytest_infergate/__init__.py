@@ -1,0 +1,12 @@
+"""pytest-infergate: fail CI when a model gets slower or less accurate, not when the machine was noisy.
+
+The public API is re-exported here; everything else is private to the package.
+Importing this package is cheap: no numpy, scipy or ML library is loaded.
+"""
+
+from __future__ import annotations
+
+from pytest_infergate.results import Check, LatencyResult, Measurement, Outcome, Verdict
+
+__all__ = ["Check", "LatencyResult", "Measurement", "Outcome", "Verdict", "__version__"]
+__version__ = "0.1.0"

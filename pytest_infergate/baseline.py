@@ -1,0 +1,376 @@
+"""The baseline file: a schema-versioned JSON codec, updates, and atomic writes.
+
+The baseline is meant to be committed, so its text is diff-friendly (sorted
+keys, two-space indent, one number per line, 4 significant digits) and a write
+either replaces the whole file or leaves it as it was.
+
+Schema history:
+
+* 1 -- (pytest-infergate 0.1) latency entries with per-machine statistics, a
+  history of the last 10 run medians and a 21-point quantile sketch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from pytest_infergate.environment import Fingerprint
+from pytest_infergate.results import LatencyResult
+
+SCHEMA_VERSION = 1
+HISTORY_LENGTH = 10
+
+
+class BaselineError(ValueError):
+    """A baseline or results file that cannot be used; the message names the file and field."""
+
+
+@dataclass(frozen=True)
+class LatencyRecord:
+    """One machine profile's stored statistics for a latency entry."""
+
+    n: int
+    batch_size: int
+    mean_ms: float
+    stdev_ms: float
+    min_ms: float
+    max_ms: float
+    p50_ms: float
+    p90_ms: float
+    p95_ms: float
+    p99_ms: float
+    history_p50_ms: tuple[float, ...]
+    sketch_ms: tuple[float, ...]
+    recorded_at: str
+
+    def percentile_ms(self, name: str) -> float:
+        value: float = getattr(self, f"{name}_ms")
+        return value
+
+
+@dataclass(frozen=True)
+class LatencyEntry:
+    """A latency measurement's baseline: statistics per machine profile."""
+
+    machines: dict[str, LatencyRecord]
+    tolerance: dict[str, float] = field(default_factory=dict)
+    kind: str = "latency"
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The whole baseline file: entries by measurement key, fingerprints by profile id."""
+
+    entries: dict[str, LatencyEntry] = field(default_factory=dict)
+    machines: dict[str, Fingerprint] = field(default_factory=dict)
+
+    def with_latency(
+        self,
+        result: LatencyResult,
+        *,
+        profile: str,
+        fingerprint: Fingerprint,
+        tolerance: Mapping[str, float],
+        recorded_at: str,
+    ) -> Baseline:
+        """A copy with ``result`` recorded for ``profile``; other machines and entries stay."""
+        from pytest_infergate.stats import sketch_ms
+
+        previous = self.entries.get(result.key)
+        machines = dict(previous.machines) if previous else {}
+        old = machines.get(profile)
+        history = (*(old.history_p50_ms if old else ()), result.p50_ms)[-HISTORY_LENGTH:]
+        machines[profile] = LatencyRecord(
+            n=result.n,
+            batch_size=result.batch_size,
+            mean_ms=result.mean_ms,
+            stdev_ms=result.stdev_ms,
+            min_ms=result.min_ms,
+            max_ms=result.max_ms,
+            p50_ms=result.p50_ms,
+            p90_ms=result.p90_ms,
+            p95_ms=result.p95_ms,
+            p99_ms=result.p99_ms,
+            history_p50_ms=history,
+            sketch_ms=sketch_ms(result.samples_ns),
+            recorded_at=recorded_at,
+        )
+        entries = dict(self.entries)
+        entries[result.key] = LatencyEntry(machines=machines, tolerance=dict(tolerance))
+        return replace(self, entries=entries, machines={**self.machines, profile: fingerprint})
+
+
+# -- encoding ---------------------------------------------------------------------------
+
+
+def _round(value: float) -> float:
+    """4 significant digits: plenty for latencies, and it keeps diffs quiet."""
+    return float(f"{value:.4g}")
+
+
+def encode_fingerprint(fingerprint: Fingerprint) -> dict[str, Any]:
+    return {
+        "cpu": fingerprint.cpu,
+        "cores": fingerprint.cores,
+        "ram_gib": fingerprint.ram_gib,
+        "os": fingerprint.os,
+        "arch": fingerprint.arch,
+        "python": fingerprint.python,
+        "libraries": dict(fingerprint.libraries),
+        "thread_env": dict(fingerprint.thread_env),
+    }
+
+
+def _encode_record(record: LatencyRecord) -> dict[str, Any]:
+    return {
+        "n": record.n,
+        "batch_size": record.batch_size,
+        **{name: _round(getattr(record, name)) for name in LATENCY_FIGURES},
+        "history_p50_ms": [_round(v) for v in record.history_p50_ms],
+        "sketch_ms": [_round(v) for v in record.sketch_ms],
+        "recorded_at": record.recorded_at,
+    }
+
+
+def encode_baseline(baseline: Baseline) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "entries": {
+            key: {
+                "kind": entry.kind,
+                "tolerance": dict(entry.tolerance),
+                "machines": {p: _encode_record(r) for p, r in entry.machines.items()},
+            }
+            for key, entry in baseline.entries.items()
+        },
+        "machines": {p: encode_fingerprint(f) for p, f in baseline.machines.items()},
+    }
+
+
+def dumps(document: Mapping[str, Any]) -> str:
+    """The one text form of our JSON files: sorted keys, 2-space indent, newline at the end."""
+    return json.dumps(document, indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+
+# -- decoding ---------------------------------------------------------------------------
+
+LATENCY_FIGURES = (
+    "mean_ms",
+    "stdev_ms",
+    "min_ms",
+    "max_ms",
+    "p50_ms",
+    "p90_ms",
+    "p95_ms",
+    "p99_ms",
+)
+
+
+class _Reader:
+    """Typed access to untrusted JSON that names the first bad field in its error."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, problem: str) -> BaselineError:
+        return BaselineError(f"{self.source}: {where}: {problem}")
+
+    def mapping(self, value: object, where: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(where, f"expected an object, got {type(value).__name__}")
+        return value
+
+    def get(self, obj: Mapping[str, Any], name: str, where: str) -> Any:
+        if name not in obj:
+            raise self.fail(f"{where}.{name}", "missing")
+        return obj[name]
+
+    def string(self, obj: Mapping[str, Any], name: str, where: str) -> str:
+        value = self.get(obj, name, where)
+        if not isinstance(value, str):
+            raise self.fail(f"{where}.{name}", f"expected a string, got {value!r}")
+        return value
+
+    def integer(self, obj: Mapping[str, Any], name: str, where: str, minimum: int = 0) -> int:
+        value = self.get(obj, name, where)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.fail(f"{where}.{name}", f"expected an integer >= {minimum}, got {value!r}")
+        return value
+
+    def duration(self, value: object, where: str) -> float:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            raise self.fail(where, f"expected a finite number >= 0, got {value!r}")
+        return float(value)
+
+    def durations(self, obj: Mapping[str, Any], name: str, where: str) -> tuple[float, ...]:
+        value = self.get(obj, name, where)
+        if not isinstance(value, list):
+            raise self.fail(f"{where}.{name}", f"expected a list, got {type(value).__name__}")
+        return tuple(self.duration(v, f"{where}.{name}[{i}]") for i, v in enumerate(value))
+
+    def string_map(self, obj: Mapping[str, Any], name: str, where: str) -> dict[str, str]:
+        value = self.mapping(obj.get(name, {}), f"{where}.{name}")
+        for key, item in value.items():
+            if not isinstance(item, str):
+                raise self.fail(f"{where}.{name}.{key}", f"expected a string, got {item!r}")
+        return dict(value)
+
+
+def _decode_record(r: _Reader, raw: object, where: str) -> LatencyRecord:
+    obj = r.mapping(raw, where)
+    floats = {name: r.duration(r.get(obj, name, where), f"{where}.{name}") for name in LATENCY_FIGURES}
+    return LatencyRecord(
+        n=r.integer(obj, "n", where, minimum=1),
+        batch_size=r.integer(obj, "batch_size", where, minimum=1),
+        history_p50_ms=r.durations(obj, "history_p50_ms", where),
+        sketch_ms=r.durations(obj, "sketch_ms", where),
+        recorded_at=r.string(obj, "recorded_at", where),
+        **floats,
+    )
+
+
+def _decode_entry(r: _Reader, raw: object, where: str) -> LatencyEntry:
+    obj = r.mapping(raw, where)
+    kind = r.string(obj, "kind", where)
+    if kind != "latency":
+        raise r.fail(f"{where}.kind", f"unknown entry kind {kind!r}")
+    tolerance_raw = r.mapping(obj.get("tolerance", {}), f"{where}.tolerance")
+    tolerance = {k: r.duration(v, f"{where}.tolerance.{k}") for k, v in tolerance_raw.items()}
+    machines_raw = r.mapping(r.get(obj, "machines", where), f"{where}.machines")
+    machines = {
+        profile: _decode_record(r, record, f"{where}.machines[{profile!r}]")
+        for profile, record in machines_raw.items()
+    }
+    return LatencyEntry(machines=machines, tolerance=tolerance)
+
+
+def decode_fingerprint(r: _Reader, raw: object, where: str) -> Fingerprint:
+    obj = r.mapping(raw, where)
+    ram = r.get(obj, "ram_gib", where)
+    return Fingerprint(
+        cpu=r.string(obj, "cpu", where),
+        cores=r.integer(obj, "cores", where, minimum=1),
+        ram_gib=r.duration(ram, f"{where}.ram_gib"),
+        os=r.string(obj, "os", where),
+        arch=r.string(obj, "arch", where),
+        python=r.string(obj, "python", where),
+        libraries=r.string_map(obj, "libraries", where),
+        thread_env=r.string_map(obj, "thread_env", where),
+    )
+
+
+def check_schema_version(r: _Reader, document: Mapping[str, Any]) -> int:
+    """The document's schema version; refuses versions this release cannot read."""
+    version = document.get("schema_version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise r.fail("schema_version", f"expected an integer, got {version!r}")
+    if version > SCHEMA_VERSION:
+        raise r.fail(
+            "schema_version",
+            f"version {version} is newer than this pytest-infergate reads ({SCHEMA_VERSION}); "
+            "upgrade pytest-infergate",
+        )
+    if version < 1:
+        raise r.fail("schema_version", f"unknown version {version}")
+    return version
+
+
+def decode_baseline(document: object, source: str) -> Baseline:
+    """Validate and decode a parsed baseline document; ``source`` names it in errors."""
+    r = _Reader(source)
+    obj = r.mapping(document, "top level")
+    check_schema_version(r, obj)
+    entries_raw = r.mapping(r.get(obj, "entries", "top level"), "entries")
+    machines_raw = r.mapping(obj.get("machines", {}), "machines")
+    return Baseline(
+        entries={k: _decode_entry(r, v, f"entries[{k!r}]") for k, v in entries_raw.items()},
+        machines={p: decode_fingerprint(r, v, f"machines[{p!r}]") for p, v in machines_raw.items()},
+    )
+
+
+def read_json(path: Path) -> object:
+    """Parse a JSON file, turning every way it can be unreadable into a :class:`BaselineError`."""
+    if path.is_dir():
+        raise BaselineError(f"{path}: is a directory; pass the path of a JSON file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BaselineError(f"{path}: cannot be read: {exc}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BaselineError(
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+            "fix it, or restore it from version control"
+        ) from None
+
+
+def load_baseline(path: Path) -> Baseline:
+    """The baseline at ``path``; an empty one when the file does not exist yet."""
+    if not path.exists() and not path.is_symlink():
+        return Baseline()
+    return decode_baseline(read_json(path), str(path))
+
+
+# -- writing ----------------------------------------------------------------------------
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` in one step: a temporary file beside it, fsync,
+    then ``os.replace``. On any failure the old file is untouched and the temporary
+    file is removed."""
+    directory = path.parent
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        if path.exists():
+            os.chmod(temporary, path.stat().st_mode & 0o777)
+        else:
+            os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def check_writable(path: Path) -> None:
+    """Fail early, before any test runs, if ``path`` could not be written at the end.
+
+    Probes by creating a temporary file beside it: permission bits alone say
+    nothing when running as root or on read-only mounts.
+    """
+    if path.is_dir():
+        raise BaselineError(f"{path}: is a directory; pass the path of a JSON file")
+    directory = path.parent
+    if not directory.is_dir():
+        raise BaselineError(f"{path}: directory {directory} does not exist; create it first")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=directory)
+    except OSError as exc:
+        raise BaselineError(
+            f"{path}: cannot write in {directory} ({exc.strerror}); "
+            "fix its permissions or choose another --infer-baseline"
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def write_baseline(path: Path, baseline: Baseline) -> None:
+    write_atomic(path, dumps(encode_baseline(baseline)))

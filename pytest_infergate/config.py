@@ -1,0 +1,283 @@
+"""Settings: parsed and validated once, then resolved per measurement.
+
+Precedence, most specific wins: command line > ``measure()`` arguments >
+``@pytest.mark.infergate(...)`` > ini file > defaults. Each layer is a
+:class:`Settings` whose unset fields are ``None``; :meth:`Settings.over` stacks
+them. Every validator raises ``ValueError`` with a message that says what to
+fix; the pytest shell adds where the value came from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_infergate.gate import LatencyPolicy
+from pytest_infergate.timing import SamplingPlan
+
+PERCENTILES = ("p50", "p90", "p95", "p99")
+
+#: How a single tolerance scales to the tail: a p95 is noisier than a median.
+TAIL_TOLERANCE_FACTOR = {"p50": 1.0, "p90": 1.5, "p95": 2.0, "p99": 3.0}
+
+
+class Mode(enum.Enum):
+    """``gate`` fails tests on regressions; ``report`` only prints; ``off`` does not time."""
+
+    GATE = "gate"
+    REPORT = "report"
+    OFF = "off"
+
+
+def parse_fraction(value: object) -> float:
+    """A relative tolerance: ``0.1`` or ``"10%"``; finite and >= 0."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            number = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+        except ValueError:
+            raise ValueError(f"expected a number such as 0.1 or 10%, got {value!r}") from None
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    else:
+        raise ValueError(f"expected a number such as 0.1 or 10%, got {value!r}")
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"a tolerance must be a finite number >= 0, got {value!r}")
+    return number
+
+
+def parse_tolerances(value: object) -> dict[str, float]:
+    """A latency tolerance: one fraction (tails scaled from it) or ``{"p50": .., "p95": ..}``."""
+    if isinstance(value, Mapping):
+        unknown = set(value) - set(PERCENTILES)
+        if unknown:
+            raise ValueError(
+                f"unknown percentile(s) {', '.join(sorted(map(str, unknown)))}; "
+                f"known: {', '.join(PERCENTILES)}"
+            )
+        base = parse_fraction(value.get("p50", 0.10))
+        scaled = {name: base * factor for name, factor in TAIL_TOLERANCE_FACTOR.items()}
+        return scaled | {name: parse_fraction(v) for name, v in value.items()}
+    base = parse_fraction(value)
+    return {name: base * factor for name, factor in TAIL_TOLERANCE_FACTOR.items()}
+
+
+def parse_seconds(value: object, *, allow_zero: bool = True) -> float:
+    """A duration in seconds: finite, >= 0 (or > 0)."""
+    try:
+        number = float(value) if not isinstance(value, bool) else math.nan  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"expected a number of seconds, got {value!r}") from None
+    if not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"expected a finite number of seconds {bound}, got {value!r}")
+    return number
+
+
+def parse_count(value: object, *, minimum: int) -> int:
+    """A whole number >= ``minimum``."""
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        number = int(value)
+    if number is None or number < minimum:
+        raise ValueError(f"expected a whole number >= {minimum}, got {value!r}")
+    return number
+
+
+def parse_percentiles(value: object) -> tuple[str, ...]:
+    """Which percentiles to gate, e.g. ``("p50", "p95")``."""
+    names = (value,) if isinstance(value, str) else value
+    if not isinstance(names, (tuple, list)) or not names:
+        raise ValueError(f"expected percentile names such as ('p50', 'p95'), got {value!r}")
+    for name in names:
+        if name not in PERCENTILES:
+            raise ValueError(f"unknown percentile {name!r}; known: {', '.join(PERCENTILES)}")
+    return tuple(names)
+
+
+def parse_mode(value: object) -> Mode:
+    try:
+        return Mode(str(value).strip().lower())
+    except ValueError:
+        known = ", ".join(m.value for m in Mode)
+        raise ValueError(f"expected one of {known}, got {value!r}") from None
+
+
+def parse_bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One layer of per-measurement settings; ``None`` means "not set here"."""
+
+    latency_tolerance: Mapping[str, float] | None = None
+    percentiles: tuple[str, ...] | None = None
+    warmup: int | None = None
+    warmup_s: float | None = None
+    min_samples: int | None = None
+    min_time_s: float | None = None
+    max_time_s: float | None = None
+
+    @classmethod
+    def from_kwargs(cls, kwargs: Mapping[str, Any]) -> Settings:
+        """Validate keyword settings (marker or ini); unknown keys are an error."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(kwargs) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
+        values = {}
+        for name, raw in kwargs.items():
+            if raw is None:
+                continue
+            try:
+                values[name] = _SETTING_PARSERS[name](raw)
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+        return cls(**values)
+
+    def over(self, lower: Settings) -> Settings:
+        """This layer on top of ``lower``: fields set here win."""
+        return dataclasses.replace(
+            lower,
+            **{
+                f.name: getattr(self, f.name)
+                for f in dataclasses.fields(self)
+                if getattr(self, f.name) is not None
+            },
+        )
+
+    def plan(self) -> SamplingPlan:
+        """The sampling plan of fully resolved settings."""
+        return SamplingPlan(
+            warmup_calls=_required(self.warmup),
+            warmup_s=_required(self.warmup_s),
+            min_samples=_required(self.min_samples),
+            min_time_s=_required(self.min_time_s),
+            max_time_s=_required(self.max_time_s),
+        )
+
+    def policy(self) -> LatencyPolicy:
+        """The gate policy of fully resolved settings."""
+        return LatencyPolicy(
+            tolerances=_required(self.latency_tolerance), percentiles=_required(self.percentiles)
+        )
+
+
+def _required(value: Any) -> Any:
+    if value is None:
+        raise ValueError("setting not resolved; stack it over DEFAULTS first")
+    return value
+
+
+_SETTING_PARSERS: dict[str, Any] = {
+    "latency_tolerance": parse_tolerances,
+    "percentiles": parse_percentiles,
+    "warmup": lambda v: parse_count(v, minimum=0),
+    "warmup_s": parse_seconds,
+    "min_samples": lambda v: parse_count(v, minimum=1),
+    "min_time_s": parse_seconds,
+    "max_time_s": lambda v: parse_seconds(v, allow_zero=False),
+}
+
+DEFAULTS = Settings(
+    latency_tolerance=parse_tolerances(0.10),
+    percentiles=("p50", "p95"),
+    warmup=10,
+    warmup_s=0.5,
+    min_samples=100,
+    min_time_s=1.0,
+    max_time_s=10.0,
+)
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """Session-wide settings plus the command-line and ini layers of per-test settings."""
+
+    baseline_path: Path | None = None
+    update: bool = False
+    strict: bool = False
+    mode: Mode = Mode.GATE
+    machine: str | None = None
+    json_path: Path | None = None
+    cli: Settings = Settings()
+    ini: Settings = Settings()
+
+    def resolve(self, *layers: Settings) -> Settings:
+        """Fully resolved settings: CLI over ``layers`` (most specific first) over ini, defaults."""
+        resolved = self.ini.over(DEFAULTS)
+        for layer in reversed(layers):
+            resolved = layer.over(resolved)
+        return self.cli.over(resolved)
+
+
+#: Ini keys and the ``measure()``-level setting each one provides.
+INI_SETTINGS = {
+    "infer_latency_tolerance": "latency_tolerance",
+    "infer_max_time": "max_time_s",
+}
+
+
+def gate_config_from_options(
+    get_option: Callable[[str], Any], get_ini: Callable[[str], Any]
+) -> GateConfig:
+    """Build the session's :class:`GateConfig` from command-line and ini values.
+
+    ``get_option``/``get_ini`` are ``pytest.Config.getoption``/``getini``; a
+    command-line value of ``None`` means "not given". Raises ``ValueError`` naming
+    the option or ini key at fault.
+    """
+
+    def ini(key: str) -> str | None:
+        value = get_ini(key)
+        return str(value).strip() or None if value is not None else None
+
+    def parsed(where: str, parse: Callable[[Any], Any], value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
+
+    baseline = get_option("infer_baseline") or ini("infer_baseline")
+    json_path = get_option("infer_json") or ini("infer_json")
+    ini_layer = {
+        setting: parsed(f"ini {key}", _SETTING_PARSERS[setting], ini(key))
+        for key, setting in INI_SETTINGS.items()
+    }
+    cli_layer = {
+        "latency_tolerance": get_option("infer_latency_tolerance"),
+        "max_time_s": get_option("infer_max_time"),
+    }
+    mode = get_option("infer_mode") or parsed("ini infer_mode", parse_mode, ini("infer_mode"))
+    strict = get_option("infer_strict") or bool(
+        parsed("ini infer_strict", parse_bool, ini("infer_strict"))
+    )
+    return GateConfig(
+        baseline_path=Path(baseline) if baseline else None,
+        update=bool(get_option("infer_update_baseline")),
+        strict=strict,
+        mode=mode or Mode.GATE,
+        machine=get_option("infer_machine") or ini("infer_machine"),
+        json_path=Path(json_path) if json_path else None,
+        cli=Settings(**{k: v for k, v in cli_layer.items() if v is not None}),
+        ini=Settings(**{k: v for k, v in ini_layer.items() if v is not None}),
+    )

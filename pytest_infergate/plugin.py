@@ -1,0 +1,199 @@
+"""pytest hooks and fixtures for pytest-infergate: thin adapters over :class:`GateSession`.
+
+Importing this module must stay cheap (it loads in every pytest run of our
+users): no numpy, scipy or ML library here or in what it imports at module level.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_infergate.config import (
+    Mode,
+    Settings,
+    gate_config_from_options,
+    parse_mode,
+    parse_seconds,
+    parse_tolerances,
+)
+
+if TYPE_CHECKING:
+    from pytest_infergate.bench import InferBench
+    from pytest_infergate.session import FinishReport, GateSession
+
+_SESSION_KEY = pytest.StashKey["GateSession"]()
+_FINISH_KEY = pytest.StashKey["FinishReport"]()
+_MARKER_KEY = pytest.StashKey[Settings]()
+
+
+def _argtype(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """Adapt a validator so argparse shows its message, not "invalid value"."""
+
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = parse.__name__
+    return convert
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("infergate", "inference latency and accuracy gate (pytest-infergate)")
+    group.addoption(
+        "--infer-baseline",
+        metavar="PATH",
+        help="Baseline JSON to gate against (ini: infer_baseline)",
+    )
+    group.addoption(
+        "--infer-update-baseline",
+        action="store_true",
+        help="Re-record the baseline entries of the tests that ran; never fail on a change",
+    )
+    group.addoption(
+        "--infer-strict",
+        action="store_true",
+        default=None,
+        help="Fail on NEW and INCONCLUSIVE verdicts too (ini: infer_strict)",
+    )
+    group.addoption(
+        "--infer-latency-tolerance",
+        metavar="FRACTION",
+        type=_argtype(parse_tolerances),
+        help="Allowed p50 slowdown, e.g. 0.1 or 10%%; tails get more (p95: 2x). Default: 0.1",
+    )
+    group.addoption(
+        "--infer-max-time",
+        metavar="SECONDS",
+        type=_argtype(lambda v: parse_seconds(v, allow_zero=False)),
+        help="Longest time one measurement may sample. Default: 10",
+    )
+    group.addoption(
+        "--infer-machine",
+        metavar="NAME",
+        help="Machine profile the latencies are stored under. Default: derived from CPU and cores",
+    )
+    group.addoption(
+        "--infer-json", metavar="PATH", help="Write every measurement and verdict to this JSON file"
+    )
+    group.addoption(
+        "--infer-mode",
+        type=_argtype(parse_mode),
+        metavar="gate|report|off",
+        help="gate: fail on regressions; report: compare and print only; off: call once, no timing",
+    )
+    for key, help_text in (
+        ("infer_baseline", "Baseline JSON to gate against"),
+        ("infer_strict", "Fail on NEW and INCONCLUSIVE verdicts too (true/false)"),
+        ("infer_latency_tolerance", "Allowed p50 slowdown (fraction); default 0.1"),
+        ("infer_max_time", "Longest time one measurement may sample, in seconds; default 10"),
+        ("infer_machine", "Machine profile the latencies are stored under"),
+        ("infer_json", "Write every measurement and verdict to this JSON file"),
+        ("infer_mode", "gate, report or off; default gate"),
+    ):
+        parser.addini(key, help_text, type="string", default="")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "infergate(**settings): per-test gate settings, e.g. latency_tolerance=0.2, "
+        "percentiles=('p50', 'p95'), warmup=10, warmup_s=0.5, min_samples=100, "
+        "min_time_s=1.0, max_time_s=10",
+    )
+    from pytest_infergate.baseline import BaselineError
+    from pytest_infergate.session import GateSession
+
+    try:
+        gate_config = gate_config_from_options(config.getoption, config.getini)
+        if gate_config.update and hasattr(config, "workerinput"):
+            raise ValueError("--infer-update-baseline does not support pytest-xdist yet; use -n0")
+        config.stash[_SESSION_KEY] = GateSession.open(gate_config)
+    except (BaselineError, ValueError) as exc:
+        raise pytest.UsageError(f"infergate: {exc}") from None
+
+
+def get_session(config: pytest.Config) -> GateSession:
+    """The session's :class:`GateSession`."""
+    return config.stash[_SESSION_KEY]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        kwargs: dict[str, Any] = {}
+        for marker in reversed(list(item.iter_markers("infergate"))):
+            if marker.args:
+                raise pytest.UsageError(
+                    f"infergate: {item.nodeid}: @pytest.mark.infergate takes keyword "
+                    "arguments only, e.g. latency_tolerance=0.2"
+                )
+            kwargs.update(marker.kwargs)
+        try:
+            item.stash[_MARKER_KEY] = Settings.from_kwargs(kwargs)
+        except ValueError as exc:
+            raise pytest.UsageError(
+                f"infergate: {item.nodeid}: @pytest.mark.infergate: {exc}"
+            ) from None
+
+
+@pytest.fixture
+def infer_bench(request: pytest.FixtureRequest) -> InferBench:
+    """Time a model call against the baseline: ``infer_bench(model, inputs)``."""
+    from pytest_infergate.bench import InferBench
+
+    marker = request.node.stash.get(_MARKER_KEY, Settings())
+    return InferBench(get_session(request.config), request.node.nodeid, marker)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    gate = session.config.stash.get(_SESSION_KEY, None)
+    if gate is None:
+        return
+    try:
+        report = gate.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
+    except OSError as exc:
+        session.config.stash[_FINISH_KEY] = _failed_finish(str(exc))
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR
+        return
+    session.config.stash[_FINISH_KEY] = report
+
+
+def _failed_finish(reason: str) -> FinishReport:
+    from pytest_infergate.session import FinishReport
+
+    return FinishReport(skipped_reason=f"writing failed, nothing was changed: {reason}")
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    gate = config.stash.get(_SESSION_KEY, None)
+    if gate is None or gate.config.mode is Mode.OFF or not gate.measurements:
+        return
+    from pytest_infergate.report.terminal import format_table, rows
+
+    table = rows(gate.measurements)
+    if config.get_verbosity() < 0:
+        table = [row for row in table if row.outcome.value == "REGRESSED"]
+    terminalreporter.write_sep("=", f"infergate: machine {gate.profile}")
+    for row, line in zip([None, *table], format_table(table)):
+        colour = _COLOURS.get(row.outcome.value, {}) if row is not None else {"bold": True}
+        terminalreporter.write_line(line, **colour)
+    report = config.stash.get(_FINISH_KEY, None)
+    if report is not None:
+        for what, path in (("baseline", report.baseline_written), ("results", report.results_written)):
+            if path is not None:
+                terminalreporter.write_line(f"infergate: {what} written to {path}")
+        if report.skipped_reason:
+            terminalreporter.write_line(f"infergate: {report.skipped_reason}", yellow=True)
+
+
+_COLOURS: dict[str, dict[str, bool]] = {
+    "REGRESSED": {"red": True, "bold": True},
+    "INCONCLUSIVE": {"yellow": True},
+    "IMPROVED": {"cyan": True},
+    "PASS": {"green": True},
+}

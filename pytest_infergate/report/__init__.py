@@ -1,0 +1,1 @@
+"""Human-facing renderings of a session's measurements and verdicts."""

@@ -1,0 +1,175 @@
+"""GateSession: one per pytest run; holds the baseline, collects verdicts, writes files.
+
+Plain Python, no pytest import: the plugin's hooks call into it, and tests can
+drive it directly.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_infergate.baseline import (
+    LATENCY_FIGURES,
+    Baseline,
+    dumps,
+    encode_fingerprint,
+    load_baseline,
+    write_atomic,
+    write_baseline,
+)
+from pytest_infergate.config import GateConfig, Mode, Settings
+from pytest_infergate.environment import Fingerprint, collect_fingerprint
+from pytest_infergate.results import LatencyResult, Measurement, Outcome, Verdict
+
+RESULTS_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class FinishReport:
+    """What the session wrote at the end, for the terminal summary."""
+
+    baseline_written: Path | None = None
+    results_written: Path | None = None
+    skipped_reason: str = ""
+
+
+class GateSession:
+    """The gate's state for one test session."""
+
+    def __init__(self, config: GateConfig, baseline: Baseline | None = None) -> None:
+        self.config = config
+        self.baseline = baseline if baseline is not None else Baseline()
+        self.measurements: list[Measurement] = []
+        self._fingerprint: Fingerprint | None = None
+
+    @classmethod
+    def open(cls, config: GateConfig) -> GateSession:
+        """Load the configured baseline; raises ``BaselineError`` for a bad file."""
+        from pytest_infergate.baseline import check_writable
+
+        path = config.baseline_path
+        if path is None:
+            return cls(config)
+        baseline = load_baseline(path)
+        if config.update:
+            check_writable(path)
+        return cls(config, baseline)
+
+    @property
+    def fingerprint(self) -> Fingerprint:
+        if self._fingerprint is None:
+            self._fingerprint = collect_fingerprint()
+        return self._fingerprint
+
+    @property
+    def profile(self) -> str:
+        """The machine profile id latencies are stored under."""
+        return self.config.machine or self.fingerprint.profile_id()
+
+    def judge(self, result: LatencyResult, settings: Settings) -> Verdict:
+        """The verdict for ``result`` against the loaded baseline."""
+        from pytest_infergate.gate import compare_latency
+
+        entry = self.baseline.entries.get(result.key)
+        return compare_latency(result, entry, self.profile, settings.policy())
+
+    def record(self, nodeid: str, result: LatencyResult, settings: Settings) -> Measurement:
+        measurement = Measurement(
+            nodeid=nodeid,
+            result=result,
+            verdict=self.judge(result, settings),
+            tolerances=dict(settings.latency_tolerance or {}),
+        )
+        self.measurements.append(measurement)
+        return measurement
+
+    def fails(self, verdict: Verdict) -> bool:
+        """Whether ``verdict`` fails its test under this session's mode and flags."""
+        if self.config.mode is not Mode.GATE or self.config.update:
+            return False
+        if verdict.outcome is Outcome.REGRESSED:
+            return True
+        return self.config.strict and verdict.outcome in (Outcome.NEW, Outcome.INCONCLUSIVE)
+
+    def updated_baseline(self) -> Baseline:
+        """The baseline with every measurement of this session recorded."""
+        now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+        baseline = self.baseline
+        for m in self.measurements:
+            baseline = baseline.with_latency(
+                m.result,
+                profile=self.profile,
+                fingerprint=self.fingerprint,
+                tolerance={k: m.tolerances[k] for k in ("p50", "p95") if k in m.tolerances},
+                recorded_at=now,
+            )
+        return baseline
+
+    def finish(self, *, interrupted: bool) -> FinishReport:
+        """Write the results file and, when updating, the baseline (never after an interrupt)."""
+        results_written = None
+        if self.config.json_path is not None:
+            write_atomic(self.config.json_path, dumps(self.results_document()))
+            results_written = self.config.json_path
+        path = self.config.baseline_path
+        if not self.config.update or path is None:
+            return FinishReport(results_written=results_written)
+        if interrupted:
+            return FinishReport(
+                results_written=results_written,
+                skipped_reason="the run was interrupted; the baseline was left as it was",
+            )
+        if not self.measurements:
+            return FinishReport(
+                results_written=results_written,
+                skipped_reason="no measurement ran; the baseline was left as it was",
+            )
+        write_baseline(path, self.updated_baseline())
+        return FinishReport(baseline_written=path, results_written=results_written)
+
+    def results_document(self) -> dict[str, Any]:
+        """Every measurement with its raw samples and verdict, plus the machine."""
+        return {
+            "schema_version": RESULTS_SCHEMA_VERSION,
+            "machine": self.profile,
+            "fingerprint": encode_fingerprint(self.fingerprint),
+            "measurements": [_encode_measurement(m) for m in self.measurements],
+        }
+
+
+def _encode_measurement(m: Measurement) -> Mapping[str, Any]:
+    r, v = m.result, m.verdict
+    return {
+        "key": r.key,
+        "nodeid": m.nodeid,
+        "kind": v.kind,
+        "batch_size": r.batch_size,
+        "calls_per_sample": r.calls_per_sample,
+        "warmup_calls": r.warmup_calls,
+        "measured_s": r.measured_s,
+        "n": r.n,
+        **{name: getattr(r, name) for name in LATENCY_FIGURES},
+        "throughput_per_s": r.throughput_per_s,
+        "samples_ns": list(r.samples_ns),
+        "verdict": {
+            "outcome": v.outcome.value,
+            "reason": v.reason,
+            "checks": [
+                {
+                    "metric": c.metric,
+                    "baseline": c.baseline,
+                    "current": c.current,
+                    "low": c.low if c.low != float("-inf") else None,
+                    "high": c.high if c.high != float("inf") else None,
+                    "tolerance": c.tolerance,
+                    "outcome": c.outcome.value,
+                }
+                for c in v.checks
+            ],
+        },
+    }
+

@@ -1,4 +1,5 @@
-"""pytest-infergate: fail CI when a model gets slower or less accurate, not when the machine was noisy.
+"""pytest-infergate: fail CI when a model gets slower or less accurate, not when the machine
+was noisy.
 
 The public API is re-exported here; everything else is private to the package.
 Importing this package is cheap: no numpy, scipy or ML library is loaded.

@@ -231,7 +231,9 @@ class _Reader:
 
 def _decode_record(r: _Reader, raw: object, where: str) -> LatencyRecord:
     obj = r.mapping(raw, where)
-    floats = {name: r.duration(r.get(obj, name, where), f"{where}.{name}") for name in LATENCY_FIGURES}
+    floats = {
+        name: r.duration(r.get(obj, name, where), f"{where}.{name}") for name in LATENCY_FIGURES
+    }
     return LatencyRecord(
         n=r.integer(obj, "n", where, minimum=1),
         batch_size=r.integer(obj, "batch_size", where, minimum=1),

@@ -60,7 +60,9 @@ class InferBench:
         except ValueError as exc:
             raise ValueError(f"infer_bench.measure(): {exc}") from None
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"infer_bench.measure(): batch_size must be an int >= 1, got {batch_size!r}")
+            raise ValueError(
+                f"infer_bench.measure(): batch_size must be an int >= 1, got {batch_size!r}"
+            )
         result, _ = self._measure(
             fn, args, kwargs or {}, name=name, batch_size=batch_size, overrides=overrides, sync=sync
         )

@@ -22,8 +22,10 @@ def _show(baseline: Baseline) -> list[str]:
                 f"p95={record.p95_ms:.4g} ms  p99={record.p99_ms:.4g} ms  history p50: {history}"
             )
     for profile, fingerprint in sorted(baseline.machines.items()):
-        lines.append(f"machine {profile}: {fingerprint.cpu}, {fingerprint.cores} cores, "
-                     f"{fingerprint.os}, Python {fingerprint.python}")
+        lines.append(
+            f"machine {profile}: {fingerprint.cpu}, {fingerprint.cores} cores, "
+            f"{fingerprint.os}, Python {fingerprint.python}"
+        )
     return lines
 
 

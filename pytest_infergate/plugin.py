@@ -173,18 +173,19 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     gate = config.stash.get(_SESSION_KEY, None)
     if gate is None or gate.config.mode is Mode.OFF or not gate.measurements:
         return
-    from pytest_infergate.report.terminal import format_table, rows
+    from pytest_infergate.report.terminal import format_table, summary
 
-    table = rows(gate.measurements)
-    if config.get_verbosity() < 0:
-        table = [row for row in table if row.outcome.value == "REGRESSED"]
-    terminalreporter.write_sep("=", f"infergate: machine {gate.profile}")
-    for row, line in zip([None, *table], format_table(table)):
-        colour = _COLOURS.get(row.outcome.value, {}) if row is not None else {"bold": True}
-        terminalreporter.write_line(line, **colour)
+    table = summary(gate.measurements, regressions_only=config.get_verbosity() < 0)
+    if table:
+        terminalreporter.write_sep("=", f"infergate: machine {gate.profile}")
+        header, *lines = format_table(table)
+        terminalreporter.write_line(header, bold=True)
+        for row, line in zip(table, lines, strict=True):
+            terminalreporter.write_line(line, **_COLOURS.get(row.outcome.value, {}))
     report = config.stash.get(_FINISH_KEY, None)
     if report is not None:
-        for what, path in (("baseline", report.baseline_written), ("results", report.results_written)):
+        written = (("baseline", report.baseline_written), ("results", report.results_written))
+        for what, path in written:
             if path is not None:
                 terminalreporter.write_line(f"infergate: {what} written to {path}")
         if report.skipped_reason:

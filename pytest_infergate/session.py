@@ -172,4 +172,3 @@ def _encode_measurement(m: Measurement) -> Mapping[str, Any]:
             ],
         },
     }
-

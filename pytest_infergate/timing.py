@@ -99,7 +99,7 @@ def run(
     args: tuple[Any, ...] = (),
     kwargs: Mapping[str, Any] | None = None,
     *,
-    plan: SamplingPlan = SamplingPlan(),  # noqa: B008 -- frozen, so sharing is safe
+    plan: SamplingPlan = SamplingPlan(),
     sync: Callable[[], object] | None = None,
 ) -> Timing:
     """Time ``fn(*args, **kwargs)`` following ``plan``; exceptions from ``fn`` propagate."""

@@ -32,9 +32,24 @@ def rows(measurements: Sequence[Measurement]) -> list[Row]:
             table.append(Row(cells, v.outcome))
         for c in v.checks:
             name = c.metric.removesuffix("_ms")
-            cells = (r.key, name, _ms(c.baseline), _ms(c.current), f"{c.change:+.1%}", c.outcome.value)
+            cells = (
+                r.key,
+                name,
+                _ms(c.baseline),
+                _ms(c.current),
+                f"{c.change:+.1%}",
+                c.outcome.value,
+            )
             table.append(Row(cells, c.outcome))
     return sorted(table, key=lambda row: -SEVERITY[row.outcome])
+
+
+def summary(measurements: Sequence[Measurement], *, regressions_only: bool) -> list[Row]:
+    """The rows to show; with ``regressions_only`` (``-q``) just the REGRESSED ones."""
+    table = rows(measurements)
+    if regressions_only:
+        return [row for row in table if row.outcome is Outcome.REGRESSED]
+    return table
 
 
 def format_table(table: Sequence[Row]) -> list[str]:

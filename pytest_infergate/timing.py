@@ -12,6 +12,7 @@ work being timed.
 
 from __future__ import annotations
 
+import functools
 import gc
 import math
 import time
@@ -103,11 +104,7 @@ def run(
     sync: Callable[[], object] | None = None,
 ) -> Timing:
     """Time ``fn(*args, **kwargs)`` following ``plan``; exceptions from ``fn`` propagate."""
-    kwargs = dict(kwargs or {})
-
-    def call() -> Any:
-        return fn(*args, **kwargs)
-
+    call = functools.partial(fn, *args, **(kwargs or {}))
     perf = time.perf_counter_ns
     gc_was_enabled = gc.isenabled()
     gc.disable()

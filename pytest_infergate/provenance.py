@@ -1,0 +1,239 @@
+"""Verify that an optimisation was applied: what actually runs, and whether it is what was meant.
+
+The classic silent failures: onnxruntime falls back to the CPU provider when the
+CUDA libraries are missing; a "quantised" file holds no quantised operator; the
+model file is swapped and a latency change is blamed on the code. These facts are
+read from the objects the user measures, lazily (no ML library is imported here
+unless the object comes from it), and never inside a timed loop.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import operator
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Operators that only appear in a quantised ONNX graph.
+QUANTIZED_OPS = frozenset(
+    {
+        "MatMulInteger",
+        "ConvInteger",
+        "DynamicQuantizeLinear",
+        "DynamicQuantizeMatMul",
+        "MatMulIntegerToFloat",
+        "QAttention",
+        "QGemm",
+        "QLinearAdd",
+        "QLinearConv",
+        "QLinearMatMul",
+        "QLinearMul",
+        "QuantizeLinear",
+        "DequantizeLinear",
+        "MatMulNBits",
+    }
+)
+
+
+@dataclass(frozen=True)
+class RuntimeFacts:
+    """What runs when the measured model is called. Fields that do not apply stay ``None``."""
+
+    runtime: str
+    providers: tuple[str, ...] = ()
+    graph_optimization_level: str | None = None
+    intra_op_threads: int | None = None
+    inter_op_threads: int | None = None
+    model_file: str | None = None
+    model_bytes: int | None = None
+    model_sha256: str | None = None
+    op_histogram: Mapping[str, int] = field(default_factory=dict)
+    device: str | None = None
+    dtype: str | None = None
+    parameters: int | None = None
+    weights_sha256: str | None = None
+    torch_threads: int | None = None
+    task: str | None = None
+
+    @property
+    def digest(self) -> str | None:
+        """The model's identity: the file's sha256, else the weights'."""
+        return self.model_sha256 or self.weights_sha256
+
+    @property
+    def quantized_ops(self) -> dict[str, int]:
+        return {op: n for op, n in self.op_histogram.items() if op in QUANTIZED_OPS}
+
+
+@functools.lru_cache(maxsize=256)
+def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
+    """sha256 of a file; cached by (path, size, mtime) so each file is read once per session."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(functools.partial(stream.read, 1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_sha256(path: str | Path) -> str:
+    stat = Path(path).stat()
+    return _file_sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+def onnx_op_histogram(path: str | Path) -> dict[str, int]:
+    """Operator types in an ONNX file's graph and its subgraphs (weights are not loaded).
+
+    This is the graph the file holds: fusions that onnxruntime applies when it
+    builds a session are not in it, quantisation and offline fusions are.
+    """
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    counts: Counter[str] = Counter()
+    graphs = [model.graph]
+    while graphs:
+        graph = graphs.pop()
+        for node in graph.node:
+            counts[node.op_type] += 1
+            for attribute in node.attribute:
+                graphs.extend([attribute.g] if attribute.HasField("g") else [])
+                graphs.extend(attribute.graphs)
+    return dict(sorted(counts.items()))
+
+
+def _module_of(obj: object) -> str:
+    return type(obj).__module__.split(".")[0]
+
+
+def _ort_session_facts(session: Any, model_file: str | None) -> RuntimeFacts:
+    options = session.get_session_options()
+    path = model_file or getattr(session, "_model_path", None)
+    exists = bool(path) and Path(str(path)).is_file()
+    return RuntimeFacts(
+        runtime="onnxruntime",
+        providers=tuple(session.get_providers()),
+        graph_optimization_level=str(options.graph_optimization_level).rsplit(".", 1)[-1],
+        intra_op_threads=options.intra_op_num_threads,
+        inter_op_threads=options.inter_op_num_threads,
+        model_file=str(path) if exists else None,
+        model_bytes=Path(str(path)).stat().st_size if exists else None,
+        model_sha256=file_sha256(str(path)) if exists else None,
+        op_histogram=onnx_op_histogram(str(path)) if exists else {},
+    )
+
+
+def _torch_facts(module: Any) -> RuntimeFacts:
+    import torch
+
+    parameters = list(module.parameters())
+    digest = hashlib.sha256()
+    for _, tensor in sorted(module.state_dict().items(), key=operator.itemgetter(0)):
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    first = parameters[0] if parameters else None
+    return RuntimeFacts(
+        runtime="torch",
+        device=str(first.device) if first is not None else None,
+        dtype=str(first.dtype).removeprefix("torch.") if first is not None else None,
+        parameters=sum(p.numel() for p in parameters),
+        weights_sha256=digest.hexdigest(),
+        torch_threads=torch.get_num_threads(),
+    )
+
+
+def runtime_facts(obj: object, model_file: str | Path | None = None) -> RuntimeFacts | None:
+    """Facts of ``obj``: an ORT ``InferenceSession``, an optimum ``ORTModel``, a transformers
+    pipeline or model, or a torch module; ``None`` for anything else (a plain function).
+    ``model_file`` names the ONNX file when the object does not know it."""
+    file = str(model_file) if model_file is not None else None
+    module = _module_of(obj)
+    if module == "onnxruntime" and hasattr(obj, "get_providers"):
+        return _ort_session_facts(obj, file)
+    if module == "optimum" and hasattr(obj, "model_path"):
+        session = getattr(obj, "session", None) or getattr(obj, "model", None)
+        if session is not None and hasattr(session, "get_providers"):
+            return _ort_session_facts(session, file or str(obj.model_path))
+    if module == "transformers" and hasattr(obj, "task") and hasattr(obj, "model"):
+        inner = runtime_facts(obj.model, model_file)
+        if inner is not None:
+            return RuntimeFacts(**{**inner.__dict__, "task": obj.task})
+        return RuntimeFacts(runtime="unknown", task=obj.task)
+    if module in ("torch", "transformers") and hasattr(obj, "state_dict"):
+        return _torch_facts(obj)
+    return None
+
+
+# -- expectations -----------------------------------------------------------------------
+
+_COUNT_RULE = re.compile(r"^\s*(>=|<=|==|>|<|!=)?\s*(\d+)\s*$")
+_COMPARE = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    "==": operator.eq,
+    ">": operator.gt,
+    "<": operator.lt,
+    "!=": operator.ne,
+}
+
+
+def parse_count_rule(rule: object) -> tuple[str, int]:
+    """``">=1"``, ``"==0"``, ``"3"`` or an int -> (operator, count)."""
+    if isinstance(rule, int) and not isinstance(rule, bool):
+        return "==", rule
+    match = _COUNT_RULE.match(str(rule))
+    if not match:
+        raise ValueError(f"expected a count rule such as '>=1' or '==0', got {rule!r}")
+    return match.group(1) or "==", int(match.group(2))
+
+
+@dataclass(frozen=True)
+class Expectations:
+    """What the user says must be true of the runtime: checked, never assumed."""
+
+    providers: tuple[str, ...] | None = None
+    quantized: bool | None = None
+    ops: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for rule in self.ops.values():
+            parse_count_rule(rule)
+
+    @property
+    def empty(self) -> bool:
+        return self.providers is None and self.quantized is None and not self.ops
+
+
+def unmet(facts: RuntimeFacts | None, expected: Expectations) -> tuple[str, ...]:
+    """One message per expectation that ``facts`` do not meet (empty when all are met)."""
+    if expected.empty:
+        return ()
+    if facts is None:
+        return (
+            "no runtime facts: the measured callable hides its model; pass model= "
+            "(an InferenceSession, ORTModel, pipeline or torch module)",
+        )
+    problems = []
+    if expected.providers is not None:
+        missing = [p for p in expected.providers if p not in facts.providers]
+        if missing:
+            used = ", ".join(facts.providers) or "none"
+            problems.append(
+                f"expected provider(s) {', '.join(missing)} but the session runs on {used}"
+            )
+    if expected.quantized is True and not facts.quantized_ops:
+        problems.append(
+            "expected a quantised graph, but it holds no quantised operator "
+            f"({', '.join(sorted(QUANTIZED_OPS)[:4])}, ...)"
+        )
+    if expected.quantized is False and facts.quantized_ops:
+        problems.append(f"expected a float graph, but it holds {facts.quantized_ops}")
+    for op, rule in expected.ops.items():
+        symbol, count = parse_count_rule(rule)
+        actual = facts.op_histogram.get(op, 0)
+        if not _COMPARE[symbol](actual, count):
+            problems.append(f"expected {op} {symbol} {count}, found {actual}")
+    return tuple(problems)

@@ -1,0 +1,144 @@
+"""Where the time goes: the top operators of a few profiled calls.
+
+For onnxruntime, profiling can only be switched on when a session is built, so
+a profiled twin of the measured session is built from the same file, options
+and providers, and swapped in for a few calls (then swapped back, also on
+error). For torch, ``torch.profiler`` wraps a few calls. Tracing runs after the
+timed loop, never inside it: profilers slow every operator down.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class OpTime:
+    """Time spent in one operator (a graph node for ORT, an aten op for torch)."""
+
+    op_type: str
+    node: str
+    total_ms: float
+    calls: int
+    share: float
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Profile of ``calls`` calls: mean time per call and the operators that took it."""
+
+    runtime: str
+    calls: int
+    call_ms: float
+    ops: tuple[OpTime, ...]
+
+    @property
+    def covered_share(self) -> float:
+        """How much of the call time the listed operators explain."""
+        return sum(op.share for op in self.ops)
+
+
+def _inference_session(owner: object) -> Any:
+    if hasattr(owner, "get_providers") and hasattr(owner, "_sess"):
+        return owner
+    session = getattr(owner, "session", None)
+    if session is not None and hasattr(session, "_sess"):
+        return session
+    raise ValueError(
+        f"cannot trace {type(owner).__name__}: expected an onnxruntime InferenceSession "
+        "or an optimum ORTModel"
+    )
+
+
+def trace_onnxruntime(
+    call: Callable[[], object], owner: object, *, calls: int = 10, top: int = 10
+) -> Trace:
+    """Profile ``calls`` calls of ``call``, which runs the session held by ``owner``.
+
+    The first profiled call is dropped (it allocates the memory arena).
+    """
+    import onnxruntime as ort
+
+    session = _inference_session(owner)
+    options = session.get_session_options()
+    with tempfile.TemporaryDirectory(prefix="infergate-trace-") as directory:
+        options.enable_profiling = True
+        options.profile_file_prefix = str(Path(directory) / "ort")
+        twin = ort.InferenceSession(session._model_path, options, providers=session.get_providers())
+        original = session._sess
+        session._sess = twin._sess
+        try:
+            for _ in range(calls + 1):
+                call()
+        finally:
+            session._sess = original
+        events = json.loads(Path(twin.end_profiling()).read_text())
+    return _summarise_ort(events, calls, top)
+
+
+def _summarise_ort(events: list[dict[str, Any]], calls: int, top: int) -> Trace:
+    runs = [e for e in events if e.get("name") == "model_run"]
+    if len(runs) < 2:
+        raise ValueError("the profiled calls did not run the session; is owner the right model?")
+    first_end = runs[0]["ts"] + runs[0]["dur"]
+    kept_runs = [r for r in runs if r["ts"] > first_end]
+    run_us = sum(r["dur"] for r in kept_runs)
+    totals: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0])
+    for event in events:
+        if event.get("cat") != "Node" or event["ts"] <= first_end:
+            continue
+        key = (event["args"].get("op_name", "?"), event["name"].removesuffix("_kernel_time"))
+        totals[key][0] += event["dur"]
+        totals[key][1] += 1
+    ranked = sorted(totals.items(), key=lambda item: -item[1][0])[:top]
+    return Trace(
+        runtime="onnxruntime",
+        calls=len(kept_runs),
+        call_ms=run_us / len(kept_runs) / 1e3,
+        ops=tuple(
+            OpTime(op, node, total / 1e3, int(n) // len(kept_runs), total / run_us)
+            for (op, node), (total, n) in ranked
+        ),
+    )
+
+
+def trace_torch(call: Callable[[], object], *, calls: int = 10, top: int = 10) -> Trace:
+    """Profile ``calls`` calls with ``torch.profiler``; ops ranked by self time."""
+    import time
+
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU]
+    if torch.cuda.is_available():
+        activities.append(ProfilerActivity.CUDA)
+    call()
+    with profile(activities=activities) as profiler:
+        start = time.perf_counter()
+        for _ in range(calls):
+            call()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        wall_us = (time.perf_counter() - start) * 1e6
+    averages = sorted(profiler.key_averages(), key=lambda a: -a.self_cpu_time_total)[:top]
+    return Trace(
+        runtime="torch",
+        calls=calls,
+        call_ms=wall_us / calls / 1e3,
+        ops=tuple(
+            OpTime(
+                a.key,
+                a.key,
+                a.self_cpu_time_total / 1e3,
+                a.count // calls,
+                a.self_cpu_time_total / wall_us,
+            )
+            for a in averages
+        ),
+    )

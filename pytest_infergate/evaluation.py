@@ -11,7 +11,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -123,7 +123,7 @@ class AccuracyEval:
         try:
             overrides = Settings.from_kwargs({"accuracy_tolerance": tolerance})
         except ValueError as exc:
-            pytest.fail(f"{key}: accuracy_eval(): {exc}", pytrace=False)
+            _fail(f"{key}: accuracy_eval(): {exc}")
         settings = self._session.config.resolve(overrides, self._marker)
         progress = self._progress(key) if self._progress is not None else None
         try:
@@ -142,7 +142,7 @@ class AccuracyEval:
                 progress=progress,
             )
         except AccuracyError as exc:
-            pytest.fail(f"{key}: accuracy_eval(): {exc}", pytrace=False)
+            _fail(f"{key}: accuracy_eval(): {exc}")
         finally:
             if progress is not None:
                 progress.close()
@@ -151,7 +151,7 @@ class AccuracyEval:
         try:
             measurement = self._session.record(self._nodeid, result, settings)
         except ValueError as exc:
-            pytest.fail(f"accuracy_eval(): {exc}", pytrace=False)
+            _fail(f"accuracy_eval(): {exc}")
         verdict = measurement.verdict
         if self._session.fails(verdict):
             pytest.fail(
@@ -173,6 +173,15 @@ class AccuracyEval:
             pytest.fail(f"{key} was already evaluated in this test; {hint}", pytrace=False)
         self._keys.add(key)
         return key
+
+
+def _fail(message: str) -> NoReturn:
+    """Fail the test with ``message`` alone: no traceback, and no "during handling of the
+    above exception" chain from the usage error it replaces."""
+    __tracebackhide__ = True
+    failure = pytest.fail.Exception(message, pytrace=False)
+    failure.__suppress_context__ = True
+    raise failure
 
 
 def terminal_progress(config: pytest.Config) -> Callable[[str], ProgressLine | None] | None:

@@ -53,6 +53,8 @@ def test_model_in_training_mode_is_refused(tokenizer, intents) -> None:
         evaluate_accuracy(model.eval(), intents)
 
 
+# The legacy TorchScript export optimum uses warns about itself; not ours to fix.
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::torch.jit.TracerWarning")
 def test_optimum_ort_model_agrees_with_pytorch(
     tiny_model_dir, tokenizer, intents, base_predictions
 ):

@@ -500,10 +500,12 @@ def _classifier(
 
 def _pipeline_adapter(pipe: Any, *, text_inputs: bool) -> Adapter:
     label2id = _label2id(pipe.model)
+    tokenizer = getattr(pipe, "tokenizer", None)
+    can_pad = tokenizer is not None and getattr(tokenizer, "pad_token", None) is not None
     fast = (
         text_inputs
+        and can_pad
         and _has_base(pipe, "transformers", "TextClassificationPipeline")
-        and getattr(pipe, "tokenizer", None) is not None
         and getattr(pipe, "framework", "pt") == "pt"
     )
     if fast:
@@ -516,7 +518,9 @@ def _pipeline_adapter(pipe: Any, *, text_inputs: bool) -> Adapter:
         return Adapter("pipeline", predict, label2id, uses_torch=True, sort_by_length=True)
 
     def call(batch: list[Any]) -> list[Any]:
-        return [_pipeline_label(o) for o in pipe(batch, batch_size=len(batch))]
+        # Without a padding token the pipeline can only run one example at a time.
+        size = len(batch) if can_pad or tokenizer is None else 1
+        return [_pipeline_label(o) for o in pipe(batch, batch_size=size)]
 
     return Adapter("pipeline", call, label2id, uses_torch=True)
 
@@ -544,6 +548,12 @@ def _model_adapter(model: Any, tokenizer: Any) -> Adapter:
     if not callable(tokenizer):
         raise AccuracyError(
             f"(model, tokenizer): the tokenizer must be callable, got {type(tokenizer).__name__}"
+        )
+    if getattr(tokenizer, "pad_token", "") is None:
+        raise AccuracyError(
+            "(model, tokenizer): the tokenizer has no padding token, so batches cannot be "
+            "padded; set tokenizer.pad_token (e.g. to tokenizer.eos_token) and "
+            "model.config.pad_token_id"
         )
     predict = _classifier(model, tokenizer, {"truncation": True})
     return Adapter("transformers", predict, _label2id(model), uses_torch=True, sort_by_length=True)

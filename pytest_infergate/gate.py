@@ -228,6 +228,8 @@ def _paired(result: AccuracyResult, entry: AccuracyEntry, policy: AccuracyPolicy
     if policy.max_flip_rate is not None:
         reason += f", limit {policy.max_flip_rate:.1%}"
     overall = worst([c.outcome for c in checks])
+    if overall is Outcome.IMPROVED:
+        reason += "; re-record with --infer-update-baseline to lock the gain in"
     return Verdict(result.key, "accuracy", overall, tuple(checks), reason)
 
 

@@ -11,10 +11,11 @@ import onnxruntime
 import pytest
 import torch
 from onnx import TensorProto, helper, numpy_helper
-from tiny_models import N_CLASSES, tiny_bert
 from transformers import pipeline
 
 from pytest_infergate.accuracy import AccuracyError, evaluate_accuracy
+
+N_CLASSES = 3  # as the tiny model in conftest
 
 
 def test_pipeline_matches_the_pipelines_own_predictions(
@@ -45,8 +46,8 @@ def test_model_and_tokenizer_match_the_pipeline(tiny_model, tokenizer, intents, 
     assert result.predictions == tuple(base_predictions)
 
 
-def test_model_in_training_mode_is_refused(tokenizer, intents) -> None:
-    model = tiny_bert(tokenizer).train()
+def test_model_in_training_mode_is_refused(make_tiny_bert, tokenizer, intents) -> None:
+    model = make_tiny_bert(tokenizer).train()
     with pytest.raises(AccuracyError, match=r"in training mode .* call model.eval\(\) first"):
         evaluate_accuracy((model, tokenizer), intents)
     with pytest.raises(AccuracyError, match="needs its tokenizer: pass \\(model, tokenizer\\)"):
@@ -70,11 +71,13 @@ def test_optimum_ort_model_agrees_with_pytorch(
     assert direct.predictions == tuple(base_predictions)
 
 
-def test_dataset_class_names_are_matched_by_name(tokenizer, intents_dataset) -> None:
+def test_dataset_class_names_are_matched_by_name(make_tiny_bert, tokenizer, intents_dataset):
     """A model whose names are the data's class names, in another order: matched by name."""
     id2label = {0: "balance", 1: "card", 2: "transfer"}
     named = pipeline(
-        "text-classification", model=tiny_bert(tokenizer, id2label=id2label), tokenizer=tokenizer
+        "text-classification",
+        model=make_tiny_bert(tokenizer, id2label=id2label),
+        tokenizer=tokenizer,
     )
     result = evaluate_accuracy(named, intents_dataset, limit=60)
     names = intents_dataset.features["label"].names
@@ -209,3 +212,16 @@ def test_evaluate_modules_are_accepted(tiny_pipeline, intents) -> None:
     broken = _numpy_accuracy_module("nan_module", value=float("nan"))
     with pytest.raises(AccuracyError, match=r"metric '.*' is nan on all 300 examples"):
         evaluate_accuracy(tiny_pipeline, intents, metric=broken)
+
+
+def test_tokenizer_without_padding_token(tiny_model, tokenizer, intents, base_predictions):
+    """GPT-style tokenizers cannot pad: the pipeline runs unbatched, (model, tokenizer) says why."""
+    import copy
+
+    unpadded = copy.deepcopy(tokenizer)
+    unpadded.pad_token = None
+    pipe = pipeline("text-classification", model=tiny_model, tokenizer=unpadded)
+    result = evaluate_accuracy(pipe, intents, limit=20)
+    assert result.predictions == tuple(base_predictions[:20])
+    with pytest.raises(AccuracyError, match="tokenizer has no padding token"):
+        evaluate_accuracy((tiny_model, unpadded), intents)

@@ -477,6 +477,7 @@ def test_significant_gain_is_improved() -> None:
     current = _flip(BASE, to_right=20)
     verdict = compare_accuracy(_result(current, LABELS), _entry(), AccuracyPolicy())
     assert verdict.outcome is Outcome.IMPROVED
+    assert verdict.reason.endswith("re-record with --infer-update-baseline to lock the gain in")
 
 
 def test_flip_rate_is_gated_only_when_asked() -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import gc
 import hashlib
 import json
 import math
@@ -23,6 +24,7 @@ import os
 import struct
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,11 +181,17 @@ def _load_file(path: Path, input_column: str, label_column: str) -> Table:
         rows = read_rows_stdlib(path)
         return _from_rows(rows, str(path), input_column, label_column)
     builder = {".csv": "csv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}[suffix]
-    with _datasets_quiet(datasets):
+    with _datasets_quiet(datasets), warnings.catch_warnings():
+        # datasets' CSV reader leaves its file to the garbage collector (datasets 5.0):
+        # collect it here, quietly, or a user's -W error run fails on a ResourceWarning.
+        warnings.simplefilter("ignore", ResourceWarning)
         try:
             ds = datasets.load_dataset(builder, data_files=str(path), split="train")
         except (OSError, ValueError, datasets.exceptions.DatasetsError) as exc:
             raise AccuracyError(f"data file {path} cannot be read: {_first_line(exc)}") from None
+        finally:
+            if suffix == ".csv":
+                gc.collect()
     return _from_dataset(ds, str(path), input_column, label_column)
 
 

@@ -623,3 +623,15 @@ def test_summary_shows_points_flips_p_value_and_slice_notes() -> None:
     assert second.split()[2:] == ["85.00%", "85.00%", "+0.00", "pts", "n/a", "1", "PASS"]
     (note,) = notes(table)
     assert note.startswith("t.py::test_acc: slice changed (baseline: all 300")
+
+
+def test_infergate_show_lists_accuracy_entries(tmp_path, capsys) -> None:
+    from pytest_infergate.baseline import write_baseline
+    from pytest_infergate.cli import main
+
+    path = tmp_path / "baseline.json"
+    write_baseline(path, Baseline().with_accuracy(_result(BASE, LABELS), recorded_at="x"))
+    assert main(["show", str(path)]) == 0
+    assert capsys.readouterr().out == (
+        "t.py::test_acc  [accuracy]  accuracy=0.85  n=300  slice: all 300, sha256 aaaaaaaaaaaa\n"
+    )

@@ -16,7 +16,9 @@ Wall time is end to end (data preparation, inference, metric), the median of
 ``--repeats`` runs. The metric handed to the evaluator is an ``evaluate.Metric``
 computed with numpy: metrics named by string load from the hub and fail offline.
 
-Run: ``python benchmarks/accuracy_throughput.py [--examples 300] [--repeats 5]``.
+Run: ``python benchmarks/accuracy_throughput.py [--examples 300] [--repeats 5] [--threads 1]``.
+One torch thread by default: with two threads on a shared 2-core machine, another
+process on one core stalls torch's thread pool and every figure swings 5-20x.
 """
 
 from __future__ import annotations
@@ -111,7 +113,11 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument(
-        "--threads", type=int, default=0, help="torch CPU threads (default: torch's own choice)"
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads; 0 for torch's own choice. Default 1: on a shared machine a "
+        "busy core stalls torch's thread pool and the figures become noise",
     )
     args = parser.parse_args()
     if args.threads:

@@ -34,9 +34,9 @@ def test_record_gate_regress_rerecord(project: pytest.Pytester, slowdown) -> Non
 
     accepted = project.runpytest(f"--infer-baseline={baseline}", "--infer-update-baseline")
     accepted.assert_outcomes(passed=1)
-    (record,) = json.loads(baseline.read_text())["entries"]["test_model.py::test_model_latency"][
-        "machines"
-    ].values()
+    (record,) = json.loads(baseline.read_text())["entries"][
+        "test_model.py::test_model_latency"
+    ]["machines"].values()
     assert record["p50_ms"] >= 1.8
     assert len(record["history_p50_ms"]) == 2
 
@@ -236,7 +236,9 @@ def test_marker_tolerance_overrides_ini_and_cli_overrides_marker(
     )
     slowdown(2.0)
     project.runpytest(f"--infer-baseline={baseline}").assert_outcomes(passed=1)
-    overridden = project.runpytest(f"--infer-baseline={baseline}", "--infer-latency-tolerance=10%")
+    overridden = project.runpytest(
+        f"--infer-baseline={baseline}", "--infer-latency-tolerance=10%"
+    )
     overridden.assert_outcomes(failed=1)
 
 

@@ -7,23 +7,29 @@ either replaces the whole file or leaves it as it was.
 Schema history:
 
 * 1 -- (pytest-infergate 0.1) latency entries with per-machine statistics, a
-  history of the last 10 run medians and a 21-point quantile sketch.
+  history of the last 10 run medians and a 21-point quantile sketch; accuracy
+  entries (machine-independent) with the metric, the slice's sha256 and the
+  per-example predictions as base64 of little-endian uint16/uint32 class ids.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import json
 import math
 import os
+import re
+import struct
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pytest_infergate.environment import Fingerprint
-from pytest_infergate.results import LatencyResult
+from pytest_infergate.results import AccuracyResult, LatencyResult
 
 SCHEMA_VERSION = 1
 HISTORY_LENGTH = 10
@@ -66,10 +72,35 @@ class LatencyEntry:
 
 
 @dataclass(frozen=True)
+class AccuracyEntry:
+    """An accuracy measurement's baseline; machine-independent, so one per key.
+
+    ``predictions`` are the class ids predicted for the slice, in slice order: a
+    later run on the same slice (same ``slice_sha256``) is paired with them
+    example by example. ``correct`` and ``n`` serve the unpaired fallback when
+    the slice changed; ``sampling`` lets the summary say how.
+    """
+
+    metric: str
+    value: float
+    n: int
+    correct: int
+    slice_sha256: str
+    sampling: str
+    predictions: tuple[int, ...]
+    recorded_at: str
+    kind: str = "accuracy"
+
+
+#: Any baseline entry; ``kind`` tells them apart in the file.
+Entry = LatencyEntry | AccuracyEntry
+
+
+@dataclass(frozen=True)
 class Baseline:
     """The whole baseline file: entries by measurement key, fingerprints by profile id."""
 
-    entries: dict[str, LatencyEntry] = field(default_factory=dict)
+    entries: dict[str, Entry] = field(default_factory=dict)
     machines: dict[str, Fingerprint] = field(default_factory=dict)
 
     def with_latency(
@@ -85,7 +116,7 @@ class Baseline:
         from pytest_infergate.stats import sketch_ms
 
         previous = self.entries.get(result.key)
-        machines = dict(previous.machines) if previous else {}
+        machines = dict(previous.machines) if isinstance(previous, LatencyEntry) else {}
         old = machines.get(profile)
         history = (*(old.history_p50_ms if old else ()), result.p50_ms)[-HISTORY_LENGTH:]
         machines[profile] = LatencyRecord(
@@ -106,6 +137,21 @@ class Baseline:
         entries = dict(self.entries)
         entries[result.key] = LatencyEntry(machines=machines, tolerance=dict(tolerance))
         return replace(self, entries=entries, machines={**self.machines, profile: fingerprint})
+
+    def with_accuracy(self, result: AccuracyResult, *, recorded_at: str) -> Baseline:
+        """A copy with ``result`` as the accuracy entry of its key; other entries stay."""
+        entries = dict(self.entries)
+        entries[result.key] = AccuracyEntry(
+            metric=result.metric,
+            value=result.value,
+            n=result.n,
+            correct=result.correct,
+            slice_sha256=result.slice_sha256,
+            sampling=result.sampling,
+            predictions=result.predictions,
+            recorded_at=recorded_at,
+        )
+        return replace(self, entries=entries)
 
 
 # -- encoding ---------------------------------------------------------------------------
@@ -140,17 +186,52 @@ def _encode_record(record: LatencyRecord) -> dict[str, Any]:
     }
 
 
+#: Stored widths of prediction arrays: name -> struct code (little-endian in the file).
+PREDICTION_DTYPES = {"uint16": "H", "uint32": "I"}
+
+
+def encode_predictions(predictions: tuple[int, ...]) -> tuple[str, str]:
+    """Class ids as (base64 of a little-endian array, dtype name): 2 bytes an example
+    when every id fits, else 4. About 2.7 characters an example in the file."""
+    dtype = "uint16" if max(predictions, default=0) <= 0xFFFF else "uint32"
+    packed = struct.pack(f"<{len(predictions)}{PREDICTION_DTYPES[dtype]}", *predictions)
+    return base64.b64encode(packed).decode("ascii"), dtype
+
+
+def _encode_latency_entry(entry: LatencyEntry) -> dict[str, Any]:
+    return {
+        "kind": entry.kind,
+        "tolerance": dict(entry.tolerance),
+        "machines": {p: _encode_record(r) for p, r in entry.machines.items()},
+    }
+
+
+def _encode_accuracy_entry(entry: AccuracyEntry) -> dict[str, Any]:
+    predictions, dtype = encode_predictions(entry.predictions)
+    return {
+        "kind": entry.kind,
+        "metric": entry.metric,
+        "value": float(f"{entry.value:.6g}"),
+        "n": entry.n,
+        "correct": entry.correct,
+        "slice_sha256": entry.slice_sha256,
+        "sampling": entry.sampling,
+        "predictions": predictions,
+        "predictions_dtype": dtype,
+        "recorded_at": entry.recorded_at,
+    }
+
+
+def _encode_entry(entry: Entry) -> dict[str, Any]:
+    if isinstance(entry, AccuracyEntry):
+        return _encode_accuracy_entry(entry)
+    return _encode_latency_entry(entry)
+
+
 def encode_baseline(baseline: Baseline) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
-        "entries": {
-            key: {
-                "kind": entry.kind,
-                "tolerance": dict(entry.tolerance),
-                "machines": {p: _encode_record(r) for p, r in entry.machines.items()},
-            }
-            for key, entry in baseline.entries.items()
-        },
+        "entries": {key: _encode_entry(entry) for key, entry in baseline.entries.items()},
         "machines": {p: encode_fingerprint(f) for p, f in baseline.machines.items()},
     }
 
@@ -215,6 +296,16 @@ class _Reader:
             raise self.fail(where, f"expected a finite number >= 0, got {value!r}")
         return float(value)
 
+    def number(self, obj: Mapping[str, Any], name: str, where: str) -> float:
+        value = self.get(obj, name, where)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+        ):
+            raise self.fail(f"{where}.{name}", f"expected a finite number, got {value!r}")
+        return float(value)
+
     def durations(self, obj: Mapping[str, Any], name: str, where: str) -> tuple[float, ...]:
         value = self.get(obj, name, where)
         if not isinstance(value, list):
@@ -244,11 +335,7 @@ def _decode_record(r: _Reader, raw: object, where: str) -> LatencyRecord:
     )
 
 
-def _decode_entry(r: _Reader, raw: object, where: str) -> LatencyEntry:
-    obj = r.mapping(raw, where)
-    kind = r.string(obj, "kind", where)
-    if kind != "latency":
-        raise r.fail(f"{where}.kind", f"unknown entry kind {kind!r}")
+def _decode_latency_entry(r: _Reader, obj: Mapping[str, Any], where: str) -> LatencyEntry:
     tolerance_raw = r.mapping(obj.get("tolerance", {}), f"{where}.tolerance")
     tolerance = {k: r.duration(v, f"{where}.tolerance.{k}") for k, v in tolerance_raw.items()}
     machines_raw = r.mapping(r.get(obj, "machines", where), f"{where}.machines")
@@ -257,6 +344,65 @@ def _decode_entry(r: _Reader, raw: object, where: str) -> LatencyEntry:
         for profile, record in machines_raw.items()
     }
     return LatencyEntry(machines=machines, tolerance=tolerance)
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _decode_predictions(r: _Reader, obj: Mapping[str, Any], n: int, where: str) -> tuple[int, ...]:
+    dtype = r.string(obj, "predictions_dtype", where)
+    code = PREDICTION_DTYPES.get(dtype)
+    if code is None:
+        known = ", ".join(PREDICTION_DTYPES)
+        raise r.fail(f"{where}.predictions_dtype", f"unknown dtype {dtype!r}; known: {known}")
+    text = r.string(obj, "predictions", where)
+    try:
+        packed = base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError):
+        raise r.fail(f"{where}.predictions", "not valid base64") from None
+    size = struct.calcsize(f"<{code}")
+    if len(packed) != n * size:
+        raise r.fail(
+            f"{where}.predictions",
+            f"expected {n} {dtype} values ({n * size} bytes) for n={n}, got {len(packed)} bytes",
+        )
+    return tuple(struct.unpack(f"<{n}{code}", packed))
+
+
+def _decode_accuracy_entry(r: _Reader, obj: Mapping[str, Any], where: str) -> AccuracyEntry:
+    n = r.integer(obj, "n", where, minimum=1)
+    correct = r.integer(obj, "correct", where)
+    if correct > n:
+        raise r.fail(f"{where}.correct", f"{correct} correct out of n={n}")
+    digest = r.string(obj, "slice_sha256", where)
+    if not _SHA256.fullmatch(digest):
+        raise r.fail(f"{where}.slice_sha256", f"expected 64 lowercase hex digits, got {digest!r}")
+    return AccuracyEntry(
+        metric=r.string(obj, "metric", where),
+        value=r.number(obj, "value", where),
+        n=n,
+        correct=correct,
+        slice_sha256=digest,
+        sampling=r.string(obj, "sampling", where),
+        predictions=_decode_predictions(r, obj, n, where),
+        recorded_at=r.string(obj, "recorded_at", where),
+    )
+
+
+_ENTRY_DECODERS: dict[str, Callable[[_Reader, Mapping[str, Any], str], Entry]] = {
+    "latency": _decode_latency_entry,
+    "accuracy": _decode_accuracy_entry,
+}
+
+
+def _decode_entry(r: _Reader, raw: object, where: str) -> Entry:
+    obj = r.mapping(raw, where)
+    kind = r.string(obj, "kind", where)
+    decode = _ENTRY_DECODERS.get(kind)
+    if decode is None:
+        known = ", ".join(sorted(_ENTRY_DECODERS))
+        raise r.fail(f"{where}.kind", f"unknown entry kind {kind!r}; known: {known}")
+    return decode(r, obj, where)
 
 
 def decode_fingerprint(r: _Reader, raw: object, where: str) -> Fingerprint:

@@ -8,13 +8,25 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pytest_infergate import __version__
-from pytest_infergate.baseline import Baseline, BaselineError, decode_baseline, read_json
+from pytest_infergate.baseline import (
+    AccuracyEntry,
+    Baseline,
+    BaselineError,
+    decode_baseline,
+    read_json,
+)
 
 
 def _show(baseline: Baseline) -> list[str]:
     lines = []
     for key in sorted(baseline.entries):
         entry = baseline.entries[key]
+        if isinstance(entry, AccuracyEntry):
+            lines.append(
+                f"{key}  [accuracy]  {entry.metric}={entry.value:.4g}  n={entry.n}  "
+                f"slice: {entry.sampling}, sha256 {entry.slice_sha256[:12]}"
+            )
+            continue
         for profile, record in sorted(entry.machines.items()):
             history = ", ".join(f"{v:.4g}" for v in record.history_p50_ms)
             lines.append(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_infergate.gate import LatencyPolicy
+from pytest_infergate.gate import AccuracyPolicy, LatencyPolicy
 from pytest_infergate.timing import SamplingPlan
 
 PERCENTILES = ("p50", "p90", "p95", "p99")
@@ -65,6 +65,14 @@ def parse_tolerances(value: object) -> dict[str, float]:
         return scaled | {name: parse_fraction(v) for name, v in value.items()}
     base = parse_fraction(value)
     return {name: base * factor for name, factor in TAIL_TOLERANCE_FACTOR.items()}
+
+
+def parse_share(value: object) -> float:
+    """An absolute share of examples: ``0.01`` or ``"1%"`` (one point); in [0, 1]."""
+    number = parse_fraction(value)
+    if number > 1.0:
+        raise ValueError(f"expected a share between 0 and 1 (e.g. 0.01 or 1%), got {value!r}")
+    return number
 
 
 def parse_seconds(value: object, *, allow_zero: bool = True) -> float:
@@ -132,6 +140,8 @@ class Settings:
     min_samples: int | None = None
     min_time_s: float | None = None
     max_time_s: float | None = None
+    accuracy_tolerance: float | None = None
+    max_flip_rate: float | None = None
 
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any]) -> Settings:
@@ -179,6 +189,12 @@ class Settings:
             tolerances=_required(self.latency_tolerance), percentiles=_required(self.percentiles)
         )
 
+    def accuracy_policy(self) -> AccuracyPolicy:
+        """The accuracy gate's policy of fully resolved settings (no flip limit unless set)."""
+        return AccuracyPolicy(
+            tolerance=_required(self.accuracy_tolerance), max_flip_rate=self.max_flip_rate
+        )
+
 
 def _required(value: Any) -> Any:
     if value is None:
@@ -194,6 +210,8 @@ _SETTING_PARSERS: dict[str, Any] = {
     "min_samples": lambda v: parse_count(v, minimum=1),
     "min_time_s": parse_seconds,
     "max_time_s": lambda v: parse_seconds(v, allow_zero=False),
+    "accuracy_tolerance": parse_share,
+    "max_flip_rate": parse_share,
 }
 
 DEFAULTS = Settings(
@@ -204,6 +222,7 @@ DEFAULTS = Settings(
     min_samples=100,
     min_time_s=1.0,
     max_time_s=10.0,
+    accuracy_tolerance=0.01,
 )
 
 
@@ -232,6 +251,8 @@ class GateConfig:
 INI_SETTINGS = {
     "infer_latency_tolerance": "latency_tolerance",
     "infer_max_time": "max_time_s",
+    "infer_accuracy_tolerance": "accuracy_tolerance",
+    "infer_max_flip_rate": "max_flip_rate",
 }
 
 
@@ -266,6 +287,8 @@ def gate_config_from_options(
     cli_layer = {
         "latency_tolerance": get_option("infer_latency_tolerance"),
         "max_time_s": get_option("infer_max_time"),
+        "accuracy_tolerance": get_option("infer_accuracy_tolerance"),
+        "max_flip_rate": get_option("infer_max_flip_rate"),
     }
     mode = get_option("infer_mode") or parsed("ini infer_mode", parse_mode, ini("infer_mode"))
     strict = get_option("infer_strict") or bool(

@@ -18,11 +18,13 @@ from pytest_infergate.config import (
     gate_config_from_options,
     parse_mode,
     parse_seconds,
+    parse_share,
     parse_tolerances,
 )
 
 if TYPE_CHECKING:
     from pytest_infergate.bench import InferBench
+    from pytest_infergate.evaluation import AccuracyEval
     from pytest_infergate.session import FinishReport, GateSession
 
 _SESSION_KEY = pytest.StashKey["GateSession"]()
@@ -74,6 +76,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Longest time one measurement may sample. Default: 10",
     )
     group.addoption(
+        "--infer-accuracy-tolerance",
+        metavar="SHARE",
+        type=_argtype(parse_share),
+        help="Allowed absolute accuracy drop, e.g. 0.01 or 1%% (one point). Default: 0.01",
+    )
+    group.addoption(
+        "--infer-max-flip-rate",
+        metavar="SHARE",
+        type=_argtype(parse_share),
+        help="Fail when more than this share of predictions changed, e.g. 0.05. Default: off",
+    )
+    group.addoption(
         "--infer-machine",
         metavar="NAME",
         help="Machine profile the latencies are stored under. Default: derived from CPU and cores",
@@ -92,6 +106,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         ("infer_strict", "Fail on NEW and INCONCLUSIVE verdicts too (true/false)"),
         ("infer_latency_tolerance", "Allowed p50 slowdown (fraction); default 0.1"),
         ("infer_max_time", "Longest time one measurement may sample, in seconds; default 10"),
+        ("infer_accuracy_tolerance", "Allowed absolute accuracy drop (share); default 0.01"),
+        ("infer_max_flip_rate", "Largest share of changed predictions allowed; default off"),
         ("infer_machine", "Machine profile the latencies are stored under"),
         ("infer_json", "Write every measurement and verdict to this JSON file"),
         ("infer_mode", "gate, report or off; default gate"),
@@ -104,7 +120,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "infergate(**settings): per-test gate settings, e.g. latency_tolerance=0.2, "
         "percentiles=('p50', 'p95'), warmup=10, warmup_s=0.5, min_samples=100, "
-        "min_time_s=1.0, max_time_s=10",
+        "min_time_s=1.0, max_time_s=10, accuracy_tolerance=0.01, max_flip_rate=0.05",
     )
     from pytest_infergate.baseline import BaselineError
     from pytest_infergate.session import GateSession
@@ -150,6 +166,18 @@ def infer_bench(request: pytest.FixtureRequest) -> InferBench:
     return InferBench(get_session(request.config), request.node.nodeid, marker)
 
 
+@pytest.fixture
+def accuracy_eval(request: pytest.FixtureRequest) -> AccuracyEval:
+    """Evaluate a model on a data set slice against the baseline:
+    ``accuracy_eval(model, data, metric="accuracy", limit=500)``."""
+    from pytest_infergate.evaluation import AccuracyEval, terminal_progress
+
+    marker = request.node.stash.get(_MARKER_KEY, Settings())
+    return AccuracyEval(
+        get_session(request.config), request.node.nodeid, marker, terminal_progress(request.config)
+    )
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     gate = session.config.stash.get(_SESSION_KEY, None)
     if gate is None:
@@ -173,7 +201,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     gate = config.stash.get(_SESSION_KEY, None)
     if gate is None or gate.config.mode is Mode.OFF or not gate.measurements:
         return
-    from pytest_infergate.report.terminal import format_table, summary
+    from pytest_infergate.report.terminal import format_table, notes, summary
 
     table = summary(gate.measurements, regressions_only=config.get_verbosity() < 0)
     if table:
@@ -182,6 +210,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(header, bold=True)
         for row, line in zip(table, lines, strict=True):
             terminalreporter.write_line(line, **_COLOURS.get(row.outcome.value, {}))
+        for note in notes(table):
+            terminalreporter.write_line(f"infergate: {note}", yellow=True)
     report = config.stash.get(_FINISH_KEY, None)
     if report is not None:
         written = (("baseline", report.baseline_written), ("results", report.results_written))

@@ -95,6 +95,57 @@ class LatencyResult:
 
 
 @dataclass(frozen=True)
+class AccuracyResult:
+    """One evaluation of a model on a dataset slice: the metric and the predictions behind it.
+
+    ``predictions`` and ``labels`` are class ids in slice order. They are kept, not
+    just the metric, because the gate pairs them example by example with the
+    baseline's (McNemar): that is what lets a 1-point gate work on a few hundred
+    examples. ``low``/``high`` are the 95% Wilson interval of the share of correct
+    predictions (the metric's own interval for accuracy and exact match).
+    ``sampling`` says how the slice was taken, e.g. ``head 300 of 1000``.
+    """
+
+    key: str
+    metric: str
+    value: float
+    predictions: tuple[int, ...]
+    labels: tuple[int, ...]
+    slice_sha256: str
+    sampling: str
+    predict_s: float
+    n: int = field(init=False)
+    correct: int = field(init=False)
+    low: float = field(init=False)
+    high: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not self.predictions:
+            raise ValueError(f"{self.key}: an evaluation needs at least one example")
+        if len(self.predictions) != len(self.labels):
+            raise ValueError(
+                f"{self.key}: {len(self.predictions)} predictions for {len(self.labels)} labels"
+            )
+        if not math.isfinite(self.value):
+            raise ValueError(f"{self.key}: metric {self.metric!r} is {self.value}")
+        if any(p < 0 for p in self.predictions) or any(label < 0 for label in self.labels):
+            raise ValueError(f"{self.key}: class ids must not be negative")
+        from pytest_infergate.stats import wilson_interval
+
+        correct = sum(p == label for p, label in zip(self.predictions, self.labels, strict=True))
+        interval = wilson_interval(correct, len(self.predictions))
+        object.__setattr__(self, "n", len(self.predictions))
+        object.__setattr__(self, "correct", correct)
+        object.__setattr__(self, "low", interval.low)
+        object.__setattr__(self, "high", interval.high)
+
+    @property
+    def examples_per_s(self) -> float:
+        """Prediction throughput: examples over the time spent in the model's batches."""
+        return self.n / self.predict_s if self.predict_s > 0 else math.inf
+
+
+@dataclass(frozen=True)
 class Check:
     """One gated figure of a measurement against its baseline value."""
 
@@ -110,6 +161,31 @@ class Check:
     def change(self) -> float:
         """Relative change of the current value against the baseline (0.1 is +10%)."""
         return self.current / self.baseline - 1.0 if self.baseline > 0 else math.inf
+
+
+@dataclass(frozen=True)
+class AccuracyCheck(Check):
+    """An accuracy figure against its baseline, with the test behind the decision.
+
+    ``paired`` is true when both runs saw the same slice (exact McNemar on the
+    discordant examples), false when the slice changed (two-proportion test).
+    ``worse``/``better`` count the examples the candidate newly gets wrong/right
+    and ``flip_rate`` the share whose prediction changed at all; the three are
+    ``None`` when the runs cannot be paired. ``p_value`` is ``None`` for a check
+    that is not a test (the flip-rate limit). Tolerance and change are absolute
+    (0.01 is one point).
+    """
+
+    p_value: float | None = None
+    paired: bool = True
+    worse: int | None = None
+    better: int | None = None
+    flip_rate: float | None = None
+
+    @property
+    def change(self) -> float:
+        """Absolute change of the current value against the baseline (-0.01 is one point lost)."""
+        return self.current - self.baseline
 
 
 @dataclass(frozen=True)
@@ -132,6 +208,6 @@ class Measurement:
     """A measurement as the session keeps it: which test made it, and the verdict."""
 
     nodeid: str
-    result: LatencyResult
+    result: LatencyResult | AccuracyResult
     verdict: Verdict
     tolerances: dict[str, float]

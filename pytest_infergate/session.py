@@ -7,6 +7,7 @@ drive it directly.
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 from pytest_infergate.baseline import (
     LATENCY_FIGURES,
     Baseline,
+    LatencyEntry,
     dumps,
     encode_fingerprint,
     load_baseline,
@@ -23,7 +25,15 @@ from pytest_infergate.baseline import (
 )
 from pytest_infergate.config import GateConfig, Mode, Settings
 from pytest_infergate.environment import Fingerprint, collect_fingerprint
-from pytest_infergate.results import LatencyResult, Measurement, Outcome, Verdict
+from pytest_infergate.results import (
+    AccuracyCheck,
+    AccuracyResult,
+    Check,
+    LatencyResult,
+    Measurement,
+    Outcome,
+    Verdict,
+)
 
 RESULTS_SCHEMA_VERSION = 1
 
@@ -70,19 +80,38 @@ class GateSession:
         """The machine profile id latencies are stored under."""
         return self.config.machine or self.fingerprint.profile_id()
 
-    def judge(self, result: LatencyResult, settings: Settings) -> Verdict:
+    def judge(self, result: LatencyResult | AccuracyResult, settings: Settings) -> Verdict:
         """The verdict for ``result`` against the loaded baseline."""
-        from pytest_infergate.gate import compare_latency
+        from pytest_infergate.gate import compare_accuracy, compare_latency
 
         entry = self.baseline.entries.get(result.key)
-        return compare_latency(result, entry, self.profile, settings.policy())
+        if isinstance(result, AccuracyResult):
+            return compare_accuracy(result, entry, settings.accuracy_policy())
+        latency = entry if isinstance(entry, LatencyEntry) else None
+        return compare_latency(result, latency, self.profile, settings.policy())
 
-    def record(self, nodeid: str, result: LatencyResult, settings: Settings) -> Measurement:
+    def record(
+        self, nodeid: str, result: LatencyResult | AccuracyResult, settings: Settings
+    ) -> Measurement:
+        """Judge ``result`` and keep it; one key cannot hold both a latency and an accuracy."""
+        kind = "accuracy" if isinstance(result, AccuracyResult) else "latency"
+        for earlier in self.measurements:
+            if earlier.result.key == result.key and earlier.verdict.kind != kind:
+                raise ValueError(
+                    f"{result.key} already holds a {earlier.verdict.kind} measurement of this "
+                    "session; pass a distinct name= to tell them apart"
+                )
+        if isinstance(result, AccuracyResult):
+            tolerances = {"accuracy": settings.accuracy_policy().tolerance}
+            if settings.max_flip_rate is not None:
+                tolerances["max_flip_rate"] = settings.max_flip_rate
+        else:
+            tolerances = dict(settings.latency_tolerance or {})
         measurement = Measurement(
             nodeid=nodeid,
             result=result,
             verdict=self.judge(result, settings),
-            tolerances=dict(settings.latency_tolerance or {}),
+            tolerances=tolerances,
         )
         self.measurements.append(measurement)
         return measurement
@@ -100,6 +129,9 @@ class GateSession:
         now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
         baseline = self.baseline
         for m in self.measurements:
+            if isinstance(m.result, AccuracyResult):
+                baseline = baseline.with_accuracy(m.result, recorded_at=now)
+                continue
             baseline = baseline.with_latency(
                 m.result,
                 profile=self.profile,
@@ -141,7 +173,39 @@ class GateSession:
         }
 
 
+def _encode_check(c: Check) -> dict[str, Any]:
+    encoded: dict[str, Any] = {
+        "metric": c.metric,
+        "baseline": c.baseline,
+        "current": c.current,
+        "low": c.low if c.low != float("-inf") else None,
+        "high": c.high if c.high != float("inf") else None,
+        "tolerance": c.tolerance,
+        "outcome": c.outcome.value,
+    }
+    if isinstance(c, AccuracyCheck):
+        encoded.update(
+            change=c.change,
+            p_value=c.p_value,
+            paired=c.paired,
+            worse=c.worse,
+            better=c.better,
+            flip_rate=c.flip_rate,
+        )
+    return encoded
+
+
+def _encode_verdict(v: Verdict) -> dict[str, Any]:
+    return {
+        "outcome": v.outcome.value,
+        "reason": v.reason,
+        "checks": [_encode_check(c) for c in v.checks],
+    }
+
+
 def _encode_measurement(m: Measurement) -> Mapping[str, Any]:
+    if isinstance(m.result, AccuracyResult):
+        return _encode_accuracy_measurement(m, m.result)
     r, v = m.result, m.verdict
     return {
         "key": r.key,
@@ -155,20 +219,26 @@ def _encode_measurement(m: Measurement) -> Mapping[str, Any]:
         **{name: getattr(r, name) for name in LATENCY_FIGURES},
         "throughput_per_s": r.throughput_per_s,
         "samples_ns": list(r.samples_ns),
-        "verdict": {
-            "outcome": v.outcome.value,
-            "reason": v.reason,
-            "checks": [
-                {
-                    "metric": c.metric,
-                    "baseline": c.baseline,
-                    "current": c.current,
-                    "low": c.low if c.low != float("-inf") else None,
-                    "high": c.high if c.high != float("inf") else None,
-                    "tolerance": c.tolerance,
-                    "outcome": c.outcome.value,
-                }
-                for c in v.checks
-            ],
-        },
+        "verdict": _encode_verdict(v),
+    }
+
+
+def _encode_accuracy_measurement(m: Measurement, r: AccuracyResult) -> Mapping[str, Any]:
+    return {
+        "key": r.key,
+        "nodeid": m.nodeid,
+        "kind": m.verdict.kind,
+        "metric": r.metric,
+        "value": r.value,
+        "n": r.n,
+        "correct": r.correct,
+        "low": r.low,
+        "high": r.high,
+        "slice_sha256": r.slice_sha256,
+        "sampling": r.sampling,
+        "predict_s": r.predict_s,
+        "examples_per_s": r.examples_per_s if math.isfinite(r.examples_per_s) else None,
+        "predictions": list(r.predictions),
+        "labels": list(r.labels),
+        "verdict": _encode_verdict(m.verdict),
     }

@@ -182,6 +182,12 @@ CORES: dict[str, list[str]] = {
         "Could you find out what happened to my card delivery?",
         "Will my card arrive before the weekend?",
         "My card hasn't turned up in the post.",
+        "still no card, it's been {days}",
+        "hey where's my card at",
+        "card hasn't come through the door yet",
+        "any news on my card? ordered it {days} ago",
+        "how long till my card gets here",
+        "is the card on its way or what?",
     ],
     "lost_or_stolen_card": [
         "I lost my {card}.",
@@ -216,6 +222,12 @@ CORES: dict[str, list[str]] = {
         "My card was stolen, how do I get a new one?",
         "What happens if I lose my card abroad?",
         "My {card} has disappeared and I'm worried someone will use it.",
+        "lost my card, pls freeze it",
+        "someone's swiped my wallet",
+        "card gone, can't find it since last night",
+        "think my card got stolen at the gym",
+        "I've misplaced my card, what do I do?",
+        "can u block my card, it's lost",
     ],
     "refund_not_showing": [
         "I'm still waiting for a refund from {merchant}.",
@@ -250,6 +262,12 @@ CORES: dict[str, list[str]] = {
         "I don't see the refund on my {card} yet.",
         "The refund shows on the merchant's side but not on mine.",
         "Is there a delay with refunds at the moment?",
+        "where's my refund??",
+        "refund from {merchant} still not in, been {days}",
+        "they said they paid me back but it's not in my account",
+        "got my money back from {merchant} supposedly, can't see it",
+        "returned stuff, no refund yet",
+        "how come the refund isn't showing",
     ],
     "exchange_rate": [
         "What exchange rate do you use?",
@@ -284,6 +302,12 @@ CORES: dict[str, list[str]] = {
         "I think I was given the wrong exchange rate.",
         "Which rate is used when I spend in {currency}?",
         "Is the exchange rate the same in the app and on the card?",
+        "how much is a pound worth in {currency}?",
+        "is your FX rate any good?",
+        "what rate do you charge for foreign currency",
+        "got charged a weird rate abroad",
+        "do you guys use the mid-market rate?",
+        "euro to pound rate pls",
     ],
     "top_up_failed": [
         "My top up didn't work.",
@@ -318,6 +342,12 @@ CORES: dict[str, list[str]] = {
         "Why does my top-up keep failing?",
         "I tried to add money twice and both times it failed.",
         "Topping up from {method} gives me an error.",
+        "top up not working",
+        "cant top up my account",
+        "why did my top up fail??",
+        "tried adding money, got an error",
+        "topping up keeps failing with {method}",
+        "money won't go onto my account",
     ],
     "change_pin": [
         "How do I change my PIN?",
@@ -352,6 +382,12 @@ CORES: dict[str, list[str]] = {
         "Where can I view or change my PIN?",
         "Please tell me how to alter my PIN.",
         "My PIN needs changing.",
+        "wanna change my pin",
+        "need a new pin",
+        "can i pick a different pin number",
+        "pin change?",
+        "how to reset pin",
+        "I don't like my PIN, can I change it?",
     ],
     "pending_transfer": [
         "My transfer is still pending.",
@@ -386,6 +422,12 @@ CORES: dict[str, list[str]] = {
         "The {amount} I sent is stuck in pending.",
         "Why is my outgoing payment not completed?",
         "How do I check on a transfer that hasn't completed?",
+        "transfer still not gone through",
+        "why's my transfer taking so long",
+        "money I sent still hasn't arrived",
+        "my payment is stuck on processing",
+        "transfer been pending since {weekday}",
+        "how long till my transfer goes through",
     ],
     "cash_withdrawal_not_recognised": [
         "There's a cash withdrawal on my account I didn't make.",
@@ -420,6 +462,12 @@ CORES: dict[str, list[str]] = {
         "My statement has an ATM withdrawal that isn't mine.",
         "Someone is taking cash out of my account.",
         "This withdrawal of {amount} is not mine.",
+        "there's an atm withdrawal that isn't mine",
+        "didn't take that cash out",
+        "someone used my card at a cash machine",
+        "cash withdrawal i dont recognise",
+        "who withdrew {amount}? wasn't me",
+        "weird cash withdrawal on my account",
     ],
     "card_payment_declined": [
         "My card was declined {place}.",
@@ -454,6 +502,12 @@ CORES: dict[str, list[str]] = {
         "My card won't go through at the shop.",
         "Paying by card isn't working for me.",
         "My card purchase was declined twice today.",
+        "card declined again",
+        "why does my card keep getting declined",
+        "my card got declined paying for groceries",
+        "card not working in shops",
+        "payment refused on my card {place}",
+        "card bounced at the checkout",
     ],
     "activate_card": [
         "How do I activate my new card?",
@@ -488,6 +542,12 @@ CORES: dict[str, list[str]] = {
         "How do I enable my new {card}?",
         "My card is here but it's still inactive.",
         "Activating a card, where do I start?",
+        "how do i activate my card",
+        "new card, how do I activate?",
+        "got my card, need to activate it",
+        "activate my new card pls",
+        "card activation not working",
+        "where to activate card",
     ],
     "balance_not_updated": [
         "My balance hasn't updated after I deposited money.",
@@ -522,6 +582,12 @@ CORES: dict[str, list[str]] = {
         "It's been {days} and my balance still doesn't show the money.",
         "My balance is stuck.",
         "The balance in the app doesn't match what I paid in.",
+        "balance hasn't updated",
+        "money's not showing in my balance",
+        "my balance is still the same after the transfer",
+        "paid money in but balance didn't change",
+        "why's my balance wrong",
+        "deposit not showing in balance",
     ],
     "cancel_transfer": [
         "How do I cancel a transfer?",
@@ -556,6 +622,12 @@ CORES: dict[str, list[str]] = {
         "Undo my last money transfer.",
         "How do I cancel money I sent to a friend?",
         "The transfer went to the wrong IBAN, please cancel it.",
+        "cancel my transfer pls",
+        "how to cancel a payment I sent",
+        "sent money by mistake, can I cancel?",
+        "stop the transfer I just made",
+        "can I undo a transfer",
+        "need to reverse a transfer asap",
     ],
 }
 
@@ -773,7 +845,9 @@ def _wrap(text: str, rng: random.Random) -> str:
             text = text[:1].lower() + text[1:]
         text = prefix + text
     if rng.random() < 0.3:
-        text = text + rng.choice(SUFFIXES)
+        if text[-1] not in ".?!":
+            text += "."
+        text += rng.choice(SUFFIXES)
     if rng.random() < 0.2:
         text = text.lower().rstrip(".!")
         if rng.random() < 0.5:

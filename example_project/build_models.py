@@ -25,6 +25,7 @@ for _var in (
 
 import argparse
 import contextlib
+import gc
 import hashlib
 import importlib.metadata
 import json
@@ -412,22 +413,25 @@ def bench_latency(
 ) -> dict[str, float]:
     """Return the median seconds of one batch-1 pipeline call per variant.
 
-    Calls are interleaved across variants so that background load on a shared
-    machine slows every variant alike and the ratios stay meaningful.
+    Variants are timed one after another, never interleaved: onnxruntime's
+    worker threads keep spinning after each call and would starve PyTorch's
+    threads, inflating its latency more than tenfold on a 2-core machine.
     """
-    pipes = {v: load_pipeline(v, models_dir) for v in variants}
     texts = list(intents.load_split("test")["text"])
-    for clf in pipes.values():
+    medians: dict[str, float] = {}
+    for variant in variants:
+        clf = load_pipeline(variant, models_dir)
         for text in texts[:20]:
             clf(text)
-    samples: dict[str, list[float]] = {v: [] for v in variants}
-    for i in range(calls):
-        text = texts[i % len(texts)]
-        for variant, clf in pipes.items():
+        samples = []
+        for i in range(calls):
             start = time.perf_counter()
-            clf(text)
-            samples[variant].append(time.perf_counter() - start)
-    return {v: statistics.median(s) for v, s in samples.items()}
+            clf(texts[i % len(texts)])
+            samples.append(time.perf_counter() - start)
+        medians[variant] = statistics.median(samples)
+        del clf
+        gc.collect()
+    return medians
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -62,7 +62,7 @@ def test_tolerance_mapping_overrides_only_the_named_percentiles():
 
 def test_unknown_marker_key_lists_the_known_ones():
     with pytest.raises(
-        ValueError, match=r"unknown setting\(s\) tolerance; known: latency_tolerance"
+        ValueError, match=r"unknown setting\(s\) tolerance; known: accuracy_tolerance"
     ):
         Settings.from_kwargs({"tolerance": 0.1})
 

@@ -182,8 +182,23 @@ def load_model(variant: str, models_dir: Path | None = None) -> Any:
     if variant not in ONNX_FILES:
         raise ValueError(f"unknown variant {variant!r}")
     return ORTModelForSequenceClassification.from_pretrained(
-        path, file_name=ONNX_FILES[variant]
+        path, file_name=ONNX_FILES[variant], session_options=_quiet_threads()
     )
+
+
+def _quiet_threads() -> Any:
+    """Session options whose idle worker threads sleep instead of spinning.
+
+    By default onnxruntime's threads spin for a while after each call; timed
+    interleaved with PyTorch on 2 cores, that starves PyTorch's threads and
+    inflates its latency more than tenfold.
+    """
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    return options
 
 
 def load_pipeline(variant: str, models_dir: Path | None = None) -> Any:

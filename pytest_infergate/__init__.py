@@ -7,7 +7,24 @@ Importing this package is cheap: no numpy, scipy or ML library is loaded.
 
 from __future__ import annotations
 
-from pytest_infergate.results import Check, LatencyResult, Measurement, Outcome, Verdict
+from pytest_infergate.results import (
+    Check,
+    ComparisonResult,
+    LatencyResult,
+    Measurement,
+    Outcome,
+    StopReason,
+    Verdict,
+)
 
-__all__ = ["Check", "LatencyResult", "Measurement", "Outcome", "Verdict", "__version__"]
+__all__ = [
+    "Check",
+    "ComparisonResult",
+    "LatencyResult",
+    "Measurement",
+    "Outcome",
+    "StopReason",
+    "Verdict",
+    "__version__",
+]
 __version__ = "0.1.0"

@@ -8,6 +8,10 @@ Schema history:
 
 * 1 -- (pytest-infergate 0.1) latency entries with per-machine statistics, a
   history of the last 10 run medians and a 21-point quantile sketch.
+* 2 -- "ratio" entries (``infer_bench.compare``: candidate/reference ratio of
+  medians per machine, with a history of the last 10 ratios); latency records
+  gain ``history_p95_ms`` and ``history_calibration_ms`` (both optional, aligned
+  with the end of ``history_p50_ms``). Version 1 files load unchanged.
 """
 
 from __future__ import annotations
@@ -23,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from pytest_infergate.environment import Fingerprint
-from pytest_infergate.results import LatencyResult
+from pytest_infergate.results import ComparisonResult, LatencyResult
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 HISTORY_LENGTH = 10
 
 
@@ -50,10 +54,20 @@ class LatencyRecord:
     history_p50_ms: tuple[float, ...]
     sketch_ms: tuple[float, ...]
     recorded_at: str
+    history_p95_ms: tuple[float, ...] = ()
+    history_calibration_ms: tuple[float, ...] = ()
 
     def percentile_ms(self, name: str) -> float:
         value: float = getattr(self, f"{name}_ms")
         return value
+
+    def history_ms(self, name: str) -> tuple[float, ...]:
+        """Past run values of percentile ``name`` (oldest first); empty when not kept."""
+        if name == "p50":
+            return self.history_p50_ms
+        if name == "p95":
+            return self.history_p95_ms
+        return ()
 
 
 @dataclass(frozen=True)
@@ -66,10 +80,38 @@ class LatencyEntry:
 
 
 @dataclass(frozen=True)
+class RatioRecord:
+    """One machine profile's stored A/B ratio (candidate/reference medians; > 1 is slower)."""
+
+    n: int
+    batch_size: int
+    ratio: float
+    ratio_low: float
+    ratio_high: float
+    candidate_p50_ms: float
+    reference_p50_ms: float
+    history_ratio: tuple[float, ...]
+    recorded_at: str
+
+
+@dataclass(frozen=True)
+class RatioEntry:
+    """An ``infer_bench.compare`` measurement's baseline: the ratio per machine profile."""
+
+    machines: dict[str, RatioRecord]
+    tolerance: dict[str, float] = field(default_factory=dict)
+    kind: str = "ratio"
+
+
+#: Any kind of baseline entry.
+Entry = LatencyEntry | RatioEntry
+
+
+@dataclass(frozen=True)
 class Baseline:
     """The whole baseline file: entries by measurement key, fingerprints by profile id."""
 
-    entries: dict[str, LatencyEntry] = field(default_factory=dict)
+    entries: dict[str, Entry] = field(default_factory=dict)
     machines: dict[str, Fingerprint] = field(default_factory=dict)
 
     def with_latency(
@@ -85,9 +127,15 @@ class Baseline:
         from pytest_infergate.stats import sketch_ms
 
         previous = self.entries.get(result.key)
-        machines = dict(previous.machines) if previous else {}
+        machines = dict(previous.machines) if isinstance(previous, LatencyEntry) else {}
         old = machines.get(profile)
         history = (*(old.history_p50_ms if old else ()), result.p50_ms)[-HISTORY_LENGTH:]
+        history_p95 = (*(old.history_p95_ms if old else ()), result.p95_ms)[-HISTORY_LENGTH:]
+        history_calibration: tuple[float, ...] = ()
+        if result.calibration_ms is not None:
+            # Calibrations cover a contiguous run of the newest history values only.
+            before = old.history_calibration_ms if old else ()
+            history_calibration = (*before, result.calibration_ms)[-HISTORY_LENGTH:]
         machines[profile] = LatencyRecord(
             n=result.n,
             batch_size=result.batch_size,
@@ -102,9 +150,40 @@ class Baseline:
             history_p50_ms=history,
             sketch_ms=sketch_ms(result.samples_ns),
             recorded_at=recorded_at,
+            history_p95_ms=history_p95,
+            history_calibration_ms=history_calibration,
         )
         entries = dict(self.entries)
         entries[result.key] = LatencyEntry(machines=machines, tolerance=dict(tolerance))
+        return replace(self, entries=entries, machines={**self.machines, profile: fingerprint})
+
+    def with_ratio(
+        self,
+        result: ComparisonResult,
+        *,
+        profile: str,
+        fingerprint: Fingerprint,
+        tolerance: Mapping[str, float],
+        recorded_at: str,
+    ) -> Baseline:
+        """A copy with the A/B ``result``'s ratio recorded for ``profile``; others stay."""
+        previous = self.entries.get(result.key)
+        machines = dict(previous.machines) if isinstance(previous, RatioEntry) else {}
+        old = machines.get(profile)
+        history = (*(old.history_ratio if old else ()), result.ratio)[-HISTORY_LENGTH:]
+        machines[profile] = RatioRecord(
+            n=result.n,
+            batch_size=result.batch_size,
+            ratio=result.ratio,
+            ratio_low=result.ratio_low,
+            ratio_high=result.ratio_high,
+            candidate_p50_ms=result.candidate.p50_ms,
+            reference_p50_ms=result.reference.p50_ms,
+            history_ratio=history,
+            recorded_at=recorded_at,
+        )
+        entries = dict(self.entries)
+        entries[result.key] = RatioEntry(machines=machines, tolerance=dict(tolerance))
         return replace(self, entries=entries, machines={**self.machines, profile: fingerprint})
 
 
@@ -135,22 +214,41 @@ def _encode_record(record: LatencyRecord) -> dict[str, Any]:
         "batch_size": record.batch_size,
         **{name: _round(getattr(record, name)) for name in LATENCY_FIGURES},
         "history_p50_ms": [_round(v) for v in record.history_p50_ms],
+        "history_p95_ms": [_round(v) for v in record.history_p95_ms],
+        "history_calibration_ms": [_round(v) for v in record.history_calibration_ms],
         "sketch_ms": [_round(v) for v in record.sketch_ms],
         "recorded_at": record.recorded_at,
     }
 
 
+def _encode_ratio_record(record: RatioRecord) -> dict[str, Any]:
+    finite_high = math.isfinite(record.ratio_high)
+    return {
+        "n": record.n,
+        "batch_size": record.batch_size,
+        "ratio": _round(record.ratio),
+        "ratio_low": _round(max(record.ratio_low, 0.0)),
+        "ratio_high": _round(record.ratio_high) if finite_high else None,
+        "candidate_p50_ms": _round(record.candidate_p50_ms),
+        "reference_p50_ms": _round(record.reference_p50_ms),
+        "history_ratio": [_round(v) for v in record.history_ratio],
+        "recorded_at": record.recorded_at,
+    }
+
+
+def _encode_entry(entry: Entry) -> dict[str, Any]:
+    machines: dict[str, Any]
+    if isinstance(entry, RatioEntry):
+        machines = {p: _encode_ratio_record(r) for p, r in entry.machines.items()}
+    else:
+        machines = {p: _encode_record(r) for p, r in entry.machines.items()}
+    return {"kind": entry.kind, "tolerance": dict(entry.tolerance), "machines": machines}
+
+
 def encode_baseline(baseline: Baseline) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
-        "entries": {
-            key: {
-                "kind": entry.kind,
-                "tolerance": dict(entry.tolerance),
-                "machines": {p: _encode_record(r) for p, r in entry.machines.items()},
-            }
-            for key, entry in baseline.entries.items()
-        },
+        "entries": {key: _encode_entry(entry) for key, entry in baseline.entries.items()},
         "machines": {p: encode_fingerprint(f) for p, f in baseline.machines.items()},
     }
 
@@ -215,7 +313,11 @@ class _Reader:
             raise self.fail(where, f"expected a finite number >= 0, got {value!r}")
         return float(value)
 
-    def durations(self, obj: Mapping[str, Any], name: str, where: str) -> tuple[float, ...]:
+    def durations(
+        self, obj: Mapping[str, Any], name: str, where: str, *, optional: bool = False
+    ) -> tuple[float, ...]:
+        if optional and name not in obj:
+            return ()
         value = self.get(obj, name, where)
         if not isinstance(value, list):
             raise self.fail(f"{where}.{name}", f"expected a list, got {type(value).__name__}")
@@ -240,18 +342,59 @@ def _decode_record(r: _Reader, raw: object, where: str) -> LatencyRecord:
         history_p50_ms=r.durations(obj, "history_p50_ms", where),
         sketch_ms=r.durations(obj, "sketch_ms", where),
         recorded_at=r.string(obj, "recorded_at", where),
+        history_p95_ms=r.durations(obj, "history_p95_ms", where, optional=True),
+        history_calibration_ms=r.durations(obj, "history_calibration_ms", where, optional=True),
         **floats,
     )
 
 
-def _decode_entry(r: _Reader, raw: object, where: str) -> LatencyEntry:
+def _decode_ratio_record(r: _Reader, raw: object, where: str) -> RatioRecord:
+    obj = r.mapping(raw, where)
+
+    def positive(name: str) -> float:
+        value = r.duration(r.get(obj, name, where), f"{where}.{name}")
+        if value <= 0:
+            raise r.fail(f"{where}.{name}", f"expected a number > 0, got {value!r}")
+        return value
+
+    history = r.durations(obj, "history_ratio", where)
+    if any(v <= 0 for v in history):
+        raise r.fail(f"{where}.history_ratio", "ratios must be > 0")
+    high_raw = r.get(obj, "ratio_high", where)
+    ratio = positive("ratio")
+    low = r.duration(r.get(obj, "ratio_low", where), f"{where}.ratio_low")
+    high = math.inf if high_raw is None else r.duration(high_raw, f"{where}.ratio_high")
+    if not low <= ratio <= high:
+        raise r.fail(where, f"ratio {ratio} is not inside its interval [{low}, {high}]")
+    return RatioRecord(
+        n=r.integer(obj, "n", where, minimum=1),
+        batch_size=r.integer(obj, "batch_size", where, minimum=1),
+        ratio=ratio,
+        ratio_low=low,
+        ratio_high=high,
+        candidate_p50_ms=positive("candidate_p50_ms"),
+        reference_p50_ms=positive("reference_p50_ms"),
+        history_ratio=history,
+        recorded_at=r.string(obj, "recorded_at", where),
+    )
+
+
+def _decode_entry(r: _Reader, raw: object, where: str) -> Entry:
     obj = r.mapping(raw, where)
     kind = r.string(obj, "kind", where)
-    if kind != "latency":
+    if kind not in ("latency", "ratio"):
         raise r.fail(f"{where}.kind", f"unknown entry kind {kind!r}")
     tolerance_raw = r.mapping(obj.get("tolerance", {}), f"{where}.tolerance")
     tolerance = {k: r.duration(v, f"{where}.tolerance.{k}") for k, v in tolerance_raw.items()}
     machines_raw = r.mapping(r.get(obj, "machines", where), f"{where}.machines")
+    if kind == "ratio":
+        return RatioEntry(
+            machines={
+                profile: _decode_ratio_record(r, record, f"{where}.machines[{profile!r}]")
+                for profile, record in machines_raw.items()
+            },
+            tolerance=tolerance,
+        )
     machines = {
         profile: _decode_record(r, record, f"{where}.machines[{profile!r}]")
         for profile, record in machines_raw.items()
@@ -294,13 +437,24 @@ def decode_baseline(document: object, source: str) -> Baseline:
     """Validate and decode a parsed baseline document; ``source`` names it in errors."""
     r = _Reader(source)
     obj = r.mapping(document, "top level")
-    check_schema_version(r, obj)
+    version = check_schema_version(r, obj)
+    for step in range(version + 1, SCHEMA_VERSION + 1):
+        obj = _MIGRATIONS[step](obj)
     entries_raw = r.mapping(r.get(obj, "entries", "top level"), "entries")
     machines_raw = r.mapping(obj.get("machines", {}), "machines")
     return Baseline(
         entries={k: _decode_entry(r, v, f"entries[{k!r}]") for k, v in entries_raw.items()},
         machines={p: decode_fingerprint(r, v, f"machines[{p!r}]") for p, v in machines_raw.items()},
     )
+
+
+def _update_to_2(document: dict[str, Any]) -> dict[str, Any]:
+    """1 -> 2: nothing to rewrite; the fields version 2 added are optional."""
+    return {**document, "schema_version": 2}
+
+
+#: Migration to each schema version from the one before it.
+_MIGRATIONS = {2: _update_to_2}
 
 
 def read_json(path: Path) -> object:

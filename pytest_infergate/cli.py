@@ -8,13 +8,29 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pytest_infergate import __version__
-from pytest_infergate.baseline import Baseline, BaselineError, decode_baseline, read_json
+from pytest_infergate.baseline import (
+    Baseline,
+    BaselineError,
+    RatioEntry,
+    decode_baseline,
+    read_json,
+)
 
 
 def _show(baseline: Baseline) -> list[str]:
     lines = []
     for key in sorted(baseline.entries):
         entry = baseline.entries[key]
+        if isinstance(entry, RatioEntry):
+            for profile, ratio in sorted(entry.machines.items()):
+                history = ", ".join(f"{v:.4g}" for v in ratio.history_ratio)
+                lines.append(
+                    f"{key}  [{profile}]  n={ratio.n} per arm  candidate/reference "
+                    f"{ratio.ratio:.4g} (speed-up {1 / ratio.ratio:.3g}x)  "
+                    f"p50 {ratio.candidate_p50_ms:.4g} ms vs {ratio.reference_p50_ms:.4g} ms  "
+                    f"history: {history}"
+                )
+            continue
         for profile, record in sorted(entry.machines.items()):
             history = ", ".join(f"{v:.4g}" for v in record.history_p50_ms)
             lines.append(

@@ -71,7 +71,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--infer-max-time",
         metavar="SECONDS",
         type=_argtype(lambda v: parse_seconds(v, allow_zero=False)),
-        help="Longest time one measurement may sample. Default: 10",
+        help="Longest time one measurement (or A/B comparison) may sample; sampling "
+        "stops earlier once the verdict is clear. Default: 10",
+    )
+    group.addoption(
+        "--infer-calibrate",
+        action="store_true",
+        default=None,
+        help="Time a fixed CPU workload around each measurement and compare latencies "
+        "divided by it (ini: infer_calibrate)",
     )
     group.addoption(
         "--infer-machine",
@@ -92,6 +100,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         ("infer_strict", "Fail on NEW and INCONCLUSIVE verdicts too (true/false)"),
         ("infer_latency_tolerance", "Allowed p50 slowdown (fraction); default 0.1"),
         ("infer_max_time", "Longest time one measurement may sample, in seconds; default 10"),
+        ("infer_calibrate", "Divide latencies by a fixed CPU workload's time (true/false)"),
         ("infer_machine", "Machine profile the latencies are stored under"),
         ("infer_json", "Write every measurement and verdict to this JSON file"),
         ("infer_mode", "gate, report or off; default gate"),
@@ -143,7 +152,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture
 def infer_bench(request: pytest.FixtureRequest) -> InferBench:
-    """Time a model call against the baseline: ``infer_bench(model, inputs)``."""
+    """Time a model call against the baseline: ``infer_bench(model, inputs)``, or two
+    interleaved: ``infer_bench.compare(candidate, reference, args=(inputs,))``."""
     from pytest_infergate.bench import InferBench
 
     marker = request.node.stash.get(_MARKER_KEY, Settings())
@@ -173,7 +183,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     gate = config.stash.get(_SESSION_KEY, None)
     if gate is None or gate.config.mode is Mode.OFF or not gate.measurements:
         return
-    from pytest_infergate.report.terminal import format_table, summary
+    from pytest_infergate.report.terminal import format_notes, format_table, summary
 
     table = summary(gate.measurements, regressions_only=config.get_verbosity() < 0)
     if table:
@@ -182,6 +192,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(header, bold=True)
         for row, line in zip(table, lines, strict=True):
             terminalreporter.write_line(line, **_COLOURS.get(row.outcome.value, {}))
+        for note in format_notes(table):
+            terminalreporter.write_line(note, yellow=True)
     report = config.stash.get(_FINISH_KEY, None)
     if report is not None:
         written = (("baseline", report.baseline_written), ("results", report.results_written))

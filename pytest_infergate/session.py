@@ -7,6 +7,7 @@ drive it directly.
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +24,18 @@ from pytest_infergate.baseline import (
 )
 from pytest_infergate.config import GateConfig, Mode, Settings
 from pytest_infergate.environment import Fingerprint, collect_fingerprint
-from pytest_infergate.results import LatencyResult, Measurement, Outcome, Verdict
+from pytest_infergate.results import (
+    ComparisonResult,
+    LatencyResult,
+    Measurement,
+    Outcome,
+    Verdict,
+)
 
-RESULTS_SCHEMA_VERSION = 1
+#: Results file history: 1 -- latency measurements; 2 -- adds "ratio" measurements
+#: (``infer_bench.compare``) and, on every measurement, ``stop_reason`` and
+#: ``calibration_ms``.
+RESULTS_SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -70,18 +80,31 @@ class GateSession:
         """The machine profile id latencies are stored under."""
         return self.config.machine or self.fingerprint.profile_id()
 
+    def entry(self, key: str) -> object:
+        """The loaded baseline's entry for ``key`` (of any kind), or ``None``."""
+        return self.baseline.entries.get(key)
+
     def judge(self, result: LatencyResult, settings: Settings) -> Verdict:
         """The verdict for ``result`` against the loaded baseline."""
         from pytest_infergate.gate import compare_latency
 
-        entry = self.baseline.entries.get(result.key)
-        return compare_latency(result, entry, self.profile, settings.policy())
+        return compare_latency(result, self.entry(result.key), self.profile, settings.policy())
 
     def record(self, nodeid: str, result: LatencyResult, settings: Settings) -> Measurement:
+        return self.record_verdict(nodeid, result, self.judge(result, settings), settings)
+
+    def record_verdict(
+        self,
+        nodeid: str,
+        result: LatencyResult | ComparisonResult,
+        verdict: Verdict,
+        settings: Settings,
+    ) -> Measurement:
+        """Keep a measurement whose verdict was already made (an A/B run decides as it samples)."""
         measurement = Measurement(
             nodeid=nodeid,
             result=result,
-            verdict=self.judge(result, settings),
+            verdict=verdict,
             tolerances=dict(settings.latency_tolerance or {}),
         )
         self.measurements.append(measurement)
@@ -100,6 +123,15 @@ class GateSession:
         now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
         baseline = self.baseline
         for m in self.measurements:
+            if isinstance(m.result, ComparisonResult):
+                baseline = baseline.with_ratio(
+                    m.result,
+                    profile=self.profile,
+                    fingerprint=self.fingerprint,
+                    tolerance={"ratio": m.tolerances["p50"]} if "p50" in m.tolerances else {},
+                    recorded_at=now,
+                )
+                continue
             baseline = baseline.with_latency(
                 m.result,
                 profile=self.profile,
@@ -141,20 +173,50 @@ class GateSession:
         }
 
 
-def _encode_measurement(m: Measurement) -> Mapping[str, Any]:
-    r, v = m.result, m.verdict
+def _encode_latency(r: LatencyResult) -> dict[str, Any]:
     return {
-        "key": r.key,
-        "nodeid": m.nodeid,
-        "kind": v.kind,
         "batch_size": r.batch_size,
         "calls_per_sample": r.calls_per_sample,
         "warmup_calls": r.warmup_calls,
         "measured_s": r.measured_s,
         "n": r.n,
+        "stop_reason": r.stop_reason.value,
+        "calibration_ms": r.calibration_ms,
         **{name: getattr(r, name) for name in LATENCY_FIGURES},
         "throughput_per_s": r.throughput_per_s,
         "samples_ns": list(r.samples_ns),
+    }
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _encode_measurement(m: Measurement) -> Mapping[str, Any]:
+    r, v = m.result, m.verdict
+    body: dict[str, Any]
+    if isinstance(r, ComparisonResult):
+        body = {
+            "batch_size": r.batch_size,
+            "measured_s": r.measured_s,
+            "n": r.n,
+            "stop_reason": r.stop_reason.value,
+            "ratio": r.ratio,
+            "ratio_low": _finite(r.ratio_low),
+            "ratio_high": _finite(r.ratio_high),
+            "confidence": r.confidence,
+            "p95_ratio": r.p95_ratio,
+            "speedup": r.speedup,
+            "candidate": _encode_latency(r.candidate),
+            "reference": _encode_latency(r.reference),
+        }
+    else:
+        body = _encode_latency(r)
+    return {
+        "key": r.key,
+        "nodeid": m.nodeid,
+        "kind": v.kind,
+        **body,
         "verdict": {
             "outcome": v.outcome.value,
             "reason": v.reason,
@@ -163,10 +225,12 @@ def _encode_measurement(m: Measurement) -> Mapping[str, Any]:
                     "metric": c.metric,
                     "baseline": c.baseline,
                     "current": c.current,
-                    "low": c.low if c.low != float("-inf") else None,
-                    "high": c.high if c.high != float("inf") else None,
+                    "low": _finite(c.low),
+                    "high": _finite(c.high),
                     "tolerance": c.tolerance,
                     "outcome": c.outcome.value,
+                    "mdr": c.mdr,
+                    "p_value": c.p_value,
                 }
                 for c in v.checks
             ],

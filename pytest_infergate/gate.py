@@ -53,6 +53,8 @@ MIN_HISTORY = 3
 LATENCY_LOOKS = (50, 150, 300, 500, 1000)
 #: How much wider the tolerance of a ratio is when it was stored on another machine.
 CROSS_MACHINE_FACTOR = 2.0
+#: The A/B effect margin as a share of the tolerance: a 10% gate needs > 5% (DESIGN.md §2).
+EFFECT_FRACTION = 0.5
 
 
 @dataclass(frozen=True)
@@ -304,7 +306,7 @@ def stored_ratio_gate(
     tolerance, and the gate's note says so.
     """
     if entry is None:
-        return None, "no stored ratio (NEW); record one with --infer-update-baseline"
+        return None, "no stored ratio yet (--infer-update-baseline records one)"
     if not isinstance(entry, RatioEntry):
         kind = getattr(entry, "kind", type(entry).__name__)
         return None, (
@@ -336,10 +338,11 @@ def compare_ratio(
     """The A/B verdict at sequential look ``look`` (0-based); ``final`` at the last one.
 
     Rule (DESIGN.md §2), for each gate: REGRESSED when the one-sided Mann-Whitney U test
-    says the candidate is slower than ``baseline`` x reference at this look's alpha
-    (0.0005 / 0.002 / 0.0075 at 50 / 150 / 500 samples per arm; the last look spends
-    what is left of 0.01) AND the ratio of medians is above
-    ``baseline * (1 + tolerance / 2)``; PASS when the upper end of the ratio's 99%
+    says the candidate is slower than the effect margin ``baseline * (1 + tolerance / 2)``
+    x reference at this look's alpha (0.0005 / 0.002 / 0.0075 at 50 / 150 / 500 samples
+    per arm; the last look spends what is left of 0.01) AND the ratio of medians is
+    above that margin (:func:`pytest_infergate.stats.ratio_look` says why the test runs
+    from the margin rather than from ``baseline``); PASS when the upper end of the ratio's 99%
     interval is below ``baseline * (1 + tolerance)``; IMPROVED (stored ratios only)
     when it is below ``baseline * (1 - tolerance)``. Undecided gates are INCONCLUSIVE;
     before the last look that means "keep sampling". Each gate spends its own 0.01.
@@ -351,7 +354,7 @@ def compare_ratio(
         REGRESSED,
         RatioRule,
         look_alpha,
-        mann_whitney_slower_p,
+        ratio_look,
     )
 
     if result.n < MIN_SAMPLES_PER_ARM:
@@ -364,6 +367,7 @@ def compare_ratio(
                 result.ratio_high,
                 g.tolerance,
                 Outcome.INCONCLUSIVE,
+                note=g.note,
             )
             for g in gates
         )
@@ -376,23 +380,20 @@ def compare_ratio(
     codes = {PASSED: Outcome.PASS, REGRESSED: Outcome.REGRESSED, IMPROVED: Outcome.IMPROVED}
     checks_list = []
     for g in gates:
-        rule = RatioRule(g.baseline, g.tolerance, improvable=g.improvable)
-        p = float(
-            mann_whitney_slower_p(
-                result.candidate.samples_ns, result.reference.samples_ns, g.baseline
-            )
+        rule = RatioRule(g.baseline, g.tolerance, EFFECT_FRACTION, improvable=g.improvable)
+        at = ratio_look(
+            result.candidate.samples_ns, result.reference.samples_ns, rule, alpha, CONFIDENCE
         )
-        code = int(rule.decide(result.ratio, result.ratio_high, p, alpha, final=final)[()])
-        outcome = codes.get(code, Outcome.INCONCLUSIVE)
+        p = float(at.p_value[0])
         checks_list.append(
             Check(
                 g.metric,
                 g.baseline,
-                result.ratio,
-                result.ratio_low,
-                result.ratio_high,
+                float(at.ratio[0]),
+                float(at.low[0]),
+                float(at.high[0]),
                 g.tolerance,
-                outcome,
+                codes.get(int(at.codes[0]), Outcome.INCONCLUSIVE),
                 p_value=p,
                 note=g.note,
             )
@@ -424,10 +425,15 @@ def _describe_ratio(
     for g, c in zip(gates, checks, strict=True):
         if c.outcome is not outcome:
             continue
-        p = f"U-test p={c.p_value:.2g} vs alpha {alpha:.2g}" if c.p_value is not None else ""
+        margin = g.baseline * (1.0 + EFFECT_FRACTION * g.tolerance)
+        p = (
+            f"slower than {margin:.3f}x reference: U-test p={c.p_value:.2g}, alpha {alpha:.2g}"
+            if c.p_value is not None
+            else ""
+        )
         if g.metric == "speedup":
             text = (
-                f"speedup {result.speedup:.3g}x (required {1 / g.baseline:.3g}x; "
+                f"speedup {result.speedup:.2f}x (required {1 / g.baseline:.2f}x; "
                 f"ratio {result.ratio:.3f}, {ci}; {p})"
             )
         elif g.metric == "slowdown":

@@ -226,14 +226,19 @@ class RatioRule:
 
     ``baseline`` is the ratio under the null hypothesis (1.0 for "no slower than the
     reference", 1/1.5 for "at least 1.5x faster", a stored ratio); the limit the user
-    asked for is ``baseline * (1 + tolerance)``; REGRESSED also needs the estimate above
+    asked for is ``baseline * (1 + tolerance)``; the effect margin is
     ``baseline * (1 + effect * tolerance)`` (default: half the tolerance, DESIGN.md §2).
+    ``significance_from`` says what the U test's null ratio is: ``"margin"`` (the
+    default: the candidate must be significantly slower than margin x reference) or
+    ``"baseline"`` (significantly slower than baseline x reference, as DESIGN.md §2
+    first wrote it; kept to replay that rule in the gate-quality benchmark).
     """
 
     baseline: float
     tolerance: float
     effect: float = 0.5
     improvable: bool = False
+    significance_from: str = "margin"
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.baseline) and self.baseline > 0):
@@ -242,6 +247,10 @@ class RatioRule:
             raise ValueError(f"tolerance must be a finite number >= 0, got {self.tolerance!r}")
         if not 0.0 <= self.effect <= 1.0:
             raise ValueError(f"effect must be in [0, 1], got {self.effect!r}")
+        if self.significance_from not in ("margin", "baseline"):
+            raise ValueError(
+                f'significance_from must be "margin" or "baseline", got {self.significance_from!r}'
+            )
 
     @property
     def limit(self) -> float:
@@ -251,32 +260,59 @@ class RatioRule:
     def effect_ratio(self) -> float:
         return self.baseline * (1.0 + self.effect * self.tolerance)
 
-    def decide(
-        self,
-        ratio: object,
-        high: object,
-        p_value: object,
-        alpha: float,
-        *,
-        final: bool,
-    ) -> NDArray[np.int64]:
-        """The rule at one look, vectorised over runs.
+    @property
+    def null_ratio(self) -> float:
+        """The ratio the one-sided U test is run against."""
+        return self.effect_ratio if self.significance_from == "margin" else self.baseline
 
-        REGRESSED when the one-sided U test is significant at ``alpha`` AND the ratio
-        estimate is beyond the effect margin; PASSED when the upper confidence bound is
-        below the limit (clearly fine); IMPROVED (when ``improvable``) when the upper
-        bound is below ``baseline * (1 - tolerance)``; otherwise CONTINUE, which the
-        last look turns into an undecided result (INCONCLUSIVE). A regression is
-        checked first: a slowdown that is both significant and material fails even when
-        its interval is below the limit.
-        """
-        r, h, p = (np.asarray(x, dtype=float) for x in (ratio, high, p_value))
-        regressed = (p < alpha) & (r > self.effect_ratio)
-        improved = h < self.baseline * (1.0 - self.tolerance) if self.improvable else h < -1.0
-        passed = h < self.limit
-        return np.where(
-            regressed, REGRESSED, np.where(improved, IMPROVED, np.where(passed, PASSED, CONTINUE))
-        ).astype(np.int64)
+
+@dataclass(frozen=True)
+class RatioLook:
+    """The ratio rule at one look, one value per run (row): decision codes and figures."""
+
+    codes: NDArray[np.int64]
+    ratio: FloatArray
+    low: FloatArray
+    high: FloatArray
+    p_value: FloatArray
+
+
+def ratio_look(
+    candidate: object,
+    reference: object,
+    rule: RatioRule,
+    alpha: float,
+    confidence: float = 0.99,
+) -> RatioLook:
+    """Apply ``rule`` at one sequential look with significance ``alpha``, vectorised over runs.
+
+    REGRESSED when the one-sided Mann-Whitney U test (:func:`mann_whitney_slower_p`)
+    says the candidate is slower than ``rule.null_ratio`` x reference at ``alpha`` AND
+    the ratio of medians is above the effect margin; PASSED when the upper end of the
+    ratio's ``confidence`` interval (:func:`ratio_of_medians`) is below the limit
+    (clearly fine); IMPROVED (when ``rule.improvable``) when it is below
+    ``baseline * (1 - tolerance)``; otherwise CONTINUE, which the last look reports as
+    undecided (INCONCLUSIVE). A regression is checked first: a slowdown that is both
+    significant and material fails even when its interval is below the limit.
+
+    Why the U test runs against the margin by default: two sessions of the same model
+    in one process differ by a per-process offset (memory layout) of about 2% (sd) on
+    our 2-core runner; no number of samples averages it away. Testing significance
+    from the baseline (1.0) let that offset alone cross a 5% margin in 1.4-3.9% of
+    simulated A/A runs; testing from the margin keeps it near 0.1%.
+    """
+    ratio, low, high = ratio_of_medians_arrays(candidate, reference, confidence)
+    p = np.atleast_1d(mann_whitney_slower_p(candidate, reference, rule.null_ratio))
+    regressed = (p < alpha) & (ratio > rule.effect_ratio)
+    if rule.improvable:
+        improved = high < rule.baseline * (1.0 - rule.tolerance)
+    else:
+        improved = np.zeros_like(regressed)
+    passed = high < rule.limit
+    codes = np.where(
+        regressed, REGRESSED, np.where(improved, IMPROVED, np.where(passed, PASSED, CONTINUE))
+    ).astype(np.int64)
+    return RatioLook(codes, ratio, low, high, p)
 
 
 def prediction_upper_log(history: Sequence[float], confidence: float = 0.99) -> float:

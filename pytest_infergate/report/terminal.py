@@ -41,8 +41,8 @@ def _figures(c: Check) -> tuple[str, str, str]:
     """Baseline, current and change of a check, in the units a reader expects."""
     if c.metric == "speedup":  # shown as speed-ups: higher is better
         return (
-            f"{1 / c.baseline:.3g}x",
-            f"{1 / c.current:.3g}x",
+            f"{1 / c.baseline:.2f}x",
+            f"{1 / c.current:.2f}x",
             f"{c.baseline / c.current - 1:+.1%}",
         )
     if c.metric in RATIO_METRICS:

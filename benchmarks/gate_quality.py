@@ -51,6 +51,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # this checkout's pytest_infergate, here and in every run
 SLOWDOWNS = (0.0, 0.10, 0.20)
 MODES = ("ab", "stored", "stored-cal", "stored-1", "pb")
 LABELS = {
@@ -313,6 +314,9 @@ class Bench:
 def replay_design_rule(candidate: list[int], reference: list[int]) -> str:
     """The A/B outcome under DESIGN.md's first wording of the rule, on the same samples."""
     from pytest_infergate import stats
+
+    if not stats.__file__.startswith(str(REPO)):
+        sys.exit(f"replaying with pytest_infergate from {stats.__file__}, not from {REPO}")
 
     rule = stats.RatioRule(1.0, 0.10, significance_from="baseline")
     n_final = len(candidate)

@@ -139,9 +139,9 @@ def _check_history(
 
     logs = [math.log(v) for v in history]
     centre = math.exp(sum(logs) / len(logs))
-    bound = math.exp(prediction_upper_log(history, confidence))
+    bound = math.exp(float(prediction_upper_log(history, confidence)))
     lower_bound = centre**2 / bound  # the mirror image of the upper bound in log units
-    mdr = minimum_detectable_change(history, confidence)
+    mdr = float(minimum_detectable_change(history, confidence))
     low_ms, high_ms = _interval_ms(result, name, confidence)
     current = result.percentile_ms(name)
     limit = centre * (1.0 + tolerance)

@@ -315,26 +315,26 @@ def ratio_look(
     return RatioLook(codes, ratio, low, high, p)
 
 
-def prediction_upper_log(history: Sequence[float], confidence: float = 0.99) -> float:
+def prediction_upper_log(history: object, confidence: float = 0.99) -> FloatArray | float:
     """One-sided upper prediction bound, in log units, for the next run's log-median.
 
     With x_i = ln(m_i) for k >= 3 past run medians, mean xbar and sample sd s, the next
     run's x lies below xbar + t_{confidence, k-1} * s * sqrt(1 + 1/k) with probability
     ``confidence`` when the run medians are independent draws from one log-normal
-    distribution (runs on like machines, no trend). Reference: Hahn & Meeker,
-    *Statistical Intervals* (1991), §4.7.
+    distribution (runs on like machines, no trend). ``history``: a sequence, or a 2-D
+    array with one history per row. Reference: Hahn & Meeker, *Statistical Intervals*
+    (1991), §4.7.
     """
-    k = len(history)
-    if k < 3:
-        raise ValueError(f"a prediction interval needs >= 3 past runs, got {k}")
-    logs = np.log(np.asarray(history, dtype=float))
+    logs, scalar = _history_logs(history)
+    k = logs.shape[1]
     t = float(_scipy_stats.t.ppf(confidence, k - 1))
-    return float(logs.mean() + t * logs.std(ddof=1) * math.sqrt(1 + 1 / k))
+    bound = logs.mean(axis=1) + t * logs.std(axis=1, ddof=1) * math.sqrt(1 + 1 / k)
+    return float(bound[0]) if scalar else bound
 
 
 def minimum_detectable_change(
-    history: Sequence[float], confidence: float = 0.99, power: float = 0.80
-) -> float:
+    history: object, confidence: float = 0.99, power: float = 0.80
+) -> FloatArray | float:
     """Smallest relative slowdown the history-based gate detects with probability ``power``.
 
     With the notation of :func:`prediction_upper_log`, a true slowdown d (log units)
@@ -343,12 +343,20 @@ def minimum_detectable_change(
     approximation to the noncentral t). Returned as a fraction: exp(d) - 1. Needs
     k >= 3 history medians; with identical medians it is 0.
     """
-    k = len(history)
-    if k < 3:
-        raise ValueError(f"a minimum detectable change needs >= 3 past runs, got {k}")
-    logs = np.log(np.asarray(history, dtype=float))
+    logs, scalar = _history_logs(history)
+    k = logs.shape[1]
     t_sum = float(_scipy_stats.t.ppf(confidence, k - 1) + _scipy_stats.t.ppf(power, k - 1))
-    return float(math.expm1(t_sum * logs.std(ddof=1) * math.sqrt(1 + 1 / k)))
+    mdr = np.expm1(t_sum * logs.std(axis=1, ddof=1) * math.sqrt(1 + 1 / k))
+    return float(mdr[0]) if scalar else mdr
+
+
+def _history_logs(history: object) -> tuple[FloatArray, bool]:
+    values, scalar = _as_2d(history)
+    if values.shape[1] < 3:
+        raise ValueError(f"a prediction interval needs >= 3 past runs, got {values.shape[1]}")
+    if not np.all(values > 0):
+        raise ValueError("past run values must be > 0")
+    return np.log(values), scalar
 
 
 # == Describing one run ==================================================================

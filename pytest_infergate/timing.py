@@ -19,6 +19,7 @@ machine's drift then falls on both arms alike and cancels in their ratio.
 
 from __future__ import annotations
 
+import functools
 import gc
 import math
 import time
@@ -133,11 +134,7 @@ def run(
     """
     if decide is not None and not looks:
         raise ValueError("decide needs at least one look")
-    kwargs = dict(kwargs or {})
-
-    def call() -> Any:
-        return fn(*args, **kwargs)
-
+    call = functools.partial(fn, *args, **(kwargs or {}))
     perf = time.perf_counter_ns
     gc_was_enabled = gc.isenabled()
     gc.disable()

@@ -103,7 +103,7 @@ def test_min_speedup(pytester: pytest.Pytester) -> None:
             busy(2.0)
 
         @pytest.mark.infergate(warmup_s=0.05)
-        @pytest.mark.parametrize("required", [1.5, 3.0])
+        @pytest.mark.parametrize("required", [1.5, 20.0])
         def test_int8_is_faster(infer_bench, required):
             result = infer_bench.compare(int8, fp32, args=(1,), min_speedup=required)
             assert result.speedup > 1
@@ -112,9 +112,9 @@ def test_min_speedup(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest()
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
-        ["*test_int8_is_faster[[]3.0[]]: A/B REGRESSED: speedup 2.0*x (required 3.00x*"]
+        ["*test_int8_is_faster[[]20.0[]]: A/B REGRESSED: speedup *x (required 20.00x*"]
     )
-    result.stdout.fnmatch_lines(["*speedup*3.00x*REGRESSED*"])
+    result.stdout.fnmatch_lines(["*speedup*20.00x*REGRESSED*"])
 
 
 def test_stored_ratio_lifecycle(ab_project: pytest.Pytester, slowdown, monkeypatch) -> None:
@@ -208,8 +208,9 @@ def test_bad_arguments_are_errors(pytester: pytest.Pytester) -> None:
     pytester.runpytest().assert_outcomes(passed=3)
 
 
-def test_stored_measurement_stops_once_decided(project: pytest.Pytester) -> None:
-    """With a stored value to decide against, sampling stops at the first clear look."""
+def test_stored_measurement_stops_once_decided(project: pytest.Pytester, slowdown) -> None:
+    """With a stored value to decide against, sampling stops at the first clear look; a
+    recording samples by plan. (The looks themselves are unit-tested without timing.)"""
     project.makeini("[pytest]\ninfer_max_time = 5\n")
     baseline = project.path / "baseline.json"
     results = project.path / "results.json"
@@ -220,8 +221,12 @@ def test_stored_measurement_stops_once_decided(project: pytest.Pytester) -> None
     assert recorded["stop_reason"] == "plan complete"
     assert recorded["n"] >= 100
 
-    project.runpytest(f"--infer-baseline={baseline}", f"--infer-json={results}")
+    slowdown(2.0)
+    project.runpytest(
+        f"--infer-baseline={baseline}", f"--infer-json={results}", "--infer-mode=report"
+    )
     gated = _measurement(results)
+    assert gated["verdict"]["outcome"] == "REGRESSED"
     assert gated["stop_reason"] == "decided"
     assert gated["n"] in (50, 150, 300, 500)
 

@@ -125,12 +125,12 @@ def test_stored_ratio_lifecycle(ab_project: pytest.Pytester, slowdown, monkeypat
     entry = json.loads(baseline.read_text())["entries"]["test_ab.py::test_ab"]
     assert entry["kind"] == "ratio"
     (record,) = entry["machines"].values()
-    assert 0.95 < record["ratio"] < 1.05
+    assert 0.8 < record["ratio"] < 1.25
     assert record["history_ratio"] == [record["ratio"]]
 
-    # The fixed gate allows 100% (margin 50%); the stored ratio allows 10% (margin 5%).
-    monkeypatch.setenv("INFERGATE_TEST_MAX_SLOWDOWN", "1.0")
-    slowdown(1.3)
+    # The fixed gate allows 300% (margin 150%); the stored ratio allows 10% (margin 5%).
+    monkeypatch.setenv("INFERGATE_TEST_MAX_SLOWDOWN", "3.0")
+    slowdown(2.0)
     worse = ab_project.runpytest(f"--infer-baseline={baseline}")
     worse.assert_outcomes(failed=1)
     worse.stdout.fnmatch_lines(

@@ -3,7 +3,8 @@
 Every gate run is a fresh ``pytest`` process on this machine timing a real workload: an
 ONNX Runtime session (1 intra-op thread) of a small MLP built with ``onnx.helper``,
 about 3 ms per call. A slowdown of 0%, +10% or +20% is injected into the *candidate*
-by busy-waiting, after each call, for that fraction of the call's own time. Gates:
+by busy-working, after each call, for that fraction of the CPU time the call itself
+took (``time.thread_time``), so preemption by other jobs does not inflate it. Gates:
 
 * ``ab``          infergate A/B: ``infer_bench.compare(candidate, reference,
                   max_slowdown=0.10)``; the reference is a second session of the model.
@@ -113,18 +114,20 @@ WORKLOAD = textwrap.dedent(
 
 
     def model_call(sess, slowdown):
-        """A call of ``sess``, made ``slowdown`` slower by busy-waiting for that share of its
-        own time (extra work proportional to the call)."""
+        """A call of ``sess`` made ``slowdown`` slower: after it, busy-work for that share of
+        the CPU time the call itself took on this thread (ORT with one intra-op thread
+        computes on the calling thread). Proportional to the call's work, not to its wall
+        time, so preemption by other jobs does not inflate the injected slowdown."""
         x = np.random.default_rng(1).standard_normal((BATCH, WIDTH)).astype(np.float32)
         feed = {"x": x}
-        perf = time.perf_counter
+        cpu = time.thread_time
 
         def call():
-            t0 = perf()
+            c0 = cpu()
             out = sess.run(None, feed)
             if slowdown:
-                end = t0 + (perf() - t0) * (1.0 + slowdown)
-                while perf() < end:
+                end = c0 + (cpu() - c0) * (1.0 + slowdown)
+                while cpu() < end:
                     pass
             return out
 

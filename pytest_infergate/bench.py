@@ -9,9 +9,15 @@ from typing import Any
 import pytest
 
 from pytest_infergate.config import Mode, Settings, parse_fraction
-from pytest_infergate.results import ComparisonResult, LatencyResult, Outcome, Verdict
+from pytest_infergate.results import (
+    ComparisonResult,
+    LatencyResult,
+    Outcome,
+    StopReason,
+    Verdict,
+)
 from pytest_infergate.session import GateSession
-from pytest_infergate.timing import SamplingPlan, Timing, resolve_sync, run
+from pytest_infergate.timing import PairTiming, SamplingPlan, Timing, resolve_sync, run
 
 
 class InferBench:
@@ -334,14 +340,14 @@ def _comparison(
     reference_ns: tuple[int, ...],
     batch_size: int,
     measured_s: float,
-    timing: Any = None,
+    timing: PairTiming | None = None,
 ) -> ComparisonResult:
-    """A :class:`ComparisonResult` from raw samples (``timing``: the finished PairTiming)."""
-    from pytest_infergate.results import StopReason
-
+    """A :class:`ComparisonResult` from raw samples (``timing``: the finished run, if any)."""
     arms = []
     for arm, samples in (("candidate", candidate_ns), ("reference", reference_ns)):
-        t = getattr(timing, arm, None)
+        t: Timing | None = None
+        if timing is not None:
+            t = timing.candidate if arm == "candidate" else timing.reference
         arms.append(
             LatencyResult(
                 key=f"{key}::{arm}",

@@ -10,7 +10,6 @@ took (``time.thread_time``), so preemption by other jobs does not inflate it. Ga
                   max_slowdown=0.10)``; the reference is a second session of the model.
 * ``stored``      infergate stored baseline with a history of K past runs (rule 2:
                   prediction bound of past run medians AND the 10% tolerance).
-* ``stored-cal``  the same with ``--infer-calibrate`` (its own baseline file).
 * ``stored-1``    infergate stored baseline with one past run (rule 1: order-statistic
                   interval against a single stored median), the fallback with < 3 runs.
 * ``pb``          pytest-benchmark 5.x defaults, ``--benchmark-compare-fail=median:10%``
@@ -26,12 +25,12 @@ The stored baselines' past runs are recorded between the extra A/A runs, not bac
 back, so that they see the machine's drift as a CI history would. Cells run in a
 shuffled order in each repetition, so slow phases of the machine fall on every gate
 alike. "Seconds per verdict" is the wall time of the measuring call inside the test
-(warm-up and calibration included), never process start-up. INCONCLUSIVE counts as
-"not an alarm" in every column (it fails only under ``--infer-strict``); its share is
-shown on its own.
+(warm-up, and pytest-benchmark's calibration, included), never process start-up.
+INCONCLUSIVE counts as "not an alarm" in every column (it fails only under
+``--infer-strict``); its share is shown on its own.
 
     python benchmarks/gate_quality.py --quick        # ~4 minutes
-    python benchmarks/gate_quality.py --out gq.json  # full: 30 runs per cell, ~35 minutes
+    python benchmarks/gate_quality.py --out gq.json  # full: 30 runs per cell, 25-40 minutes
 """
 
 from __future__ import annotations
@@ -54,12 +53,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # this checkout's pytest_infergate, here and in every run
 SLOWDOWNS = (0.0, 0.10, 0.20)
-MODES = ("ab", "stored", "stored-cal", "stored-1", "pb")
+MODES = ("ab", "stored", "stored-1", "pb")
 LABELS = {
     "ab": "infergate A/B compare(), max_slowdown=10%",
     "ab-design": "  same runs, DESIGN.md rule (replayed)",
     "stored": "infergate stored, K past runs, tol 10%",
-    "stored-cal": "infergate stored + --infer-calibrate",
     "stored-1": "infergate stored, 1 past run (rule 1)",
     "pb": "pytest-benchmark compare-fail=median:10%",
 }
@@ -215,14 +213,12 @@ class Bench:
         return proc, float(seconds)
 
     def record(self, mode: str) -> None:
-        extra = ["--infer-calibrate"] if mode == "stored-cal" else []
         proc, _ = self.run(
             [
                 "test_stored.py",
                 f"--infer-baseline={mode}.json",
                 "--infer-update-baseline",
                 "--infer-machine=bench",
-                *extra,
             ],
             0.0,
         )
@@ -249,9 +245,7 @@ class Bench:
                 sys.exit(f"recording pytest-benchmark failed:\n{proc.stdout}\n{proc.stderr}")
         if "stored-1" in modes:
             self.record("stored-1")
-        recordings = [
-            m for _ in range(self.history) for m in ("stored", "stored-cal") if m in modes
-        ]
+        recordings = ["stored" for _ in range(self.history) if "stored" in modes]
         pending = list(between)
         per_gap = len(pending) // max(len(recordings), 1)
         for i, mode in enumerate(recordings):
@@ -284,12 +278,10 @@ class Bench:
         if mode == "ab":
             args = ["test_ab.py"]
         else:
-            extra = ["--infer-calibrate"] if mode == "stored-cal" else []
             args = [
                 "test_stored.py",
                 f"--infer-baseline={mode}.json",
                 "--infer-machine=bench",
-                *extra,
             ]
         proc, seconds = self.run([*args, f"--infer-json={results}"], slowdown)
         if proc.returncode not in (0, 1) or not results.exists():
@@ -306,6 +298,7 @@ class Bench:
             row["design_rule"] = replay_design_rule(
                 m["candidate"]["samples_ns"], m["reference"]["samples_ns"]
             )
+        row["checks"] = {c["metric"]: c["outcome"] for c in m["verdict"]["checks"]}
         for check in m["verdict"]["checks"]:
             if check["metric"] == "p50_ms":
                 row["change"] = check["current"] / check["baseline"] - 1
@@ -399,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, help="gate runs per cell (default: 30; quick: 4)")
     parser.add_argument("--history", type=int, help="past runs of the stored baselines (10; 5)")
     parser.add_argument(
-        "--extra-aa", type=int, help="extra A/A runs of the A/B gate (default: 100; quick: 0)"
+        "--extra-aa", type=int, help="extra A/A runs of the A/B gate (default: 170; quick: 0)"
     )
     parser.add_argument(
         "--modes", default=",".join(MODES), help=f"comma-separated subset of {', '.join(MODES)}"
@@ -410,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     runs = args.runs if args.runs is not None else (4 if args.quick else 30)
     history = args.history if args.history is not None else (5 if args.quick else 10)
-    extra_aa = args.extra_aa if args.extra_aa is not None else (0 if args.quick else 100)
+    extra_aa = args.extra_aa if args.extra_aa is not None else (0 if args.quick else 170)
     modes = tuple(m for m in args.modes.split(",") if m)
     unknown = set(modes) - set(MODES)
     if unknown:

@@ -10,8 +10,8 @@ Schema history:
   history of the last 10 run medians and a 21-point quantile sketch.
 * 2 -- "ratio" entries (``infer_bench.compare``: candidate/reference ratio of
   medians per machine, with a history of the last 10 ratios); latency records
-  gain ``history_p95_ms`` and ``history_calibration_ms`` (both optional, aligned
-  with the end of ``history_p50_ms``). Version 1 files load unchanged.
+  gain ``history_p95_ms`` (optional; the newest run last, like
+  ``history_p50_ms``). Version 1 files load unchanged.
 """
 
 from __future__ import annotations
@@ -55,7 +55,6 @@ class LatencyRecord:
     sketch_ms: tuple[float, ...]
     recorded_at: str
     history_p95_ms: tuple[float, ...] = ()
-    history_calibration_ms: tuple[float, ...] = ()
 
     def percentile_ms(self, name: str) -> float:
         value: float = getattr(self, f"{name}_ms")
@@ -131,11 +130,6 @@ class Baseline:
         old = machines.get(profile)
         history = (*(old.history_p50_ms if old else ()), result.p50_ms)[-HISTORY_LENGTH:]
         history_p95 = (*(old.history_p95_ms if old else ()), result.p95_ms)[-HISTORY_LENGTH:]
-        history_calibration: tuple[float, ...] = ()
-        if result.calibration_ms is not None:
-            # Calibrations cover a contiguous run of the newest history values only.
-            before = old.history_calibration_ms if old else ()
-            history_calibration = (*before, result.calibration_ms)[-HISTORY_LENGTH:]
         machines[profile] = LatencyRecord(
             n=result.n,
             batch_size=result.batch_size,
@@ -151,7 +145,6 @@ class Baseline:
             sketch_ms=sketch_ms(result.samples_ns),
             recorded_at=recorded_at,
             history_p95_ms=history_p95,
-            history_calibration_ms=history_calibration,
         )
         entries = dict(self.entries)
         entries[result.key] = LatencyEntry(machines=machines, tolerance=dict(tolerance))
@@ -190,6 +183,10 @@ class Baseline:
 # -- encoding ---------------------------------------------------------------------------
 
 
+#: The largest relative step of a value rounded by :func:`_round` (1.001 -> 1.002).
+RELATIVE_RESOLUTION = 1e-3
+
+
 def _round(value: float) -> float:
     """4 significant digits: plenty for latencies, and it keeps diffs quiet."""
     return float(f"{value:.4g}")
@@ -215,7 +212,6 @@ def _encode_record(record: LatencyRecord) -> dict[str, Any]:
         **{name: _round(getattr(record, name)) for name in LATENCY_FIGURES},
         "history_p50_ms": [_round(v) for v in record.history_p50_ms],
         "history_p95_ms": [_round(v) for v in record.history_p95_ms],
-        "history_calibration_ms": [_round(v) for v in record.history_calibration_ms],
         "sketch_ms": [_round(v) for v in record.sketch_ms],
         "recorded_at": record.recorded_at,
     }
@@ -343,7 +339,6 @@ def _decode_record(r: _Reader, raw: object, where: str) -> LatencyRecord:
         sketch_ms=r.durations(obj, "sketch_ms", where),
         recorded_at=r.string(obj, "recorded_at", where),
         history_p95_ms=r.durations(obj, "history_p95_ms", where, optional=True),
-        history_calibration_ms=r.durations(obj, "history_calibration_ms", where, optional=True),
         **floats,
     )
 

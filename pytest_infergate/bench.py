@@ -244,8 +244,8 @@ class InferBench:
         if self._session.config.mode is Mode.OFF:
             timing = run(fn, args, kwargs, plan=_ONE_CALL, sync=sync_fn)
             return _result(key, timing, batch_size), timing.last_value
-        timing, calibration_ms = self._time(key, fn, args, kwargs, settings, batch_size, sync_fn)
-        result = _result(key, timing, batch_size, calibration_ms)
+        timing = self._time(key, fn, args, kwargs, settings, batch_size, sync_fn)
+        result = _result(key, timing, batch_size)
         measurement = self._session.record(self._nodeid, result, settings)
         if self._session.fails(measurement.verdict):
             verdict = measurement.verdict
@@ -265,38 +265,23 @@ class InferBench:
         settings: Settings,
         batch_size: int,
         sync: Callable[[], object] | None,
-    ) -> tuple[Timing, float | None]:
-        """Sample adaptively when there is a stored value to decide against, else by plan;
-        with ``--infer-calibrate``, time the reference workload before and after."""
+    ) -> Timing:
+        """Sample adaptively when there is a stored value to decide against, else by plan."""
         from pytest_infergate.gate import LATENCY_LOOKS, latency_settled, wants_adaptive_stop
-        from pytest_infergate.timing import calibration_ns
 
         session = self._session
-        calibrate = session.config.calibrate
-        before = calibration_ns() if calibrate else 0
         entry, profile = session.entry(key), session.profile
         if session.config.update or not wants_adaptive_stop(entry, profile):
-            timing = run(fn, args, kwargs, plan=settings.plan(), sync=sync)
-        else:
-            policy = settings.policy()
+            return run(fn, args, kwargs, plan=settings.plan(), sync=sync)
+        policy = settings.policy()
 
-            def decide(samples: tuple[int, ...], look: int, final: bool) -> bool:
-                provisional = LatencyResult(key, samples, batch_size, 1, 0, 0.0)
-                return latency_settled(provisional, entry, profile, policy)
+        def decide(samples: tuple[int, ...], look: int, final: bool) -> bool:
+            provisional = LatencyResult(key, samples, batch_size, 1, 0, 0.0)
+            return latency_settled(provisional, entry, profile, policy)
 
-            timing = run(
-                fn,
-                args,
-                kwargs,
-                plan=settings.plan(),
-                sync=sync,
-                looks=LATENCY_LOOKS,
-                decide=decide,
-            )
-        if not calibrate:
-            return timing, None
-        after = calibration_ns()
-        return timing, math.sqrt(before * after) / 1e6
+        return run(
+            fn, args, kwargs, plan=settings.plan(), sync=sync, looks=LATENCY_LOOKS, decide=decide
+        )
 
 
 _ONE_CALL = SamplingPlan(warmup_calls=0, warmup_s=0, min_samples=1, min_time_s=0, max_time_s=1e-9)
@@ -319,9 +304,7 @@ def _hint(verdict: Verdict) -> str:
     return f"{reason}. If this is expected, relax max_slowdown= or min_speedup=."
 
 
-def _result(
-    key: str, timing: Timing, batch_size: int, calibration_ms: float | None = None
-) -> LatencyResult:
+def _result(key: str, timing: Timing, batch_size: int) -> LatencyResult:
     return LatencyResult(
         key=key,
         samples_ns=timing.samples_ns,
@@ -330,7 +313,6 @@ def _result(
         warmup_calls=timing.warmup_calls,
         measured_s=timing.measured_s,
         stop_reason=timing.stop_reason,
-        calibration_ms=calibration_ms,
     )
 
 

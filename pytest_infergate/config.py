@@ -217,7 +217,6 @@ class GateConfig:
     mode: Mode = Mode.GATE
     machine: str | None = None
     json_path: Path | None = None
-    calibrate: bool = False
     cli: Settings = Settings()
     ini: Settings = Settings()
 
@@ -272,9 +271,6 @@ def gate_config_from_options(
     strict = get_option("infer_strict") or bool(
         parsed("ini infer_strict", parse_bool, ini("infer_strict"))
     )
-    calibrate = get_option("infer_calibrate") or bool(
-        parsed("ini infer_calibrate", parse_bool, ini("infer_calibrate"))
-    )
     return GateConfig(
         baseline_path=Path(baseline) if baseline else None,
         update=bool(get_option("infer_update_baseline")),
@@ -282,7 +278,6 @@ def gate_config_from_options(
         mode=mode or Mode.GATE,
         machine=get_option("infer_machine") or ini("infer_machine"),
         json_path=Path(json_path) if json_path else None,
-        calibrate=calibrate,
         cli=Settings(**{k: v for k, v in cli_layer.items() if v is not None}),
         ini=Settings(**{k: v for k, v in ini_layer.items() if v is not None}),
     )

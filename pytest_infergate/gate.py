@@ -18,9 +18,7 @@ above ``centre * (1 + tolerance)`` (centre: their geometric mean). Above the
 tolerance but within the prediction bound is INCONCLUSIVE: the gate cannot tell a
 slowdown from drift there. Each check reports its minimum detectable regression
 (MDR, :func:`pytest_infergate.stats.minimum_detectable_change`); where the
-tolerance is below it, the gate cannot honour the tolerance. With calibration
-(``--infer-calibrate``) on both sides, values are divided by the reference
-workload's time first.
+tolerance is below it, the gate cannot honour the tolerance.
 
 Tail percentiles are gated only when both runs have >= 300 samples: below that
 the order statistics cannot bound them usefully (DESIGN.md §2).
@@ -34,7 +32,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from pytest_infergate.baseline import LatencyEntry, LatencyRecord, RatioEntry
+from pytest_infergate.baseline import RELATIVE_RESOLUTION, LatencyEntry, RatioEntry
 from pytest_infergate.results import (
     Check,
     ComparisonResult,
@@ -109,39 +107,21 @@ def _check_interval(
     return _Judged(check, settled, "")
 
 
-def _history(
-    name: str, result: LatencyResult, record: LatencyRecord
-) -> tuple[tuple[float, ...], bool]:
-    """Past values of ``name`` in the current run's units, and whether they are calibrated.
-
-    Calibrated values (past value / its calibration x the current calibration) are
-    used when the current run and >= 3 of the newest past runs were calibrated.
-    """
-    values = record.history_ms(name)
-    calibrations = record.history_calibration_ms
-    m = min(len(values), len(calibrations))
-    if result.calibration_ms is not None and m >= MIN_HISTORY:
-        now = result.calibration_ms
-        return tuple(v / c * now for v, c in zip(values[-m:], calibrations[-m:], strict=True)), True
-    return values, False
-
-
 def _check_history(
     name: str,
     result: LatencyResult,
     history: Sequence[float],
     tolerance: float,
     confidence: float,
-    calibrated: bool,
 ) -> _Judged:
     """Rule 2: the current value against the prediction bound of past runs and the tolerance."""
     from pytest_infergate.stats import minimum_detectable_change, prediction_upper_log
 
     logs = [math.log(v) for v in history]
     centre = math.exp(sum(logs) / len(logs))
-    bound = math.exp(float(prediction_upper_log(history, confidence)))
+    bound = math.exp(float(prediction_upper_log(history, confidence, RELATIVE_RESOLUTION)))
     lower_bound = centre**2 / bound  # the mirror image of the upper bound in log units
-    mdr = float(minimum_detectable_change(history, confidence))
+    mdr = float(minimum_detectable_change(history, confidence, resolution=RELATIVE_RESOLUTION))
     low_ms, high_ms = _interval_ms(result, name, confidence)
     current = result.percentile_ms(name)
     limit = centre * (1.0 + tolerance)
@@ -158,15 +138,15 @@ def _check_history(
     note = ""
     if tolerance < mdr:
         note = (
-            f"tolerance {tolerance:.0%} is below the {mdr:.0%} this entry's history can detect "
-            "on this machine; use infer_bench.compare() or record more runs"
+            f"tolerance {percent(tolerance)} is below the {percent(mdr)} this entry's history "
+            "can detect on this machine; use infer_bench.compare() or record more runs"
         )
     check = Check(
         f"{name}_ms", centre, current, low_ms, high_ms, tolerance, outcome, mdr=mdr, note=note
     )
     detail = (
-        f"{len(history)} past runs{' (calibrated)' if calibrated else ''}, "
-        f"{confidence:.0%} prediction bound {bound:.4g} ms, MDR {mdr:.0%}"
+        f"{len(history)} past runs, {confidence:.0%} prediction bound {bound:.4g} ms, "
+        f"MDR {percent(mdr)}"
     )
     return _Judged(check, settled, detail)
 
@@ -208,15 +188,11 @@ def _judge_latency(
             tail_pending = tail_pending or record.n >= MIN_SAMPLES_FOR_TAIL
             continue
         tolerance = policy.tolerances[name]
-        history, calibrated = _history(name, result, record)
+        history = record.history_ms(name)
         if len(history) >= MIN_HISTORY:
-            judged.append(
-                _check_history(name, result, history, tolerance, policy.confidence, calibrated)
-            )
+            judged.append(_check_history(name, result, history, tolerance, policy.confidence))
         else:
             baseline_ms = record.percentile_ms(name)
-            if result.calibration_ms and record.history_calibration_ms:
-                baseline_ms *= result.calibration_ms / record.history_calibration_ms[-1]
             judged.append(_check_interval(name, result, baseline_ms, tolerance, policy.confidence))
     checks = tuple(j.check for j in judged)
     outcome = worst([c.outcome for c in checks])
@@ -407,6 +383,13 @@ def compare_ratio(
 def ratio_settled(verdict: Verdict) -> bool:
     """Whether an A/B run can stop: REGRESSED, or every gate decided."""
     return verdict.outcome is not Outcome.INCONCLUSIVE
+
+
+def percent(fraction: float) -> str:
+    """A fraction as a percentage with two significant digits below 100%: 0.0021 -> 0.21%."""
+    if abs(fraction) >= 1 or fraction == 0:
+        return f"{fraction:.0%}"
+    return f"{100 * fraction:.2g}%"
 
 
 def _join(*parts: str) -> str:

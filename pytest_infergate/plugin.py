@@ -75,13 +75,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "stops earlier once the verdict is clear. Default: 10",
     )
     group.addoption(
-        "--infer-calibrate",
-        action="store_true",
-        default=None,
-        help="Time a fixed CPU workload around each measurement and compare latencies "
-        "divided by it (ini: infer_calibrate)",
-    )
-    group.addoption(
         "--infer-machine",
         metavar="NAME",
         help="Machine profile the latencies are stored under. Default: derived from CPU and cores",
@@ -100,7 +93,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         ("infer_strict", "Fail on NEW and INCONCLUSIVE verdicts too (true/false)"),
         ("infer_latency_tolerance", "Allowed p50 slowdown (fraction); default 0.1"),
         ("infer_max_time", "Longest time one measurement may sample, in seconds; default 10"),
-        ("infer_calibrate", "Divide latencies by a fixed CPU workload's time (true/false)"),
         ("infer_machine", "Machine profile the latencies are stored under"),
         ("infer_json", "Write every measurement and verdict to this JSON file"),
         ("infer_mode", "gate, report or off; default gate"),

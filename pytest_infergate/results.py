@@ -57,8 +57,7 @@ class LatencyResult:
     ``samples_ns`` holds one value per sample: the wall time of one call, or the
     mean per call when ``calls_per_sample`` calls were timed together because a
     single call was too short for the clock. ``stop_reason`` says why sampling
-    ended (``n`` is the number of samples taken); ``calibration_ms`` is the time of
-    the fixed reference workload (``--infer-calibrate``) around this measurement.
+    ended (``n`` is the number of samples taken).
     """
 
     key: str
@@ -68,7 +67,6 @@ class LatencyResult:
     warmup_calls: int
     measured_s: float
     stop_reason: StopReason = StopReason.PLAN
-    calibration_ms: float | None = None
     n: int = field(init=False)
     mean_ms: float = field(init=False)
     stdev_ms: float = field(init=False)
@@ -86,10 +84,6 @@ class LatencyResult:
             raise ValueError(f"{self.key}: latency samples must not be negative")
         if self.batch_size < 1 or self.calls_per_sample < 1:
             raise ValueError(f"{self.key}: batch_size and calls_per_sample must be >= 1")
-        if self.calibration_ms is not None and not (
-            math.isfinite(self.calibration_ms) and self.calibration_ms > 0
-        ):
-            raise ValueError(f"{self.key}: calibration_ms must be a finite number > 0")
         from pytest_infergate.stats import summarise_ns
 
         summary = summarise_ns(self.samples_ns)

@@ -33,8 +33,8 @@ from pytest_infergate.results import (
 )
 
 #: Results file history: 1 -- latency measurements; 2 -- adds "ratio" measurements
-#: (``infer_bench.compare``) and, on every measurement, ``stop_reason`` and
-#: ``calibration_ms``.
+#: (``infer_bench.compare``), ``stop_reason`` on every measurement, and ``mdr`` and
+#: ``p_value`` on checks.
 RESULTS_SCHEMA_VERSION = 2
 
 
@@ -181,7 +181,6 @@ def _encode_latency(r: LatencyResult) -> dict[str, Any]:
         "measured_s": r.measured_s,
         "n": r.n,
         "stop_reason": r.stop_reason.value,
-        "calibration_ms": r.calibration_ms,
         **{name: getattr(r, name) for name in LATENCY_FIGURES},
         "throughput_per_s": r.throughput_per_s,
         "samples_ns": list(r.samples_ns),

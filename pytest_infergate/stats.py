@@ -315,25 +315,30 @@ def ratio_look(
     return RatioLook(codes, ratio, low, high, p)
 
 
-def prediction_upper_log(history: object, confidence: float = 0.99) -> FloatArray | float:
+def prediction_upper_log(
+    history: object, confidence: float = 0.99, resolution: float = 0.0
+) -> FloatArray | float:
     """One-sided upper prediction bound, in log units, for the next run's log-median.
 
     With x_i = ln(m_i) for k >= 3 past run medians, mean xbar and sample sd s, the next
     run's x lies below xbar + t_{confidence, k-1} * s * sqrt(1 + 1/k) with probability
     ``confidence`` when the run medians are independent draws from one log-normal
     distribution (runs on like machines, no trend). ``history``: a sequence, or a 2-D
-    array with one history per row. Reference: Hahn & Meeker, *Statistical Intervals*
-    (1991), §4.7.
+    array with one history per row. Past values stored rounded to a relative step
+    ``resolution`` carry rounding noise of sd ``resolution / sqrt(12)``; s is never
+    taken below that, so a history of identical rounded values does not claim zero
+    drift. Reference: Hahn & Meeker, *Statistical Intervals* (1991), §4.7.
     """
     logs, scalar = _history_logs(history)
     k = logs.shape[1]
     t = float(_scipy_stats.t.ppf(confidence, k - 1))
-    bound = logs.mean(axis=1) + t * logs.std(axis=1, ddof=1) * math.sqrt(1 + 1 / k)
+    s = _history_sd(logs, resolution)
+    bound = logs.mean(axis=1) + t * s * math.sqrt(1 + 1 / k)
     return float(bound[0]) if scalar else bound
 
 
 def minimum_detectable_change(
-    history: object, confidence: float = 0.99, power: float = 0.80
+    history: object, confidence: float = 0.99, power: float = 0.80, resolution: float = 0.0
 ) -> FloatArray | float:
     """Smallest relative slowdown the history-based gate detects with probability ``power``.
 
@@ -341,13 +346,20 @@ def minimum_detectable_change(
     makes the next run exceed the bound with probability ~``power`` when
     d = (t_{confidence, k-1} + t_{power, k-1}) * s * sqrt(1 + 1/k) (the usual
     approximation to the noncentral t). Returned as a fraction: exp(d) - 1. Needs
-    k >= 3 history medians; with identical medians it is 0.
+    k >= 3 history medians; ``resolution`` floors s as in :func:`prediction_upper_log`.
     """
     logs, scalar = _history_logs(history)
     k = logs.shape[1]
     t_sum = float(_scipy_stats.t.ppf(confidence, k - 1) + _scipy_stats.t.ppf(power, k - 1))
-    mdr = np.expm1(t_sum * logs.std(axis=1, ddof=1) * math.sqrt(1 + 1 / k))
+    mdr = np.expm1(t_sum * _history_sd(logs, resolution) * math.sqrt(1 + 1 / k))
     return float(mdr[0]) if scalar else mdr
+
+
+def _history_sd(logs: FloatArray, resolution: float) -> FloatArray:
+    if not (math.isfinite(resolution) and resolution >= 0):
+        raise ValueError(f"resolution must be a finite number >= 0, got {resolution!r}")
+    sd: FloatArray = np.maximum(logs.std(axis=1, ddof=1), resolution / math.sqrt(12))
+    return sd
 
 
 def _history_logs(history: object) -> tuple[FloatArray, bool]:

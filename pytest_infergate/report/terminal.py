@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pytest_infergate.gate import percent
 from pytest_infergate.results import (
     SEVERITY,
     Check,
@@ -63,7 +64,7 @@ def rows(measurements: Sequence[Measurement]) -> list[Row]:
             table.append(Row(cells, v.outcome))
         for c in v.checks:
             baseline, current, change = _figures(c)
-            mdr = f"{c.mdr:.0%}" if c.mdr is not None else "-"
+            mdr = percent(c.mdr) if c.mdr is not None else "-"
             cells = (
                 r.key,
                 c.metric.removesuffix("_ms"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pytest_infergate.results import StopReason
-from pytest_infergate.timing import SamplingPlan, calibration_ns, run, run_pair
+from pytest_infergate.timing import SamplingPlan, run, run_pair
 
 QUICK = SamplingPlan(warmup_calls=2, warmup_s=0.0, min_samples=1, min_time_s=0.0, max_time_s=60)
 
@@ -119,7 +119,3 @@ def test_exceptions_propagate_and_gc_is_restored() -> None:
     with pytest.raises(RuntimeError, match="model exploded"):
         run_pair(broken, _noop, plan=QUICK, looks=(2,), decide=lambda *_: False)
     assert gc.isenabled()
-
-
-def test_calibration_is_positive() -> None:
-    assert calibration_ns(runs=2) > 0

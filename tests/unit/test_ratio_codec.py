@@ -137,7 +137,6 @@ def test_version_1_files_load_and_are_written_as_version_2() -> None:
     record = entry.machines["ci"]
     assert record.history_p50_ms == (1.0, 1.01)
     assert record.history_p95_ms == ()
-    assert record.history_calibration_ms == ()
     assert encode_baseline(baseline)["schema_version"] == 2
 
 

@@ -11,9 +11,11 @@ from pytest_infergate.results import (
     AccuracyCheck,
     AccuracyResult,
     Check,
+    ComparisonResult,
     LatencyResult,
     Measurement,
     Outcome,
+    StopReason,
     Verdict,
 )
 
@@ -21,9 +23,11 @@ __all__ = [
     "AccuracyCheck",
     "AccuracyResult",
     "Check",
+    "ComparisonResult",
     "LatencyResult",
     "Measurement",
     "Outcome",
+    "StopReason",
     "Verdict",
     "__version__",
 ]

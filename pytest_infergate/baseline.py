@@ -7,9 +7,13 @@ either replaces the whole file or leaves it as it was.
 Schema history:
 
 * 1 -- (pytest-infergate 0.1) latency entries with per-machine statistics, a
-  history of the last 10 run medians and a 21-point quantile sketch; accuracy
-  entries (machine-independent) with the metric, the slice's sha256 and the
-  per-example predictions as base64 of little-endian uint16/uint32 class ids.
+  history of the last 10 run medians and a 21-point quantile sketch.
+* 2 -- "ratio" entries (``infer_bench.compare``: candidate/reference ratio of
+  medians per machine, with a history of the last 10 ratios); "accuracy" entries
+  (machine-independent) with the metric, the slice's sha256 and the per-example
+  predictions as base64 of little-endian uint16/uint32 class ids; latency records
+  gain ``history_p95_ms`` (optional; the newest run last, like
+  ``history_p50_ms``). Version 1 files load unchanged.
 """
 
 from __future__ import annotations
@@ -29,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from pytest_infergate.environment import Fingerprint
-from pytest_infergate.results import AccuracyResult, LatencyResult
+from pytest_infergate.results import AccuracyResult, ComparisonResult, LatencyResult
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 HISTORY_LENGTH = 10
 
 
@@ -56,10 +60,19 @@ class LatencyRecord:
     history_p50_ms: tuple[float, ...]
     sketch_ms: tuple[float, ...]
     recorded_at: str
+    history_p95_ms: tuple[float, ...] = ()
 
     def percentile_ms(self, name: str) -> float:
         value: float = getattr(self, f"{name}_ms")
         return value
+
+    def history_ms(self, name: str) -> tuple[float, ...]:
+        """Past run values of percentile ``name`` (oldest first); empty when not kept."""
+        if name == "p50":
+            return self.history_p50_ms
+        if name == "p95":
+            return self.history_p95_ms
+        return ()
 
 
 @dataclass(frozen=True)
@@ -92,8 +105,32 @@ class AccuracyEntry:
     kind: str = "accuracy"
 
 
+@dataclass(frozen=True)
+class RatioRecord:
+    """One machine profile's stored A/B ratio (candidate/reference medians; > 1 is slower)."""
+
+    n: int
+    batch_size: int
+    ratio: float
+    ratio_low: float
+    ratio_high: float
+    candidate_p50_ms: float
+    reference_p50_ms: float
+    history_ratio: tuple[float, ...]
+    recorded_at: str
+
+
+@dataclass(frozen=True)
+class RatioEntry:
+    """An ``infer_bench.compare`` measurement's baseline: the ratio per machine profile."""
+
+    machines: dict[str, RatioRecord]
+    tolerance: dict[str, float] = field(default_factory=dict)
+    kind: str = "ratio"
+
+
 #: Any baseline entry; ``kind`` tells them apart in the file.
-Entry = LatencyEntry | AccuracyEntry
+Entry = LatencyEntry | RatioEntry | AccuracyEntry
 
 
 @dataclass(frozen=True)
@@ -119,6 +156,7 @@ class Baseline:
         machines = dict(previous.machines) if isinstance(previous, LatencyEntry) else {}
         old = machines.get(profile)
         history = (*(old.history_p50_ms if old else ()), result.p50_ms)[-HISTORY_LENGTH:]
+        history_p95 = (*(old.history_p95_ms if old else ()), result.p95_ms)[-HISTORY_LENGTH:]
         machines[profile] = LatencyRecord(
             n=result.n,
             batch_size=result.batch_size,
@@ -133,6 +171,7 @@ class Baseline:
             history_p50_ms=history,
             sketch_ms=sketch_ms(result.samples_ns),
             recorded_at=recorded_at,
+            history_p95_ms=history_p95,
         )
         entries = dict(self.entries)
         entries[result.key] = LatencyEntry(machines=machines, tolerance=dict(tolerance))
@@ -153,8 +192,41 @@ class Baseline:
         )
         return replace(self, entries=entries)
 
+    def with_ratio(
+        self,
+        result: ComparisonResult,
+        *,
+        profile: str,
+        fingerprint: Fingerprint,
+        tolerance: Mapping[str, float],
+        recorded_at: str,
+    ) -> Baseline:
+        """A copy with the A/B ``result``'s ratio recorded for ``profile``; others stay."""
+        previous = self.entries.get(result.key)
+        machines = dict(previous.machines) if isinstance(previous, RatioEntry) else {}
+        old = machines.get(profile)
+        history = (*(old.history_ratio if old else ()), result.ratio)[-HISTORY_LENGTH:]
+        machines[profile] = RatioRecord(
+            n=result.n,
+            batch_size=result.batch_size,
+            ratio=result.ratio,
+            ratio_low=result.ratio_low,
+            ratio_high=result.ratio_high,
+            candidate_p50_ms=result.candidate.p50_ms,
+            reference_p50_ms=result.reference.p50_ms,
+            history_ratio=history,
+            recorded_at=recorded_at,
+        )
+        entries = dict(self.entries)
+        entries[result.key] = RatioEntry(machines=machines, tolerance=dict(tolerance))
+        return replace(self, entries=entries, machines={**self.machines, profile: fingerprint})
+
 
 # -- encoding ---------------------------------------------------------------------------
+
+
+#: The largest relative step of a value rounded by :func:`_round` (1.001 -> 1.002).
+RELATIVE_RESOLUTION = 1e-3
 
 
 def _round(value: float) -> float:
@@ -181,6 +253,7 @@ def _encode_record(record: LatencyRecord) -> dict[str, Any]:
         "batch_size": record.batch_size,
         **{name: _round(getattr(record, name)) for name in LATENCY_FIGURES},
         "history_p50_ms": [_round(v) for v in record.history_p50_ms],
+        "history_p95_ms": [_round(v) for v in record.history_p95_ms],
         "sketch_ms": [_round(v) for v in record.sketch_ms],
         "recorded_at": record.recorded_at,
     }
@@ -222,9 +295,27 @@ def _encode_accuracy_entry(entry: AccuracyEntry) -> dict[str, Any]:
     }
 
 
+def _encode_ratio_record(record: RatioRecord) -> dict[str, Any]:
+    finite_high = math.isfinite(record.ratio_high)
+    return {
+        "n": record.n,
+        "batch_size": record.batch_size,
+        "ratio": _round(record.ratio),
+        "ratio_low": _round(max(record.ratio_low, 0.0)),
+        "ratio_high": _round(record.ratio_high) if finite_high else None,
+        "candidate_p50_ms": _round(record.candidate_p50_ms),
+        "reference_p50_ms": _round(record.reference_p50_ms),
+        "history_ratio": [_round(v) for v in record.history_ratio],
+        "recorded_at": record.recorded_at,
+    }
+
+
 def _encode_entry(entry: Entry) -> dict[str, Any]:
     if isinstance(entry, AccuracyEntry):
         return _encode_accuracy_entry(entry)
+    if isinstance(entry, RatioEntry):
+        machines = {p: _encode_ratio_record(r) for p, r in entry.machines.items()}
+        return {"kind": entry.kind, "tolerance": dict(entry.tolerance), "machines": machines}
     return _encode_latency_entry(entry)
 
 
@@ -306,7 +397,11 @@ class _Reader:
             raise self.fail(f"{where}.{name}", f"expected a finite number, got {value!r}")
         return float(value)
 
-    def durations(self, obj: Mapping[str, Any], name: str, where: str) -> tuple[float, ...]:
+    def durations(
+        self, obj: Mapping[str, Any], name: str, where: str, *, optional: bool = False
+    ) -> tuple[float, ...]:
+        if optional and name not in obj:
+            return ()
         value = self.get(obj, name, where)
         if not isinstance(value, list):
             raise self.fail(f"{where}.{name}", f"expected a list, got {type(value).__name__}")
@@ -331,14 +426,57 @@ def _decode_record(r: _Reader, raw: object, where: str) -> LatencyRecord:
         history_p50_ms=r.durations(obj, "history_p50_ms", where),
         sketch_ms=r.durations(obj, "sketch_ms", where),
         recorded_at=r.string(obj, "recorded_at", where),
+        history_p95_ms=r.durations(obj, "history_p95_ms", where, optional=True),
         **floats,
     )
 
 
-def _decode_latency_entry(r: _Reader, obj: Mapping[str, Any], where: str) -> LatencyEntry:
+def _decode_ratio_record(r: _Reader, raw: object, where: str) -> RatioRecord:
+    obj = r.mapping(raw, where)
+
+    def positive(name: str) -> float:
+        value = r.duration(r.get(obj, name, where), f"{where}.{name}")
+        if value <= 0:
+            raise r.fail(f"{where}.{name}", f"expected a number > 0, got {value!r}")
+        return value
+
+    history = r.durations(obj, "history_ratio", where)
+    if any(v <= 0 for v in history):
+        raise r.fail(f"{where}.history_ratio", "ratios must be > 0")
+    high_raw = r.get(obj, "ratio_high", where)
+    ratio = positive("ratio")
+    low = r.duration(r.get(obj, "ratio_low", where), f"{where}.ratio_low")
+    high = math.inf if high_raw is None else r.duration(high_raw, f"{where}.ratio_high")
+    if not low <= ratio <= high:
+        raise r.fail(where, f"ratio {ratio} is not inside its interval [{low}, {high}]")
+    return RatioRecord(
+        n=r.integer(obj, "n", where, minimum=1),
+        batch_size=r.integer(obj, "batch_size", where, minimum=1),
+        ratio=ratio,
+        ratio_low=low,
+        ratio_high=high,
+        candidate_p50_ms=positive("candidate_p50_ms"),
+        reference_p50_ms=positive("reference_p50_ms"),
+        history_ratio=history,
+        recorded_at=r.string(obj, "recorded_at", where),
+    )
+
+
+def _decode_speed_entry(
+    r: _Reader, obj: Mapping[str, Any], where: str
+) -> LatencyEntry | RatioEntry:
+    kind = obj["kind"]
     tolerance_raw = r.mapping(obj.get("tolerance", {}), f"{where}.tolerance")
     tolerance = {k: r.duration(v, f"{where}.tolerance.{k}") for k, v in tolerance_raw.items()}
     machines_raw = r.mapping(r.get(obj, "machines", where), f"{where}.machines")
+    if kind == "ratio":
+        return RatioEntry(
+            machines={
+                profile: _decode_ratio_record(r, record, f"{where}.machines[{profile!r}]")
+                for profile, record in machines_raw.items()
+            },
+            tolerance=tolerance,
+        )
     machines = {
         profile: _decode_record(r, record, f"{where}.machines[{profile!r}]")
         for profile, record in machines_raw.items()
@@ -390,7 +528,8 @@ def _decode_accuracy_entry(r: _Reader, obj: Mapping[str, Any], where: str) -> Ac
 
 
 _ENTRY_DECODERS: dict[str, Callable[[_Reader, Mapping[str, Any], str], Entry]] = {
-    "latency": _decode_latency_entry,
+    "latency": _decode_speed_entry,
+    "ratio": _decode_speed_entry,
     "accuracy": _decode_accuracy_entry,
 }
 
@@ -440,13 +579,24 @@ def decode_baseline(document: object, source: str) -> Baseline:
     """Validate and decode a parsed baseline document; ``source`` names it in errors."""
     r = _Reader(source)
     obj = r.mapping(document, "top level")
-    check_schema_version(r, obj)
+    version = check_schema_version(r, obj)
+    for step in range(version + 1, SCHEMA_VERSION + 1):
+        obj = _MIGRATIONS[step](obj)
     entries_raw = r.mapping(r.get(obj, "entries", "top level"), "entries")
     machines_raw = r.mapping(obj.get("machines", {}), "machines")
     return Baseline(
         entries={k: _decode_entry(r, v, f"entries[{k!r}]") for k, v in entries_raw.items()},
         machines={p: decode_fingerprint(r, v, f"machines[{p!r}]") for p, v in machines_raw.items()},
     )
+
+
+def _update_to_2(document: dict[str, Any]) -> dict[str, Any]:
+    """1 -> 2: nothing to rewrite; the fields version 2 added are optional."""
+    return {**document, "schema_version": 2}
+
+
+#: Migration to each schema version from the one before it.
+_MIGRATIONS = {2: _update_to_2}
 
 
 def read_json(path: Path) -> object:

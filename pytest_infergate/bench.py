@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
 
-from pytest_infergate.config import Mode, Settings
-from pytest_infergate.results import LatencyResult
+from pytest_infergate.config import Mode, Settings, parse_fraction
+from pytest_infergate.results import (
+    ComparisonResult,
+    LatencyResult,
+    Outcome,
+    StopReason,
+    Verdict,
+)
 from pytest_infergate.session import GateSession
-from pytest_infergate.timing import SamplingPlan, Timing, resolve_sync, run
+from pytest_infergate.timing import PairTiming, SamplingPlan, Timing, resolve_sync, run
 
 
 class InferBench:
-    """Times model calls for one test: ``infer_bench(fn, *args)`` or ``infer_bench.measure(...)``.
+    """Times model calls for one test: ``infer_bench(fn, *args)``, ``infer_bench.measure(...)``
+    or ``infer_bench.compare(candidate, reference, ...)``.
 
     Each measurement is compared with the baseline at once; a regression fails
     the test right there, naming the baseline, the current value and the option
@@ -51,6 +59,11 @@ class InferBench:
         ``name`` tells several measurements of one test apart (baseline key
         ``nodeid::name``); ``batch_size`` is the items per call, for throughput;
         ``sync`` (a callable or ``"cuda"``) runs before every clock read.
+
+        With a stored value for this machine, sampling is adaptive: it looks at 50,
+        150, 300, 500 and 1000 samples and stops once the verdict is clear (or at
+        ``max_time_s``); ``min_samples`` applies when there is nothing to decide
+        against (a NEW entry, ``--infer-update-baseline``).
         """
         __tracebackhide__ = True
         try:
@@ -59,14 +72,151 @@ class InferBench:
             )
         except ValueError as exc:
             raise ValueError(f"infer_bench.measure(): {exc}") from None
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(
-                f"infer_bench.measure(): batch_size must be an int >= 1, got {batch_size!r}"
-            )
+        _check_batch_size("measure", batch_size)
         result, _ = self._measure(
             fn, args, kwargs or {}, name=name, batch_size=batch_size, overrides=overrides, sync=sync
         )
         return result
+
+    def compare(
+        self,
+        candidate: Callable[..., Any],
+        reference: Callable[..., Any],
+        *,
+        args: tuple[Any, ...] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        reference_args: tuple[Any, ...] | None = None,
+        reference_kwargs: Mapping[str, Any] | None = None,
+        name: str | None = None,
+        max_slowdown: float | str | None = None,
+        min_speedup: float | None = None,
+        batch_size: int = 1,
+        warmup: int | None = None,
+        max_time_s: float | None = None,
+        sync: Callable[[], object] | str | None = None,
+    ) -> ComparisonResult:
+        """Time ``candidate`` against ``reference`` interleaved, and gate their ratio.
+
+        Both are called with ``args``/``kwargs`` (the reference with
+        ``reference_args``/``reference_kwargs`` when given), alternately in ABBA
+        blocks in this process, so the machine's drift falls on both alike. Gates,
+        applied in every run, with or without a baseline file:
+
+        * ``max_slowdown=0.1``: the candidate may be at most 10% slower than the
+          reference (the default, from the latency tolerance, when neither is given);
+        * ``min_speedup=1.5``: the candidate must stay at least 1.5x faster;
+        * a ratio stored in the baseline (``--infer-update-baseline`` records it): the
+          ratio may not get worse by more than the latency tolerance (twice that when
+          it was stored on another machine).
+
+        Sampling is sequential: looks at 50, 150 and 500 samples per arm, stopping as
+        soon as every gate is decided; undecided at the cap is INCONCLUSIVE.
+        """
+        __tracebackhide__ = True
+        for what, fn in (("candidate", candidate), ("reference", reference)):
+            if not callable(fn):
+                raise TypeError(f"infer_bench.compare(): {what} must be callable, got {fn!r}")
+        try:
+            overrides = Settings.from_kwargs({"warmup": warmup, "max_time_s": max_time_s})
+            slowdown = None if max_slowdown is None else parse_fraction(max_slowdown)
+        except ValueError as exc:
+            raise ValueError(f"infer_bench.compare(): {exc}") from None
+        if min_speedup is not None and (
+            isinstance(min_speedup, bool)
+            or not isinstance(min_speedup, (int, float))
+            or not math.isfinite(min_speedup)
+            or min_speedup <= 0
+        ):
+            raise ValueError(
+                f"infer_bench.compare(): min_speedup must be a number > 0, got {min_speedup!r}"
+            )
+        _check_batch_size("compare", batch_size)
+        key = self._key(name)
+        settings = self._session.config.resolve(overrides, self._marker)
+        sync_fn = resolve_sync(sync)
+        cand_kwargs = dict(kwargs or {})
+        ref_args = args if reference_args is None else reference_args
+        ref_kwargs = dict(cand_kwargs if reference_kwargs is None else reference_kwargs)
+
+        def call_candidate() -> Any:
+            return candidate(*args, **cand_kwargs)
+
+        def call_reference() -> Any:
+            return reference(*ref_args, **ref_kwargs)
+
+        if self._session.config.mode is Mode.OFF:
+            return _comparison_once(key, call_candidate, call_reference, batch_size, sync_fn)
+        result, verdict = self._compare(
+            key,
+            call_candidate,
+            call_reference,
+            settings,
+            slowdown,
+            min_speedup,
+            batch_size,
+            sync_fn,
+        )
+        measurement = self._session.record_verdict(self._nodeid, result, verdict, settings)
+        if self._session.fails(measurement.verdict):
+            pytest.fail(f"{key}: A/B {verdict.outcome.value}: {_hint(verdict)}", pytrace=False)
+        return result
+
+    def _compare(
+        self,
+        key: str,
+        call_candidate: Callable[[], Any],
+        call_reference: Callable[[], Any],
+        settings: Settings,
+        slowdown: float | None,
+        min_speedup: float | None,
+        batch_size: int,
+        sync: Callable[[], object] | None,
+    ) -> tuple[ComparisonResult, Verdict]:
+        from pytest_infergate.gate import (
+            compare_ratio,
+            fixed_ratio_gates,
+            ratio_settled,
+            stored_ratio_gate,
+        )
+        from pytest_infergate.stats import SEQUENTIAL_LOOKS
+        from pytest_infergate.timing import run_pair
+
+        tolerance = dict(settings.latency_tolerance or {}).get("p50", 0.10)
+        gates = fixed_ratio_gates(slowdown, min_speedup)
+        if not gates:
+            gates = fixed_ratio_gates(tolerance, None)
+        context = ""
+        if self._session.config.baseline_path is not None:
+            stored, context = stored_ratio_gate(
+                self._session.entry(key), self._session.profile, tolerance
+            )
+            if stored is not None:
+                gates.append(stored)
+        last: list[Verdict] = []
+
+        def decide(cand: tuple[int, ...], ref: tuple[int, ...], look: int, final: bool) -> bool:
+            provisional = _comparison(key, cand, ref, batch_size, 0.0)
+            verdict = compare_ratio(provisional, gates, look=look, final=final, context=context)
+            last[:] = [verdict]
+            return ratio_settled(verdict)
+
+        timing = run_pair(
+            call_candidate,
+            call_reference,
+            plan=settings.plan(),
+            looks=[n for n, _ in SEQUENTIAL_LOOKS],
+            decide=decide,
+            sync=sync,
+        )
+        result = _comparison(
+            key,
+            timing.candidate.samples_ns,
+            timing.reference.samples_ns,
+            batch_size,
+            timing.measured_s,
+            timing,
+        )
+        return result, last[0]
 
     def _key(self, name: str | None) -> str:
         key = self._nodeid if name is None else f"{self._nodeid}::{name}"
@@ -94,7 +244,7 @@ class InferBench:
         if self._session.config.mode is Mode.OFF:
             timing = run(fn, args, kwargs, plan=_ONE_CALL, sync=sync_fn)
             return _result(key, timing, batch_size), timing.last_value
-        timing = run(fn, args, kwargs, plan=settings.plan(), sync=sync_fn)
+        timing = self._time(key, fn, args, kwargs, settings, batch_size, sync_fn)
         result = _result(key, timing, batch_size)
         measurement = self._session.record(self._nodeid, result, settings)
         if self._session.fails(measurement.verdict):
@@ -106,8 +256,52 @@ class InferBench:
             )
         return result, timing.last_value
 
+    def _time(
+        self,
+        key: str,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        settings: Settings,
+        batch_size: int,
+        sync: Callable[[], object] | None,
+    ) -> Timing:
+        """Sample adaptively when there is a stored value to decide against, else by plan."""
+        from pytest_infergate.gate import LATENCY_LOOKS, latency_settled, wants_adaptive_stop
+
+        session = self._session
+        entry, profile = session.entry(key), session.profile
+        if session.config.update or not wants_adaptive_stop(entry, profile):
+            return run(fn, args, kwargs, plan=settings.plan(), sync=sync)
+        policy = settings.policy()
+
+        def decide(samples: tuple[int, ...], look: int, final: bool) -> bool:
+            provisional = LatencyResult(key, samples, batch_size, 1, 0, 0.0)
+            return latency_settled(provisional, entry, profile, policy)
+
+        return run(
+            fn, args, kwargs, plan=settings.plan(), sync=sync, looks=LATENCY_LOOKS, decide=decide
+        )
+
 
 _ONE_CALL = SamplingPlan(warmup_calls=0, warmup_s=0, min_samples=1, min_time_s=0, max_time_s=1e-9)
+
+
+def _check_batch_size(method: str, batch_size: object) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(
+            f"infer_bench.{method}(): batch_size must be an int >= 1, got {batch_size!r}"
+        )
+
+
+def _hint(verdict: Verdict) -> str:
+    reason = verdict.reason or "see the summary"
+    stored = any(c.metric == "ratio" and c.outcome is verdict.outcome for c in verdict.checks)
+    if verdict.outcome is Outcome.INCONCLUSIVE:
+        return f"{reason}. Undecided at the sample cap; raise --infer-max-time for more samples."
+    if stored:
+        return f"{reason}. If this change is expected, re-record with --infer-update-baseline."
+    return f"{reason}. If this is expected, relax max_slowdown= or min_speedup=."
 
 
 def _result(key: str, timing: Timing, batch_size: int) -> LatencyResult:
@@ -118,4 +312,52 @@ def _result(key: str, timing: Timing, batch_size: int) -> LatencyResult:
         calls_per_sample=timing.calls_per_sample,
         warmup_calls=timing.warmup_calls,
         measured_s=timing.measured_s,
+        stop_reason=timing.stop_reason,
+    )
+
+
+def _comparison(
+    key: str,
+    candidate_ns: tuple[int, ...],
+    reference_ns: tuple[int, ...],
+    batch_size: int,
+    measured_s: float,
+    timing: PairTiming | None = None,
+) -> ComparisonResult:
+    """A :class:`ComparisonResult` from raw samples (``timing``: the finished run, if any)."""
+    arms = []
+    for arm, samples in (("candidate", candidate_ns), ("reference", reference_ns)):
+        t: Timing | None = None
+        if timing is not None:
+            t = timing.candidate if arm == "candidate" else timing.reference
+        arms.append(
+            LatencyResult(
+                key=f"{key}::{arm}",
+                samples_ns=samples,
+                batch_size=batch_size,
+                calls_per_sample=t.calls_per_sample if t else 1,
+                warmup_calls=t.warmup_calls if t else 0,
+                measured_s=measured_s,
+                stop_reason=t.stop_reason if t else StopReason.PLAN,
+            )
+        )
+    stop = timing.stop_reason if timing is not None else StopReason.PLAN
+    return ComparisonResult(key, arms[0], arms[1], measured_s, stop)
+
+
+def _comparison_once(
+    key: str,
+    call_candidate: Callable[[], Any],
+    call_reference: Callable[[], Any],
+    batch_size: int,
+    sync: Callable[[], object] | None,
+) -> ComparisonResult:
+    """``--infer-mode=off``: call each once so the test still runs; no gate."""
+    cand = run(call_candidate, plan=_ONE_CALL, sync=sync)
+    ref = run(call_reference, plan=_ONE_CALL, sync=sync)
+    return ComparisonResult(
+        key,
+        _result(f"{key}::candidate", cand, batch_size),
+        _result(f"{key}::reference", ref, batch_size),
+        cand.measured_s + ref.measured_s,
     )

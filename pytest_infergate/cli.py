@@ -12,6 +12,7 @@ from pytest_infergate.baseline import (
     AccuracyEntry,
     Baseline,
     BaselineError,
+    RatioEntry,
     decode_baseline,
     read_json,
 )
@@ -26,6 +27,16 @@ def _show(baseline: Baseline) -> list[str]:
                 f"{key}  [accuracy]  {entry.metric}={entry.value:.4g}  n={entry.n}  "
                 f"slice: {entry.sampling}, sha256 {entry.slice_sha256[:12]}"
             )
+            continue
+        if isinstance(entry, RatioEntry):
+            for profile, ratio in sorted(entry.machines.items()):
+                history = ", ".join(f"{v:.4g}" for v in ratio.history_ratio)
+                lines.append(
+                    f"{key}  [{profile}]  n={ratio.n} per arm  candidate/reference "
+                    f"{ratio.ratio:.4g} (speed-up {1 / ratio.ratio:.3g}x)  "
+                    f"p50 {ratio.candidate_p50_ms:.4g} ms vs {ratio.reference_p50_ms:.4g} ms  "
+                    f"history: {history}"
+                )
             continue
         for profile, record in sorted(entry.machines.items()):
             history = ", ".join(f"{v:.4g}" for v in record.history_p50_ms)

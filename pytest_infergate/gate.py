@@ -1,28 +1,50 @@
 """The gate: compare one measurement with its baseline entry and decide.
 
-``compare_latency`` is the single place where a latency verdict is made, and
-``compare_accuracy`` the single place for an accuracy verdict; the rules live
-here and nowhere else.
+``compare_latency`` and ``compare_ratio`` are the only places where verdicts on
+speed are made, and ``compare_accuracy`` the only place for accuracy; the rules
+live here and nowhere else.
 
-Rule (stored baseline): for each gated percentile, take the 99% order-statistic
-confidence interval of the current value. REGRESSED when its *lower* end is above
-``baseline * (1 + tolerance)``: the slowdown is both significant and material.
-INCONCLUSIVE when the point estimate is above that limit but the interval is
-not. IMPROVED when the *upper* end is below ``baseline * (1 - tolerance)``.
+Stored baseline, rule 1 (fewer than 3 past runs on this machine): for each gated
+percentile, take the 99% order-statistic confidence interval of the current
+value. REGRESSED when its *lower* end is above ``baseline * (1 + tolerance)``: the
+slowdown is both significant and material. INCONCLUSIVE when the point estimate is
+above that limit but the interval is not. IMPROVED when the *upper* end is below
+``baseline * (1 - tolerance)``. This rule knows nothing of run-to-run drift, which
+on a shared machine is larger than the interval (DESIGN.md §2).
+
+Stored baseline, rule 2 (>= 3 past runs on this machine): run-to-run drift is
+measured from the entry's history of run values (last 10). REGRESSED needs the
+current value above the one-sided 99% prediction bound of those runs' logs AND
+above ``centre * (1 + tolerance)`` (centre: their geometric mean). Above the
+tolerance but within the prediction bound is INCONCLUSIVE: the gate cannot tell a
+slowdown from drift there. Each check reports its minimum detectable regression
+(MDR, :func:`pytest_infergate.stats.minimum_detectable_change`); where the
+tolerance is below it, the gate cannot honour the tolerance.
+
 Tail percentiles are gated only when both runs have >= 300 samples: below that
 the order statistics cannot bound them usefully (DESIGN.md §2).
+
+A/B (``infer_bench.compare``): see :func:`compare_ratio`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from pytest_infergate.baseline import AccuracyEntry, Entry, LatencyEntry
+from pytest_infergate.baseline import (
+    RELATIVE_RESOLUTION,
+    AccuracyEntry,
+    Entry,
+    LatencyEntry,
+    RatioEntry,
+)
 from pytest_infergate.results import (
     AccuracyCheck,
     AccuracyResult,
     Check,
+    ComparisonResult,
     LatencyResult,
     Outcome,
     Verdict,
@@ -32,6 +54,14 @@ from pytest_infergate.results import (
 #: Samples both runs need before a tail percentile is gated.
 MIN_SAMPLES_FOR_TAIL = 300
 CONFIDENCE = 0.99
+#: Past runs on this machine needed before the prediction-interval rule replaces rule 1.
+MIN_HISTORY = 3
+#: Looks (samples taken) at which a stored-baseline measurement may stop early.
+LATENCY_LOOKS = (50, 150, 300, 500, 1000)
+#: How much wider the tolerance of a ratio is when it was stored on another machine.
+CROSS_MACHINE_FACTOR = 2.0
+#: The A/B effect margin as a share of the tolerance: a 10% gate needs > 5% (DESIGN.md §2).
+EFFECT_FRACTION = 0.5
 
 
 @dataclass(frozen=True)
@@ -48,13 +78,29 @@ class LatencyPolicy:
                 raise ValueError(f"no tolerance for gated percentile {name!r}")
 
 
-def _check(
-    name: str, result: LatencyResult, baseline_ms: float, tolerance: float, confidence: float
-) -> Check:
+@dataclass(frozen=True)
+class _Judged:
+    check: Check
+    settled: bool
+    detail: str
+
+
+def _interval_ms(result: LatencyResult, name: str, confidence: float) -> tuple[float, float]:
     from pytest_infergate.stats import QUANTILES, quantile_interval
 
     interval = quantile_interval(result.samples_ns, QUANTILES[name], confidence)
-    low_ms, high_ms = interval.low / 1e6, interval.high / 1e6
+    return interval.low / 1e6, interval.high / 1e6
+
+
+def _check_interval(
+    name: str,
+    result: LatencyResult,
+    baseline_ms: float,
+    tolerance: float,
+    confidence: float,
+) -> _Judged:
+    """Rule 1: the current value's order-statistic interval against the baseline value."""
+    low_ms, high_ms = _interval_ms(result, name, confidence)
     current = result.percentile_ms(name)
     limit = baseline_ms * (1.0 + tolerance)
     if low_ms > limit:
@@ -65,15 +111,68 @@ def _check(
         outcome = Outcome.IMPROVED
     else:
         outcome = Outcome.PASS
-    return Check(f"{name}_ms", baseline_ms, current, low_ms, high_ms, tolerance, outcome)
+    settled = outcome in (Outcome.REGRESSED, Outcome.IMPROVED) or high_ms <= limit
+    check = Check(f"{name}_ms", baseline_ms, current, low_ms, high_ms, tolerance, outcome)
+    return _Judged(check, settled, "")
 
 
-def compare_latency(
-    result: LatencyResult, entry: LatencyEntry | None, profile: str, policy: LatencyPolicy
-) -> Verdict:
-    """Decide ``result`` against the stored ``entry`` for machine ``profile``."""
+def _check_history(
+    name: str,
+    result: LatencyResult,
+    history: Sequence[float],
+    tolerance: float,
+    confidence: float,
+) -> _Judged:
+    """Rule 2: the current value against the prediction bound of past runs and the tolerance."""
+    from pytest_infergate.stats import minimum_detectable_change, prediction_upper_log
+
+    logs = [math.log(v) for v in history]
+    centre = math.exp(sum(logs) / len(logs))
+    bound = math.exp(float(prediction_upper_log(history, confidence, RELATIVE_RESOLUTION)))
+    lower_bound = centre**2 / bound  # the mirror image of the upper bound in log units
+    mdr = float(minimum_detectable_change(history, confidence, resolution=RELATIVE_RESOLUTION))
+    low_ms, high_ms = _interval_ms(result, name, confidence)
+    current = result.percentile_ms(name)
+    limit = centre * (1.0 + tolerance)
+    threshold = max(bound, limit)
+    if current > threshold:
+        outcome = Outcome.REGRESSED
+    elif current > limit:
+        outcome = Outcome.INCONCLUSIVE
+    elif current < lower_bound and current < centre * (1.0 - tolerance):
+        outcome = Outcome.IMPROVED
+    else:
+        outcome = Outcome.PASS
+    settled = low_ms > threshold or high_ms <= limit or (high_ms <= threshold and low_ms > limit)
+    note = ""
+    if tolerance < mdr:
+        note = (
+            f"tolerance {percent(tolerance)} is below the {percent(mdr)} this entry's history "
+            "can detect on this machine; use infer_bench.compare() or record more runs"
+        )
+    check = Check(
+        f"{name}_ms", centre, current, low_ms, high_ms, tolerance, outcome, mdr=mdr, note=note
+    )
+    detail = (
+        f"{len(history)} past runs, {confidence:.0%} prediction bound {bound:.4g} ms, "
+        f"MDR {percent(mdr)}"
+    )
+    return _Judged(check, settled, detail)
+
+
+def _judge_latency(
+    result: LatencyResult, entry: object, profile: str, policy: LatencyPolicy
+) -> tuple[Verdict, bool]:
+    """The verdict, and whether more samples could no longer change it (adaptive stop)."""
     if entry is None:
-        return Verdict(result.key, "latency", Outcome.NEW, reason="no baseline entry")
+        return Verdict(result.key, "latency", Outcome.NEW, reason="no baseline entry"), True
+    if not isinstance(entry, LatencyEntry):
+        kind = getattr(entry, "kind", type(entry).__name__)
+        reason = (
+            f"the baseline entry is a {kind!r} entry, this is a latency measurement; "
+            "re-record with --infer-update-baseline"
+        )
+        return Verdict(result.key, "latency", Outcome.INCONCLUSIVE, reason=reason), True
     record = entry.machines.get(profile)
     if record is None:
         known = ", ".join(sorted(entry.machines)) or "none"
@@ -82,7 +181,7 @@ def compare_latency(
             "latency",
             Outcome.NO_BASELINE_FOR_MACHINE,
             reason=f"no latency recorded for machine {profile!r} (recorded for: {known})",
-        )
+        ), True
     if record.batch_size != result.batch_size:
         return Verdict(
             result.key,
@@ -90,24 +189,128 @@ def compare_latency(
             Outcome.INCONCLUSIVE,
             reason=f"batch size {result.batch_size} differs from the baseline's "
             f"{record.batch_size}; re-record with --infer-update-baseline",
-        )
-    checks = tuple(
-        _check(name, result, record.percentile_ms(name), policy.tolerances[name], policy.confidence)
-        for name in policy.percentiles
-        if name == "p50" or min(result.n, record.n) >= MIN_SAMPLES_FOR_TAIL
-    )
+        ), True
+    judged: list[_Judged] = []
+    tail_pending = False
+    for name in policy.percentiles:
+        if name != "p50" and min(result.n, record.n) < MIN_SAMPLES_FOR_TAIL:
+            tail_pending = tail_pending or record.n >= MIN_SAMPLES_FOR_TAIL
+            continue
+        tolerance = policy.tolerances[name]
+        history = record.history_ms(name)
+        if len(history) >= MIN_HISTORY:
+            judged.append(_check_history(name, result, history, tolerance, policy.confidence))
+        else:
+            baseline_ms = record.percentile_ms(name)
+            judged.append(_check_interval(name, result, baseline_ms, tolerance, policy.confidence))
+    checks = tuple(j.check for j in judged)
     outcome = worst([c.outcome for c in checks])
-    return Verdict(result.key, "latency", outcome, checks, _describe(checks, outcome))
+    settled = all(j.settled for j in judged) and not tail_pending
+    verdict = Verdict(result.key, "latency", outcome, checks, _describe(judged, outcome))
+    return verdict, settled or outcome is Outcome.REGRESSED
 
 
-def _describe(checks: tuple[Check, ...], outcome: Outcome) -> str:
-    shown = [c for c in checks if c.outcome is outcome] or list(checks)
-    return "; ".join(
-        f"{c.metric.removesuffix('_ms')} {c.current:.4g} ms vs baseline {c.baseline:.4g} ms "
-        f"({c.change:+.1%}; {CONFIDENCE:.0%} CI {c.low:.4g}-{c.high:.4g} ms; "
-        f"tolerance {c.tolerance:.0%})"
-        for c in shown
+def compare_latency(
+    result: LatencyResult, entry: object, profile: str, policy: LatencyPolicy
+) -> Verdict:
+    """Decide ``result`` against the stored ``entry`` (any kind, or ``None``) for ``profile``."""
+    return _judge_latency(result, entry, profile, policy)[0]
+
+
+def latency_settled(
+    result: LatencyResult, entry: object, profile: str, policy: LatencyPolicy
+) -> bool:
+    """Whether sampling can stop: every gated check's interval lies on one side of its
+    decision threshold (or the verdict is REGRESSED), and no tail check is still waiting
+    for its 300 samples."""
+    return _judge_latency(result, entry, profile, policy)[1]
+
+
+def wants_adaptive_stop(entry: object, profile: str) -> bool:
+    """Whether a measurement has a stored value on this machine to decide against."""
+    return isinstance(entry, LatencyEntry) and profile in entry.machines
+
+
+def _describe(judged: Sequence[_Judged], outcome: Outcome) -> str:
+    shown = [j for j in judged if j.check.outcome is outcome] or list(judged)
+    parts = []
+    for j in shown:
+        c = j.check
+        text = (
+            f"{c.metric.removesuffix('_ms')} {c.current:.4g} ms vs baseline {c.baseline:.4g} ms "
+            f"({c.change:+.1%}; {CONFIDENCE:.0%} CI {c.low:.4g}-{c.high:.4g} ms; "
+            f"tolerance {c.tolerance:.0%}"
+        )
+        parts.append(text + (f"; {j.detail})" if j.detail else ")"))
+    return "; ".join(parts)
+
+
+# -- A/B: the ratio of an interleaved candidate/reference measurement -------------------
+
+
+@dataclass(frozen=True)
+class RatioGate:
+    """One gated ratio (candidate / reference medians; larger is slower).
+
+    ``baseline`` is the ratio under the null hypothesis and ``tolerance`` the allowed
+    relative excess over it: ``max_slowdown=0.1`` is ``RatioGate("slowdown", 1.0, 0.1)``,
+    ``min_speedup=1.5`` is ``RatioGate("speedup", 1/1.5, 0.0)``, a stored ratio r is
+    ``RatioGate("ratio", r, tolerance)``. ``note`` is shown in the summary.
+    """
+
+    metric: str
+    baseline: float
+    tolerance: float
+    improvable: bool = False
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.baseline) and self.baseline > 0):
+            raise ValueError(f"{self.metric}: baseline ratio must be > 0, got {self.baseline!r}")
+        if not (math.isfinite(self.tolerance) and self.tolerance >= 0):
+            raise ValueError(f"{self.metric}: tolerance must be >= 0, got {self.tolerance!r}")
+
+
+def fixed_ratio_gates(max_slowdown: float | None, min_speedup: float | None) -> list[RatioGate]:
+    """The gates ``compare(max_slowdown=..., min_speedup=...)`` asked for."""
+    gates = []
+    if max_slowdown is not None:
+        gates.append(RatioGate("slowdown", 1.0, max_slowdown))
+    if min_speedup is not None:
+        gates.append(RatioGate("speedup", 1.0 / min_speedup, 0.0))
+    return gates
+
+
+def stored_ratio_gate(
+    entry: object, profile: str, tolerance: float
+) -> tuple[RatioGate | None, str]:
+    """The gate against a stored ratio, or ``None`` with the reason there is none.
+
+    On this machine the tolerance is ``tolerance``; when the ratio was stored only on
+    other machines, the newest of them is used with ``CROSS_MACHINE_FACTOR`` times the
+    tolerance, and the gate's note says so.
+    """
+    if entry is None:
+        return None, "no stored ratio yet (--infer-update-baseline records one)"
+    if not isinstance(entry, RatioEntry):
+        kind = getattr(entry, "kind", type(entry).__name__)
+        return None, (
+            f"the baseline entry is a {kind!r} entry, not a ratio; "
+            "re-record with --infer-update-baseline"
+        )
+    record = entry.machines.get(profile)
+    if record is not None:
+        return RatioGate("ratio", record.ratio, tolerance, improvable=True), ""
+    if not entry.machines:
+        return None, "the stored ratio entry has no machines; re-record it"
+    other, record = max(entry.machines.items(), key=lambda item: item[1].recorded_at)
+    widened = tolerance * CROSS_MACHINE_FACTOR
+    note = (
+        f"ratio stored on machine {other!r}, not this one ({profile!r}): "
+        f"tolerance widened to {widened:.0%}"
     )
+
+    return RatioGate("ratio", record.ratio, widened, improvable=True, note=note), ""
 
 
 # -- accuracy ---------------------------------------------------------------------------
@@ -269,3 +472,133 @@ def _value(value: float) -> str:
 def _points(change: float, *, sign: bool = True) -> str:
     """An absolute change of a 0..1 metric in percentage points."""
     return f"{change * 100:{'+' if sign else ''}.2f} pts"
+
+
+def compare_ratio(
+    result: ComparisonResult,
+    gates: Sequence[RatioGate],
+    *,
+    look: int,
+    final: bool,
+    context: str = "",
+) -> Verdict:
+    """The A/B verdict at sequential look ``look`` (0-based); ``final`` at the last one.
+
+    Rule (DESIGN.md §2), for each gate: REGRESSED when the one-sided Mann-Whitney U test
+    says the candidate is slower than the effect margin ``baseline * (1 + tolerance / 2)``
+    x reference at this look's alpha (0.0005 / 0.002 / 0.0075 at 50 / 150 / 500 samples
+    per arm; the last look spends what is left of 0.01) AND the ratio of medians is
+    above that margin (:func:`pytest_infergate.stats.ratio_look` says why the test runs
+    from the margin rather than from ``baseline``); PASS when the upper end of the ratio's 99%
+    interval is below ``baseline * (1 + tolerance)``; IMPROVED (stored ratios only)
+    when it is below ``baseline * (1 - tolerance)``. Undecided gates are INCONCLUSIVE;
+    before the last look that means "keep sampling". Each gate spends its own 0.01.
+    """
+    from pytest_infergate.stats import (
+        IMPROVED,
+        MIN_SAMPLES_PER_ARM,
+        PASSED,
+        REGRESSED,
+        RatioRule,
+        look_alpha,
+        ratio_look,
+    )
+
+    if result.n < MIN_SAMPLES_PER_ARM:
+        checks = tuple(
+            Check(
+                g.metric,
+                g.baseline,
+                result.ratio,
+                result.ratio_low,
+                result.ratio_high,
+                g.tolerance,
+                Outcome.INCONCLUSIVE,
+                note=g.note,
+            )
+            for g in gates
+        )
+        reason = (
+            f"only {result.n} samples per arm (the rule needs {MIN_SAMPLES_PER_ARM}); "
+            "raise --infer-max-time"
+        )
+        return Verdict(result.key, "ratio", Outcome.INCONCLUSIVE, checks, _join(reason, context))
+    alpha = look_alpha(look, final=final)
+    codes = {PASSED: Outcome.PASS, REGRESSED: Outcome.REGRESSED, IMPROVED: Outcome.IMPROVED}
+    checks_list = []
+    for g in gates:
+        rule = RatioRule(g.baseline, g.tolerance, EFFECT_FRACTION, improvable=g.improvable)
+        at = ratio_look(
+            result.candidate.samples_ns, result.reference.samples_ns, rule, alpha, CONFIDENCE
+        )
+        p = float(at.p_value[0])
+        checks_list.append(
+            Check(
+                g.metric,
+                g.baseline,
+                float(at.ratio[0]),
+                float(at.low[0]),
+                float(at.high[0]),
+                g.tolerance,
+                codes.get(int(at.codes[0]), Outcome.INCONCLUSIVE),
+                p_value=p,
+                note=g.note,
+            )
+        )
+    checks = tuple(checks_list)
+    outcome = worst([c.outcome for c in checks]) if checks else Outcome.PASS
+    reason = _describe_ratio(result, gates, checks, outcome, alpha)
+    return Verdict(result.key, "ratio", outcome, checks, _join(reason, context))
+
+
+def ratio_settled(verdict: Verdict) -> bool:
+    """Whether an A/B run can stop: REGRESSED, or every gate decided."""
+    return verdict.outcome is not Outcome.INCONCLUSIVE
+
+
+def percent(fraction: float) -> str:
+    """A fraction as a percentage with two significant digits below 100%: 0.0021 -> 0.21%."""
+    if abs(fraction) >= 1 or fraction == 0:
+        return f"{fraction:.0%}"
+    return f"{100 * fraction:.2g}%"
+
+
+def _join(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+
+
+def _describe_ratio(
+    result: ComparisonResult,
+    gates: Sequence[RatioGate],
+    checks: Sequence[Check],
+    outcome: Outcome,
+    alpha: float,
+) -> str:
+    ci = f"{CONFIDENCE:.0%} CI {result.ratio_low:.3f}-{result.ratio_high:.3f}"
+    parts = []
+    for g, c in zip(gates, checks, strict=True):
+        if c.outcome is not outcome:
+            continue
+        margin = g.baseline * (1.0 + EFFECT_FRACTION * g.tolerance)
+        p = (
+            f"slower than {margin:.3f}x reference: U-test p={c.p_value:.2g}, alpha {alpha:.2g}"
+            if c.p_value is not None
+            else ""
+        )
+        if g.metric == "speedup":
+            text = (
+                f"speedup {result.speedup:.2f}x (required {1 / g.baseline:.2f}x; "
+                f"ratio {result.ratio:.3f}, {ci}; {p})"
+            )
+        elif g.metric == "slowdown":
+            text = (
+                f"candidate/reference {result.ratio:.3f} ({result.ratio - 1:+.1%}; {ci}; "
+                f"max slowdown {g.tolerance:.0%}; {p})"
+            )
+        else:
+            text = (
+                f"ratio {result.ratio:.3f} vs stored {g.baseline:.3f} "
+                f"({result.ratio / g.baseline - 1:+.1%}; {ci}; tolerance {g.tolerance:.0%}; {p})"
+            )
+        parts.append(text + (f" [{g.note}]" if g.note else ""))
+    return "; ".join(parts)

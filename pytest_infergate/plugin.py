@@ -73,7 +73,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--infer-max-time",
         metavar="SECONDS",
         type=_argtype(lambda v: parse_seconds(v, allow_zero=False)),
-        help="Longest time one measurement may sample. Default: 10",
+        help="Longest time one measurement (or A/B comparison) may sample; sampling "
+        "stops earlier once the verdict is clear. Default: 10",
     )
     group.addoption(
         "--infer-accuracy-tolerance",
@@ -159,7 +160,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture
 def infer_bench(request: pytest.FixtureRequest) -> InferBench:
-    """Time a model call against the baseline: ``infer_bench(model, inputs)``."""
+    """Time a model call against the baseline: ``infer_bench(model, inputs)``, or two
+    interleaved: ``infer_bench.compare(candidate, reference, args=(inputs,))``."""
     from pytest_infergate.bench import InferBench
 
     marker = request.node.stash.get(_MARKER_KEY, Settings())
@@ -201,7 +203,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     gate = config.stash.get(_SESSION_KEY, None)
     if gate is None or gate.config.mode is Mode.OFF or not gate.measurements:
         return
-    from pytest_infergate.report.terminal import format_table, notes, summary
+    from pytest_infergate.report.terminal import format_notes, format_table, summary
 
     table = summary(gate.measurements, regressions_only=config.get_verbosity() < 0)
     if table:
@@ -210,8 +212,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(header, bold=True)
         for row, line in zip(table, lines, strict=True):
             terminalreporter.write_line(line, **_COLOURS.get(row.outcome.value, {}))
-        for note in notes(table):
-            terminalreporter.write_line(f"infergate: {note}", yellow=True)
+        for note in format_notes(table):
+            terminalreporter.write_line(note, yellow=True)
     report = config.stash.get(_FINISH_KEY, None)
     if report is not None:
         written = (("baseline", report.baseline_written), ("results", report.results_written))

@@ -36,6 +36,15 @@ SEVERITY: dict[Outcome, int] = {
 }
 
 
+class StopReason(enum.Enum):
+    """Why sampling stopped: the verdict was clear, or a cap was hit first."""
+
+    DECIDED = "decided"
+    SAMPLE_CAP = "sample cap"
+    TIME_CAP = "time cap"
+    PLAN = "plan complete"
+
+
 def worst(outcomes: Sequence[Outcome]) -> Outcome:
     """The most severe of ``outcomes`` (PASS when there are none)."""
     return max(outcomes, key=SEVERITY.__getitem__, default=Outcome.PASS)
@@ -47,7 +56,8 @@ class LatencyResult:
 
     ``samples_ns`` holds one value per sample: the wall time of one call, or the
     mean per call when ``calls_per_sample`` calls were timed together because a
-    single call was too short for the clock.
+    single call was too short for the clock. ``stop_reason`` says why sampling
+    ended (``n`` is the number of samples taken).
     """
 
     key: str
@@ -56,6 +66,7 @@ class LatencyResult:
     calls_per_sample: int
     warmup_calls: int
     measured_s: float
+    stop_reason: StopReason = StopReason.PLAN
     n: int = field(init=False)
     mean_ms: float = field(init=False)
     stdev_ms: float = field(init=False)
@@ -146,8 +157,80 @@ class AccuracyResult:
 
 
 @dataclass(frozen=True)
+class ComparisonResult:
+    """An interleaved A/B measurement: candidate and reference timed alternately.
+
+    ``ratio`` is median(candidate) / median(reference) (above 1: the candidate is
+    slower), with a two-sided ``confidence`` interval [``ratio_low``, ``ratio_high``]
+    from :func:`pytest_infergate.stats.ratio_of_medians` (Price & Bonett). ``n`` is
+    the samples per arm; ``p95_ratio`` is reported once ``n`` >= 300 (the order
+    statistics cannot pin a p95 down with fewer), else ``None``. Both arms keep their
+    raw samples, so throughput and percentiles of each are at hand.
+    """
+
+    key: str
+    candidate: LatencyResult
+    reference: LatencyResult
+    measured_s: float
+    stop_reason: StopReason = StopReason.PLAN
+    confidence: float = 0.99
+    n: int = field(init=False)
+    ratio: float = field(init=False)
+    ratio_low: float = field(init=False)
+    ratio_high: float = field(init=False)
+    p95_ratio: float | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.candidate.n != self.reference.n:
+            raise ValueError(
+                f"{self.key}: the arms need equal sample counts, got "
+                f"{self.candidate.n} and {self.reference.n}"
+            )
+        if self.candidate.batch_size != self.reference.batch_size:
+            raise ValueError(f"{self.key}: candidate and reference need the same batch_size")
+        if min(self.candidate.min_ms, self.reference.min_ms) <= 0:
+            raise ValueError(f"{self.key}: a ratio needs positive latencies")
+        n = self.candidate.n
+        ratio = self.candidate.p50_ms / self.reference.p50_ms
+        low, high = -math.inf, math.inf
+        if n >= 3:
+            from pytest_infergate.stats import ratio_of_medians
+
+            estimate = ratio_of_medians(
+                self.candidate.samples_ns, self.reference.samples_ns, self.confidence
+            )
+            ratio, low, high = estimate.ratio, estimate.low, estimate.high
+        p95 = self.candidate.p95_ms / self.reference.p95_ms if n >= 300 else None
+        for name, value in (
+            ("n", n),
+            ("ratio", ratio),
+            ("ratio_low", low),
+            ("ratio_high", high),
+            ("p95_ratio", p95),
+        ):
+            object.__setattr__(self, name, value)
+
+    @property
+    def speedup(self) -> float:
+        """How many times faster the candidate is (``1 / ratio``)."""
+        return 1.0 / self.ratio
+
+    @property
+    def batch_size(self) -> int:
+        return self.candidate.batch_size
+
+
+@dataclass(frozen=True)
 class Check:
-    """One gated figure of a measurement against its baseline value."""
+    """One gated figure of a measurement against its baseline value.
+
+    For latency checks the figures are milliseconds; for ratio checks (metrics
+    ``slowdown``, ``speedup``, ``ratio``) they are candidate/reference ratios, and
+    ``baseline`` is the ratio under the null hypothesis. ``mdr`` is the minimum
+    detectable regression (a fraction) where the rule knows it; ``p_value`` is the
+    significance test's, where one was run; ``note`` is a caveat the summary shows
+    (a ratio stored on another machine, a tolerance below the MDR).
+    """
 
     metric: str
     baseline: float
@@ -156,6 +239,9 @@ class Check:
     high: float
     tolerance: float
     outcome: Outcome
+    mdr: float | None = None
+    p_value: float | None = None
+    note: str = ""
 
     @property
     def change(self) -> float:
@@ -208,6 +294,6 @@ class Measurement:
     """A measurement as the session keeps it: which test made it, and the verdict."""
 
     nodeid: str
-    result: LatencyResult | AccuracyResult
+    result: LatencyResult | ComparisonResult | AccuracyResult
     verdict: Verdict
     tolerances: dict[str, float]

@@ -16,7 +16,6 @@ from typing import Any
 from pytest_infergate.baseline import (
     LATENCY_FIGURES,
     Baseline,
-    LatencyEntry,
     dumps,
     encode_fingerprint,
     load_baseline,
@@ -29,13 +28,17 @@ from pytest_infergate.results import (
     AccuracyCheck,
     AccuracyResult,
     Check,
+    ComparisonResult,
     LatencyResult,
     Measurement,
     Outcome,
     Verdict,
 )
 
-RESULTS_SCHEMA_VERSION = 1
+#: Results file history: 1 -- latency measurements; 2 -- adds "ratio" measurements
+#: (``infer_bench.compare``), ``stop_reason`` on every measurement, and ``mdr`` and
+#: ``p_value`` on checks.
+RESULTS_SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,10 @@ class GateSession:
         """The machine profile id latencies are stored under."""
         return self.config.machine or self.fingerprint.profile_id()
 
+    def entry(self, key: str) -> object:
+        """The loaded baseline's entry for ``key`` (of any kind), or ``None``."""
+        return self.baseline.entries.get(key)
+
     def judge(self, result: LatencyResult | AccuracyResult, settings: Settings) -> Verdict:
         """The verdict for ``result`` against the loaded baseline."""
         from pytest_infergate.gate import compare_accuracy, compare_latency
@@ -87,16 +94,25 @@ class GateSession:
         entry = self.baseline.entries.get(result.key)
         if isinstance(result, AccuracyResult):
             return compare_accuracy(result, entry, settings.accuracy_policy())
-        latency = entry if isinstance(entry, LatencyEntry) else None
-        return compare_latency(result, latency, self.profile, settings.policy())
+        return compare_latency(result, entry, self.profile, settings.policy())
 
     def record(
         self, nodeid: str, result: LatencyResult | AccuracyResult, settings: Settings
     ) -> Measurement:
-        """Judge ``result`` and keep it; one key cannot hold both a latency and an accuracy."""
-        kind = "accuracy" if isinstance(result, AccuracyResult) else "latency"
+        """Judge ``result`` and keep it."""
+        return self.record_verdict(nodeid, result, self.judge(result, settings), settings)
+
+    def record_verdict(
+        self,
+        nodeid: str,
+        result: LatencyResult | ComparisonResult | AccuracyResult,
+        verdict: Verdict,
+        settings: Settings,
+    ) -> Measurement:
+        """Keep a judged measurement (an A/B run decides as it samples); one key holds
+        one kind of measurement."""
         for earlier in self.measurements:
-            if earlier.result.key == result.key and earlier.verdict.kind != kind:
+            if earlier.result.key == result.key and earlier.verdict.kind != verdict.kind:
                 raise ValueError(
                     f"{result.key} already holds a {earlier.verdict.kind} measurement of this "
                     "session; pass a distinct name= to tell them apart"
@@ -110,7 +126,7 @@ class GateSession:
         measurement = Measurement(
             nodeid=nodeid,
             result=result,
-            verdict=self.judge(result, settings),
+            verdict=verdict,
             tolerances=tolerances,
         )
         self.measurements.append(measurement)
@@ -131,6 +147,15 @@ class GateSession:
         for m in self.measurements:
             if isinstance(m.result, AccuracyResult):
                 baseline = baseline.with_accuracy(m.result, recorded_at=now)
+                continue
+            if isinstance(m.result, ComparisonResult):
+                baseline = baseline.with_ratio(
+                    m.result,
+                    profile=self.profile,
+                    fingerprint=self.fingerprint,
+                    tolerance={"ratio": m.tolerances["p50"]} if "p50" in m.tolerances else {},
+                    recorded_at=now,
+                )
                 continue
             baseline = baseline.with_latency(
                 m.result,
@@ -173,20 +198,39 @@ class GateSession:
         }
 
 
+def _encode_latency(r: LatencyResult) -> dict[str, Any]:
+    return {
+        "batch_size": r.batch_size,
+        "calls_per_sample": r.calls_per_sample,
+        "warmup_calls": r.warmup_calls,
+        "measured_s": r.measured_s,
+        "n": r.n,
+        "stop_reason": r.stop_reason.value,
+        **{name: getattr(r, name) for name in LATENCY_FIGURES},
+        "throughput_per_s": r.throughput_per_s,
+        "samples_ns": list(r.samples_ns),
+    }
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
 def _encode_check(c: Check) -> dict[str, Any]:
     encoded: dict[str, Any] = {
         "metric": c.metric,
         "baseline": c.baseline,
         "current": c.current,
-        "low": c.low if c.low != float("-inf") else None,
-        "high": c.high if c.high != float("inf") else None,
+        "low": _finite(c.low),
+        "high": _finite(c.high),
         "tolerance": c.tolerance,
         "outcome": c.outcome.value,
+        "mdr": c.mdr,
+        "p_value": c.p_value,
     }
     if isinstance(c, AccuracyCheck):
         encoded.update(
             change=c.change,
-            p_value=c.p_value,
             paired=c.paired,
             worse=c.worse,
             better=c.better,
@@ -203,31 +247,8 @@ def _encode_verdict(v: Verdict) -> dict[str, Any]:
     }
 
 
-def _encode_measurement(m: Measurement) -> Mapping[str, Any]:
-    if isinstance(m.result, AccuracyResult):
-        return _encode_accuracy_measurement(m, m.result)
-    r, v = m.result, m.verdict
+def _encode_accuracy(r: AccuracyResult) -> dict[str, Any]:
     return {
-        "key": r.key,
-        "nodeid": m.nodeid,
-        "kind": v.kind,
-        "batch_size": r.batch_size,
-        "calls_per_sample": r.calls_per_sample,
-        "warmup_calls": r.warmup_calls,
-        "measured_s": r.measured_s,
-        "n": r.n,
-        **{name: getattr(r, name) for name in LATENCY_FIGURES},
-        "throughput_per_s": r.throughput_per_s,
-        "samples_ns": list(r.samples_ns),
-        "verdict": _encode_verdict(v),
-    }
-
-
-def _encode_accuracy_measurement(m: Measurement, r: AccuracyResult) -> Mapping[str, Any]:
-    return {
-        "key": r.key,
-        "nodeid": m.nodeid,
-        "kind": m.verdict.kind,
         "metric": r.metric,
         "value": r.value,
         "n": r.n,
@@ -237,8 +258,32 @@ def _encode_accuracy_measurement(m: Measurement, r: AccuracyResult) -> Mapping[s
         "slice_sha256": r.slice_sha256,
         "sampling": r.sampling,
         "predict_s": r.predict_s,
-        "examples_per_s": r.examples_per_s if math.isfinite(r.examples_per_s) else None,
+        "examples_per_s": _finite(r.examples_per_s),
         "predictions": list(r.predictions),
         "labels": list(r.labels),
-        "verdict": _encode_verdict(m.verdict),
     }
+
+
+def _encode_measurement(m: Measurement) -> Mapping[str, Any]:
+    r, v = m.result, m.verdict
+    body: dict[str, Any]
+    if isinstance(r, AccuracyResult):
+        body = _encode_accuracy(r)
+    elif isinstance(r, ComparisonResult):
+        body = {
+            "batch_size": r.batch_size,
+            "measured_s": r.measured_s,
+            "n": r.n,
+            "stop_reason": r.stop_reason.value,
+            "ratio": r.ratio,
+            "ratio_low": _finite(r.ratio_low),
+            "ratio_high": _finite(r.ratio_high),
+            "confidence": r.confidence,
+            "p95_ratio": r.p95_ratio,
+            "speedup": r.speedup,
+            "candidate": _encode_latency(r.candidate),
+            "reference": _encode_latency(r.reference),
+        }
+    else:
+        body = _encode_latency(r)
+    return {"key": r.key, "nodeid": m.nodeid, "kind": v.kind, **body, "verdict": _encode_verdict(v)}

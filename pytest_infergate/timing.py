@@ -8,6 +8,13 @@ collector is off while timing (a collection inside a timed call is noise that
 depends on what ran before) and is restored afterwards, even on error.
 ``sync`` runs before each clock read so asynchronous devices (CUDA) finish the
 work being timed.
+
+Adaptive effort: given ``looks`` (sample counts) and a ``decide`` callback, the
+loop asks at each look whether the verdict is already clear and stops as soon as
+it is; the last look (the sample cap, or the time cap if that comes first) is
+marked final. :func:`run_pair` does the same for two callables measured
+interleaved in ABBA order (candidate, reference, reference, candidate, ...): the
+machine's drift then falls on both arms alike and cancels in their ratio.
 """
 
 from __future__ import annotations
@@ -16,12 +23,24 @@ import functools
 import gc
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_infergate.results import StopReason
+
 #: Shortest wall time of one sample; shorter calls are grouped.
 MIN_SAMPLE_NS = 100_000
+
+#: Shortest wall time of one sample of an interleaved A/B run: switching between
+#: two models costs cache state, so each arm runs at least this long per sample.
+MIN_PAIR_SAMPLE_NS = 1_000_000
+
+#: ``decide(samples_ns, look_index, final) -> stop``: the verdict rule at one look.
+Decide = Callable[[tuple[int, ...], int, bool], bool]
+
+#: ``decide(candidate_ns, reference_ns, look_index, final) -> stop`` for A/B runs.
+PairDecide = Callable[[tuple[int, ...], tuple[int, ...], int, bool], bool]
 
 
 @dataclass(frozen=True)
@@ -54,6 +73,7 @@ class Timing:
     warmup_calls: int
     measured_s: float
     last_value: Any
+    stop_reason: StopReason = StopReason.PLAN
 
 
 def resolve_sync(sync: Callable[[], object] | str | None) -> Callable[[], object] | None:
@@ -102,17 +122,28 @@ def run(
     *,
     plan: SamplingPlan = SamplingPlan(),
     sync: Callable[[], object] | None = None,
+    looks: Sequence[int] = (),
+    decide: Decide | None = None,
 ) -> Timing:
-    """Time ``fn(*args, **kwargs)`` following ``plan``; exceptions from ``fn`` propagate."""
+    """Time ``fn(*args, **kwargs)``; exceptions from ``fn`` propagate.
+
+    Without ``decide``, sampling follows ``plan`` (``min_samples`` and ``min_time_s``,
+    capped by ``max_time_s``). With it, ``plan``'s minimums are replaced by the
+    ``looks``: sampling stops at the first look where ``decide`` says the verdict is
+    clear, at the last look, or at ``max_time_s``, whichever comes first.
+    """
+    if decide is not None and not looks:
+        raise ValueError("decide needs at least one look")
     call = functools.partial(fn, *args, **(kwargs or {}))
     perf = time.perf_counter_ns
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
         warmup_calls, fastest_ns, value = _warm_up(call, plan, sync)
-        group = 1 if warmup_calls == 0 else max(1, math.ceil(MIN_SAMPLE_NS / max(fastest_ns, 1)))
+        group = _group_size(warmup_calls, fastest_ns, MIN_SAMPLE_NS)
         min_ns, max_ns = int(plan.min_time_s * 1e9), int(plan.max_time_s * 1e9)
         samples: list[int] = []
+        look = 0
         start = perf()
         while True:
             if sync is not None:
@@ -124,11 +155,150 @@ def run(
                 sync()
             t1 = perf()
             samples.append((t1 - t0) // group)
-            elapsed = t1 - start
-            if elapsed >= max_ns or (len(samples) >= plan.min_samples and elapsed >= min_ns):
+            elapsed, n = t1 - start, len(samples)
+            if decide is None:
+                if n >= plan.min_samples and elapsed >= min_ns:
+                    reason = StopReason.PLAN
+                    break
+                if elapsed >= max_ns:
+                    reason = StopReason.TIME_CAP
+                    break
+                continue
+            if n >= looks[-1] or elapsed >= max_ns:
+                decide(tuple(samples), look, True)
+                reason = StopReason.SAMPLE_CAP if n >= looks[-1] else StopReason.TIME_CAP
                 break
+            if n >= looks[look]:
+                if decide(tuple(samples), look, False):
+                    reason = StopReason.DECIDED
+                    break
+                look += 1
         measured_s = (perf() - start) / 1e9
     finally:
         if gc_was_enabled:
             gc.enable()
-    return Timing(tuple(samples), group, warmup_calls, measured_s, value)
+    return Timing(tuple(samples), group, warmup_calls, measured_s, value, reason)
+
+
+def _group_size(warmup_calls: int, fastest_ns: int, min_sample_ns: int) -> int:
+    """Calls per sample so that one sample lasts at least ``min_sample_ns``."""
+    if warmup_calls == 0:
+        return 1
+    return max(1, math.ceil(min_sample_ns / max(fastest_ns, 1)))
+
+
+@dataclass(frozen=True)
+class PairTiming:
+    """Raw output of an interleaved A/B measurement; both arms have equal sample counts."""
+
+    candidate: Timing
+    reference: Timing
+    measured_s: float
+    stop_reason: StopReason
+
+
+def run_pair(
+    candidate: Callable[[], Any],
+    reference: Callable[[], Any],
+    *,
+    plan: SamplingPlan,
+    looks: Sequence[int],
+    decide: PairDecide,
+    sync: Callable[[], object] | None = None,
+    min_sample_ns: int = MIN_PAIR_SAMPLE_NS,
+) -> PairTiming:
+    """Time two zero-argument callables interleaved, in ABBA blocks, until ``decide`` stops.
+
+    Warm-up alternates the two until each made ``plan.warmup_calls`` calls and the
+    warm-up time is spent. Each arm's calls are grouped so that one sample lasts at
+    least ``min_sample_ns``. Samples are taken in blocks candidate, reference,
+    reference, candidate, so a linear drift within a block hits both arms equally and
+    each arm follows itself and the other equally often. At each look (samples per
+    arm) ``decide`` may stop; the last look, or ``plan.max_time_s``, ends the run
+    with a final call. Exceptions from either callable propagate.
+    """
+    if not looks:
+        raise ValueError("run_pair needs at least one look")
+    perf = time.perf_counter_ns
+    calls = (candidate, reference)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        warm = [_WarmState(), _WarmState()]
+        budget_ns = int(min(plan.warmup_s, plan.max_time_s / 4) * 1e9)
+        start = perf()
+        while True:
+            for arm in (0, 1):
+                warm[arm].call(calls[arm], sync)
+            if warm[0].calls >= plan.warmup_calls and perf() - start >= budget_ns:
+                break
+        groups = [_group_size(w.calls, w.fastest_ns, min_sample_ns) for w in warm]
+        samples: tuple[list[int], list[int]] = ([], [])
+        values = [warm[0].value, warm[1].value]
+        max_ns = int(plan.max_time_s * 1e9)
+        look = 0
+        start = perf()
+        reason = StopReason.SAMPLE_CAP
+        done = False
+        while not done:
+            for arm in _ABBA:
+                call, group = calls[arm], groups[arm]
+                if sync is not None:
+                    sync()
+                t0 = perf()
+                for _ in range(group):
+                    values[arm] = call()
+                if sync is not None:
+                    sync()
+                t1 = perf()
+                samples[arm].append((t1 - t0) // group)
+                if t1 - start >= max_ns and samples[1]:
+                    done = True
+                    break
+            n = min(len(samples[0]), len(samples[1]))
+            if done or n >= looks[-1]:
+                if n > 0:
+                    decide(tuple(samples[0][:n]), tuple(samples[1][:n]), look, True)
+                reason = StopReason.SAMPLE_CAP if n >= looks[-1] else StopReason.TIME_CAP
+                break
+            if n >= looks[look]:
+                if decide(tuple(samples[0][:n]), tuple(samples[1][:n]), look, False):
+                    reason = StopReason.DECIDED
+                    break
+                look += 1
+        measured_s = (perf() - start) / 1e9
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    n = min(len(samples[0]), len(samples[1]))
+    return PairTiming(
+        Timing(tuple(samples[0][:n]), groups[0], warm[0].calls, measured_s, values[0], reason),
+        Timing(tuple(samples[1][:n]), groups[1], warm[1].calls, measured_s, values[1], reason),
+        measured_s,
+        reason,
+    )
+
+
+#: One block of the interleaved order: candidate (0), reference (1), reference, candidate.
+_ABBA = (0, 1, 1, 0)
+
+
+class _WarmState:
+    """Warm-up bookkeeping of one arm: calls made, fastest call, last value."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.fastest_ns = 0
+        self.value: Any = None
+
+    def call(self, fn: Callable[[], Any], sync: Callable[[], object] | None) -> None:
+        perf = time.perf_counter_ns
+        if sync is not None:
+            sync()
+        t0 = perf()
+        self.value = fn()
+        if sync is not None:
+            sync()
+        elapsed = perf() - t0
+        self.fastest_ns = elapsed if self.calls == 0 else min(self.fastest_ns, elapsed)
+        self.calls += 1

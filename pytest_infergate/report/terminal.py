@@ -1,7 +1,8 @@
-"""The terminal summary: one table of every gated figure, worst first.
+"""The terminal summary: one table of every gated figure, worst first, then its notes.
 
-Latency and accuracy rows share the table. The columns only accuracy fills
-(flip rate, p-value) are left out when no row has them.
+Latency, A/B ratio and accuracy rows share the table. Columns that only some kinds
+fill (flip rate, p-value, minimum detectable regression) are left out when no row
+has them.
 """
 
 from __future__ import annotations
@@ -9,24 +10,40 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pytest_infergate.gate import percent
 from pytest_infergate.results import (
     SEVERITY,
     AccuracyCheck,
     AccuracyResult,
+    Check,
+    ComparisonResult,
     LatencyResult,
     Measurement,
     Outcome,
 )
 
-HEADER = ("test", "metric", "baseline", "current", "change", "flips", "p-value", "verdict")
+HEADER = (
+    "test",
+    "metric",
+    "baseline",
+    "current",
+    "change",
+    "flips",
+    "p-value",
+    "mdr",
+    "samples",
+    "verdict",
+)
 #: Columns shown only when some row fills them.
-OPTIONAL_COLUMNS = frozenset({5, 6})
+OPTIONAL_COLUMNS = frozenset({5, 6, 7})
+#: Ratio metrics of A/B comparisons; other non-accuracy metrics are latencies in ms.
+RATIO_METRICS = ("slowdown", "speedup", "ratio")
 
 
 @dataclass(frozen=True)
 class Row:
-    """One line of the summary table, already formatted (one cell per :data:`HEADER` column);
-    ``note`` is a sentence to print under the table (e.g. why a comparison is unpaired)."""
+    """One line of the summary table, already formatted (one cell per :data:`HEADER`
+    column); ``note`` is its footnote (e.g. why a comparison is unpaired)."""
 
     cells: tuple[str, ...]
     outcome: Outcome
@@ -42,49 +59,69 @@ def _share(value: float) -> str:
     return f"{value:.2%}" if 0.0 <= value <= 1.0 else f"{value:.4g}"
 
 
-def _latency_rows(m: Measurement, r: LatencyResult) -> list[Row]:
-    v = m.verdict
-    if not v.checks:
-        return [Row((r.key, "p50", "-", _ms(r.p50_ms), "-", "", "", v.outcome.value), v.outcome)]
-    return [
-        Row(
-            (
-                r.key,
-                c.metric.removesuffix("_ms"),
-                _ms(c.baseline),
-                _ms(c.current),
-                f"{c.change:+.1%}",
-                "",
-                "",
-                c.outcome.value,
-            ),
-            c.outcome,
+def _samples(result: LatencyResult | ComparisonResult) -> str:
+    per_arm = "/arm" if isinstance(result, ComparisonResult) else ""
+    return f"{result.n}{per_arm} ({result.stop_reason.value})"
+
+
+def _figures(c: Check) -> tuple[str, str, str]:
+    """Baseline, current and change of a speed check, in the units a reader expects."""
+    if c.metric == "speedup":  # shown as speed-ups: higher is better
+        return (
+            f"{1 / c.baseline:.2f}x",
+            f"{1 / c.current:.2f}x",
+            f"{c.baseline / c.current - 1:+.1%}",
         )
-        for c in v.checks
-    ]
+    if c.metric in RATIO_METRICS:
+        return f"{c.baseline:.3f}x", f"{c.current:.3f}x", f"{c.change:+.1%}"
+    return _ms(c.baseline), _ms(c.current), f"{c.change:+.1%}"
+
+
+def _speed_rows(m: Measurement, r: LatencyResult | ComparisonResult) -> list[Row]:
+    v = m.verdict
+    samples = _samples(r)
+    if not v.checks:
+        current = f"{r.ratio:.3f}x" if isinstance(r, ComparisonResult) else _ms(r.p50_ms)
+        metric = "ratio" if isinstance(r, ComparisonResult) else "p50"
+        cells = (r.key, metric, "-", current, "-", "", "", "", samples, v.outcome.value)
+        return [Row(cells, v.outcome)]
+    table = []
+    for c in v.checks:
+        baseline, current, change = _figures(c)
+        p_value = f"{c.p_value:.2g}" if c.p_value is not None else ""
+        mdr = percent(c.mdr) if c.mdr is not None else ""
+        metric = c.metric.removesuffix("_ms")
+        figures = (r.key, metric, baseline, current, change, "", p_value, mdr, samples)
+        table.append(Row((*figures, c.outcome.value), c.outcome, c.note))
+    return table
 
 
 def _accuracy_rows(m: Measurement, r: AccuracyResult) -> list[Row]:
     v = m.verdict
     checks = [c for c in v.checks if isinstance(c, AccuracyCheck)]
     if not checks:
-        new = (r.key, r.metric, "-", _share(r.value), "-", "", "", v.outcome.value)
+        new = (r.key, r.metric, "-", _share(r.value), "-", "", "", "", str(r.n), v.outcome.value)
         return [Row(new, v.outcome)]
     table = []
     for c in checks:
         cells: tuple[str, ...]
-        if c.p_value is None:  # the flip-rate limit
-            cells = (r.key, c.metric, f"max {c.tolerance:.1%}", f"{c.current:.1%}", "", "", "")
+        if c.metric == "flip_rate":
+            limit = f"max {c.tolerance:.1%}"
+            cells = (r.key, c.metric, limit, f"{c.current:.1%}", "", "", "", "", str(r.n))
         else:
             flips = f"{c.flip_rate:.1%}" if c.flip_rate is not None else "n/a"
+            p_value = f"{c.p_value:.2g}" if c.p_value is not None else ""
+            change = f"{c.change * 100:+.2f} pts"
             cells = (
                 r.key,
                 c.metric,
                 _share(c.baseline),
                 _share(c.current),
-                f"{c.change * 100:+.2f} pts",
+                change,
                 flips,
-                f"{c.p_value:.2g}",
+                p_value,
+                "",
+                str(r.n),
             )
         note = "" if c.paired else f"{r.key}: {v.reason}"
         table.append(Row((*cells, c.outcome.value), c.outcome, note))
@@ -98,7 +135,7 @@ def rows(measurements: Sequence[Measurement]) -> list[Row]:
         if isinstance(m.result, AccuracyResult):
             table.extend(_accuracy_rows(m, m.result))
         else:
-            table.extend(_latency_rows(m, m.result))
+            table.extend(_speed_rows(m, m.result))
     return sorted(table, key=lambda row: -SEVERITY[row.outcome])
 
 
@@ -110,20 +147,20 @@ def summary(measurements: Sequence[Measurement], *, regressions_only: bool) -> l
     return table
 
 
-def notes(table: Sequence[Row]) -> list[str]:
-    """The rows' notes, once each, in table order."""
-    return list(dict.fromkeys(row.note for row in table if row.note))
-
-
 def format_table(table: Sequence[Row]) -> list[str]:
-    """Aligned text lines: the header, then one line per row."""
+    """Aligned text lines: the header, then one line per row (a ``[n]`` marks a note)."""
+    notes = _numbered_notes(table)
+    last = len(HEADER) - 1
+    marked = [
+        (*row.cells[:last], row.cells[last] + (f" [{notes[row.note]}]" if row.note else ""))
+        for row in table
+    ]
     shown = [
         i
         for i in range(len(HEADER))
-        if i not in OPTIONAL_COLUMNS or any(row.cells[i] for row in table)
+        if i not in OPTIONAL_COLUMNS or any(cells[i] for cells in marked)
     ]
-    widths = {i: max([len(HEADER[i]), *(len(row.cells[i]) for row in table)]) for i in shown}
-    last = len(HEADER) - 1
+    widths = {i: max([len(HEADER[i]), *(len(cells[i]) for cells in marked)]) for i in shown}
 
     def line(cells: Sequence[str]) -> str:
         parts = [
@@ -132,4 +169,17 @@ def format_table(table: Sequence[Row]) -> list[str]:
         ]
         return "  ".join(parts).rstrip()
 
-    return [line(HEADER), *(line(row.cells) for row in table)]
+    return [line(HEADER), *(line(cells) for cells in marked)]
+
+
+def format_notes(table: Sequence[Row]) -> list[str]:
+    """The footnotes the table's ``[n]`` marks refer to, one line each."""
+    return [f"[{number}] {note}" for note, number in _numbered_notes(table).items()]
+
+
+def _numbered_notes(table: Sequence[Row]) -> dict[str, int]:
+    numbers: dict[str, int] = {}
+    for row in table:
+        if row.note and row.note not in numbers:
+            numbers[row.note] = len(numbers) + 1
+    return numbers

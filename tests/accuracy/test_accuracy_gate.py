@@ -141,8 +141,8 @@ def test_changing_limit_or_seed_changes_the_fingerprint_and_says_so(project) -> 
     longer.assert_outcomes(passed=1)
     longer.stdout.fnmatch_lines(
         [
-            f"{KEY}*accuracy*85.00%*84.80%*-0.20 pts*n/a*0.95*PASS",
-            f"infergate: {KEY}: slice changed (baseline: head 200 of 300, sha256 "
+            f"{KEY}*accuracy*85.00%*84.80%*-0.20 pts*n/a*0.95*PASS*",
+            f"?1? {KEY}: slice changed (baseline: head 200 of 300, sha256 "
             f"{head_200['slice_sha256'][:12]}; now: head 250 of 300, sha256 *), so the runs "
             "cannot be paired*unpaired two-proportion test*Re-record with "
             "--infer-update-baseline to pair the runs again",

@@ -35,7 +35,7 @@ from pytest_infergate.config import (
 )
 from pytest_infergate.evaluation import ProgressLine, progress_wanted
 from pytest_infergate.gate import AccuracyPolicy, compare_accuracy
-from pytest_infergate.report.terminal import format_table, notes, rows
+from pytest_infergate.report.terminal import format_notes, format_table, rows
 from pytest_infergate.results import AccuracyResult, Measurement, Outcome
 from pytest_infergate.stats import mcnemar_exact, two_proportion_test, wilson_interval
 
@@ -593,13 +593,26 @@ def test_latency_rows_keep_their_columns_and_share_the_table() -> None:
         "t.py::test_fast", latency, Verdict(latency.key, "latency", Outcome.NEW), {}
     )
     header, line = format_table(rows([timed]))
-    assert header.split() == ["test", "metric", "baseline", "current", "change", "verdict"]
-    assert line.split() == ["t.py::test_fast", "p50", "-", "1", "ms", "-", "NEW"]
+    assert header.split() == [
+        "test", "metric", "baseline", "current", "change", "samples", "verdict",
+    ]  # fmt: skip
+    assert line.split() == [
+        "t.py::test_fast",
+        "p50",
+        "-",
+        "1",
+        "ms",
+        "-",
+        "10",
+        "(plan",
+        "complete)",
+        "NEW",
+    ]
     evaluated = _result(BASE, LABELS)
     new = _measurement(evaluated, compare_accuracy(evaluated, None, AccuracyPolicy()))
     header, *lines = format_table(rows([timed, new]))
     assert "flips" not in header  # no row fills them
-    assert any(line.split()[1:] == ["accuracy", "-", "85.00%", "-", "NEW"] for line in lines)
+    assert any(line.split()[1:] == ["accuracy", "-", "85.00%", "-", "300", "NEW"] for line in lines)
 
 
 def _measurement(result, verdict) -> Measurement:
@@ -614,15 +627,18 @@ def test_summary_shows_points_flips_p_value_and_slice_notes() -> None:
     table = rows([_measurement(regressed, paired), _measurement(moved, unpaired)])
     header, first, second = format_table(table)
     assert header.split() == [
-        "test", "metric", "baseline", "current", "change", "flips", "p-value", "verdict",
+        "test", "metric", "baseline", "current", "change", "flips", "p-value", "samples",
+        "verdict",
     ]  # fmt: skip
     assert first.split() == [
         "t.py::test_acc", "accuracy", "85.00%", "75.00%", "-10.00", "pts", "10.0%", "1.9e-09",
-        "REGRESSED",
+        "300", "REGRESSED",
     ]  # fmt: skip
-    assert second.split()[2:] == ["85.00%", "85.00%", "+0.00", "pts", "n/a", "1", "PASS"]
-    (note,) = notes(table)
-    assert note.startswith("t.py::test_acc: slice changed (baseline: all 300")
+    assert second.split()[2:] == [
+        "85.00%", "85.00%", "+0.00", "pts", "n/a", "1", "300", "PASS", "[1]",
+    ]  # fmt: skip
+    (note,) = format_notes(table)
+    assert note.startswith("[1] t.py::test_acc: slice changed (baseline: all 300")
 
 
 def test_infergate_show_lists_accuracy_entries(tmp_path, capsys) -> None:

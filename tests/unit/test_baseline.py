@@ -46,7 +46,7 @@ def test_round_trip_is_stable():
 def test_text_is_diff_friendly():
     text = dumps(encode_baseline(_baseline()))
     assert text.endswith("\n")
-    assert '  "schema_version": 1' in text
+    assert '  "schema_version": 2' in text
     lines = text.splitlines()
     assert all(line.count(",") <= 1 for line in lines), "one value per line"
     assert '"p50_ms": 1.0' in text

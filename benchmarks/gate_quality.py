@@ -1,0 +1,470 @@
+"""How often does each latency gate cry wolf, and how often does it catch a real slowdown?
+
+Every gate run is a fresh ``pytest`` process on this machine timing a real workload: an
+ONNX Runtime session (1 intra-op thread) of a small MLP built with ``onnx.helper``,
+about 3 ms per call. A slowdown of 0%, +10% or +20% is injected into the *candidate*
+by busy-working, after each call, for that fraction of the CPU time the call itself
+took (``time.thread_time``), so preemption by other jobs does not inflate it. Gates:
+
+* ``ab``          infergate A/B: ``infer_bench.compare(candidate, reference,
+                  max_slowdown=0.10)``; the reference is a second session of the model.
+* ``stored``      infergate stored baseline with a history of K past runs (rule 2:
+                  prediction bound of past run medians AND the 10% tolerance).
+* ``stored-1``    infergate stored baseline with one past run (rule 1: order-statistic
+                  interval against a single stored median), the fallback with < 3 runs.
+* ``pb``          pytest-benchmark 5.x defaults, ``--benchmark-compare-fail=median:10%``
+                  against one saved run.
+
+``ab-design`` is not a separate run: it replays, on the very samples of each ``ab`` run,
+the A/B rule as DESIGN.md §2 first wrote it (U test significant against 1.0 x reference
+AND median ratio > 1.05); the plugin tests significance against the 1.05 margin itself
+(see ``stats.ratio_look``). The replay is exact: whenever the plugin's rule stopped, the
+DESIGN rule had stopped at the same look or earlier.
+
+The stored baselines' past runs are recorded between the extra A/A runs, not back to
+back, so that they see the machine's drift as a CI history would. Cells run in a
+shuffled order in each repetition, so slow phases of the machine fall on every gate
+alike. "Seconds per verdict" is the wall time of the measuring call inside the test
+(warm-up, and pytest-benchmark's calibration, included), never process start-up.
+INCONCLUSIVE counts as "not an alarm" in every column (it fails only under
+``--infer-strict``); its share is shown on its own.
+
+    python benchmarks/gate_quality.py --quick        # ~4 minutes
+    python benchmarks/gate_quality.py --out gq.json  # full: 30 runs per cell, 25-40 minutes
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # this checkout's pytest_infergate, here and in every run
+SLOWDOWNS = (0.0, 0.10, 0.20)
+MODES = ("ab", "stored", "stored-1", "pb")
+LABELS = {
+    "ab": "infergate A/B compare(), max_slowdown=10%",
+    "ab-design": "  same runs, DESIGN.md rule (replayed)",
+    "stored": "infergate stored, K past runs, tol 10%",
+    "stored-1": "infergate stored, 1 past run (rule 1)",
+    "pb": "pytest-benchmark compare-fail=median:10%",
+}
+
+Row = dict[str, object]
+
+WORKLOAD = textwrap.dedent(
+    '''
+    """The benchmark's workload: an ORT session of a small MLP, with an injected slowdown."""
+    import os
+    import time
+    from pathlib import Path
+
+    import numpy as np
+
+    WIDTH, DEPTH, BATCH = 1024, 7, 32
+    MODEL = Path(__file__).with_name("mlp.onnx")
+
+
+    def build_model():
+        import onnx
+        from onnx import TensorProto, helper, numpy_helper
+
+        rng = np.random.default_rng(0)
+        nodes, weights, previous = [], [], "x"
+        for i in range(DEPTH):
+            w = (rng.standard_normal((WIDTH, WIDTH)) / np.sqrt(WIDTH)).astype(np.float32)
+            weights += [numpy_helper.from_array(w, f"w{i}"),
+                        numpy_helper.from_array(np.zeros(WIDTH, np.float32), f"b{i}")]
+            nodes += [helper.make_node("Gemm", [previous, f"w{i}", f"b{i}"], [f"h{i}"]),
+                      helper.make_node("Relu", [f"h{i}"], [f"r{i}"])]
+            previous = f"r{i}"
+        graph = helper.make_graph(
+            nodes, "mlp",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [BATCH, WIDTH])],
+            [helper.make_tensor_value_info(previous, TensorProto.FLOAT, [BATCH, WIDTH])],
+            weights,
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+        model.ir_version = 8
+        onnx.checker.check_model(model)
+        MODEL.write_bytes(model.SerializeToString())
+
+
+    def session():
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        return ort.InferenceSession(str(MODEL), options, providers=["CPUExecutionProvider"])
+
+
+    def model_call(sess, slowdown):
+        """A call of ``sess`` made ``slowdown`` slower: after it, busy-work for that share of
+        the CPU time the call itself took on this thread (ORT with one intra-op thread
+        computes on the calling thread). Proportional to the call's work, not to its wall
+        time, so preemption by other jobs does not inflate the injected slowdown."""
+        x = np.random.default_rng(1).standard_normal((BATCH, WIDTH)).astype(np.float32)
+        feed = {"x": x}
+        cpu = time.thread_time
+
+        def call():
+            c0 = cpu()
+            out = sess.run(None, feed)
+            if slowdown:
+                end = c0 + (cpu() - c0) * (1.0 + slowdown)
+                while cpu() < end:
+                    pass
+            return out
+
+        return call
+
+
+    def slowdown():
+        return float(os.environ.get("GQ_SLOWDOWN", "0"))
+
+
+    def report(seconds):
+        import pytest_infergate
+
+        Path(os.environ["GQ_TIMING"]).write_text(
+            f"{seconds!r} {pytest_infergate.__file__}"
+        )
+    '''
+)
+
+TESTS = {
+    "test_ab.py": """
+        import time
+        from workload import model_call, report, session, slowdown
+
+        def test_ab(infer_bench):
+            candidate = model_call(session(), slowdown())
+            reference = model_call(session(), 0.0)
+            t0 = time.perf_counter()
+            try:
+                infer_bench.compare(candidate, reference, max_slowdown=0.10)
+            finally:
+                report(time.perf_counter() - t0)
+        """,
+    "test_stored.py": """
+        import time
+        from workload import model_call, report, session, slowdown
+
+        def test_stored(infer_bench):
+            candidate = model_call(session(), slowdown())
+            t0 = time.perf_counter()
+            try:
+                infer_bench(candidate)
+            finally:
+                report(time.perf_counter() - t0)
+        """,
+    "test_pb.py": """
+        import time
+        from workload import model_call, report, session, slowdown
+
+        def test_pb(benchmark):
+            candidate = model_call(session(), slowdown())
+            t0 = time.perf_counter()
+            try:
+                benchmark(candidate)
+            finally:
+                report(time.perf_counter() - t0)
+        """,
+}
+
+
+def pytest_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args]
+
+
+class Bench:
+    """The benchmark project in a temporary directory, and the runs made in it."""
+
+    def __init__(self, work: Path, history: int) -> None:
+        self.work = work
+        self.history = history
+        self.env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
+
+    def run(
+        self, args: list[str], slowdown: float
+    ) -> tuple[subprocess.CompletedProcess[str], float]:
+        timing = self.work / "timing.txt"
+        timing.unlink(missing_ok=True)
+        env = {**self.env, "GQ_SLOWDOWN": str(slowdown), "GQ_TIMING": str(timing)}
+        proc = subprocess.run(
+            pytest_cmd(*args), cwd=self.work, env=env, capture_output=True, text=True, timeout=300
+        )
+        seconds, plugin = timing.read_text().split(" ", 1) if timing.exists() else ("nan", "")
+        if plugin and not plugin.startswith(str(REPO)):
+            sys.exit(f"the workload imported pytest_infergate from {plugin}, not from {REPO}")
+        return proc, float(seconds)
+
+    def record(self, mode: str) -> None:
+        proc, _ = self.run(
+            [
+                "test_stored.py",
+                f"--infer-baseline={mode}.json",
+                "--infer-update-baseline",
+                "--infer-machine=bench",
+            ],
+            0.0,
+        )
+        if proc.returncode != 0:
+            sys.exit(f"recording {mode} failed:\n{proc.stdout}\n{proc.stderr}")
+
+    def setup(self, modes: tuple[str, ...], between: list[Callable[[], None]]) -> None:
+        """Write the project, build the model and record the baselines; ``between`` are
+        runs (the extra A/A runs) spread between the stored baselines' past runs."""
+        (self.work / "workload.py").write_text(WORKLOAD)
+        for name, body in TESTS.items():
+            (self.work / name).write_text(textwrap.dedent(body))
+        subprocess.run(
+            [sys.executable, "-c", "import workload; workload.build_model()"],
+            cwd=self.work,
+            env=self.env,
+            check=True,
+        )
+        if "pb" in modes:
+            proc, _ = self.run(
+                ["test_pb.py", "--benchmark-storage=pb", "--benchmark-save=base"], 0.0
+            )
+            if proc.returncode != 0:
+                sys.exit(f"recording pytest-benchmark failed:\n{proc.stdout}\n{proc.stderr}")
+        if "stored-1" in modes:
+            self.record("stored-1")
+        recordings = ["stored" for _ in range(self.history) if "stored" in modes]
+        pending = list(between)
+        per_gap = len(pending) // max(len(recordings), 1)
+        for i, mode in enumerate(recordings):
+            self.record(mode)
+            take = per_gap if i < len(recordings) - 1 else len(pending)
+            for job in pending[:take]:
+                job()
+            del pending[:take]
+        for job in pending:
+            job()
+
+    def gate(self, mode: str, slowdown: float) -> Row:
+        results = self.work / "results.json"
+        results.unlink(missing_ok=True)
+        if mode == "pb":
+            saved = sorted((self.work / "pb").rglob("*base.json"))[0]
+            proc, seconds = self.run(
+                [
+                    "test_pb.py",
+                    "--benchmark-storage=pb",
+                    f"--benchmark-compare={saved.stem[:4]}",
+                    "--benchmark-compare-fail=median:10%",
+                ],
+                slowdown,
+            )
+            regressed = "Performance has regressed" in proc.stdout + proc.stderr
+            if proc.returncode not in (0, 1) or (proc.returncode == 1 and not regressed):
+                sys.exit(f"pytest-benchmark run failed:\n{proc.stdout}\n{proc.stderr}")
+            return {"outcome": "REGRESSED" if regressed else "PASS", "seconds": seconds}
+        if mode == "ab":
+            args = ["test_ab.py"]
+        else:
+            args = [
+                "test_stored.py",
+                f"--infer-baseline={mode}.json",
+                "--infer-machine=bench",
+            ]
+        proc, seconds = self.run([*args, f"--infer-json={results}"], slowdown)
+        if proc.returncode not in (0, 1) or not results.exists():
+            sys.exit(f"{mode} run failed:\n{proc.stdout}\n{proc.stderr}")
+        (m,) = json.loads(results.read_text())["measurements"]
+        row: Row = {
+            "outcome": m["verdict"]["outcome"],
+            "seconds": seconds,
+            "n": m["n"],
+            "stop": m["stop_reason"],
+        }
+        if mode == "ab":
+            row["ratio"] = m["ratio"]
+            row["design_rule"] = replay_design_rule(
+                m["candidate"]["samples_ns"], m["reference"]["samples_ns"]
+            )
+        row["checks"] = {c["metric"]: c["outcome"] for c in m["verdict"]["checks"]}
+        for check in m["verdict"]["checks"]:
+            if check["metric"] == "p50_ms":
+                row["change"] = check["current"] / check["baseline"] - 1
+                if check["mdr"] is not None:
+                    row["mdr"] = check["mdr"]
+        return row
+
+
+def replay_design_rule(candidate: list[int], reference: list[int]) -> str:
+    """The A/B outcome under DESIGN.md's first wording of the rule, on the same samples."""
+    from pytest_infergate import stats
+
+    if not stats.__file__.startswith(str(REPO)):
+        sys.exit(f"replaying with pytest_infergate from {stats.__file__}, not from {REPO}")
+
+    rule = stats.RatioRule(1.0, 0.10, significance_from="baseline")
+    n_final = len(candidate)
+    looks = [n for n, _ in stats.SEQUENTIAL_LOOKS]
+    names = {stats.PASSED: "PASS", stats.REGRESSED: "REGRESSED", stats.IMPROVED: "IMPROVED"}
+    for index, look in enumerate(looks):
+        final = look >= looks[-1] or look >= n_final
+        n = min(look, n_final)
+        if n < stats.MIN_SAMPLES_PER_ARM:
+            return "INCONCLUSIVE"
+        alpha = stats.look_alpha(index, final=final)
+        code = int(stats.ratio_look(candidate[:n], reference[:n], rule, alpha).codes[0])
+        if code != stats.CONTINUE:
+            return names[code]
+        if final:
+            break
+    return "INCONCLUSIVE"
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion k/n."""
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def rate(rows: list[Row], outcome: str) -> str:
+    k, n = sum(r["outcome"] == outcome for r in rows), len(rows)
+    if n == 0:
+        return "-"
+    low, high = wilson(k, n)
+    return f"{k}/{n} {k / n:5.1%} [{low:.0%}-{high:.0%}]"
+
+
+def table(results: dict[str, dict[float, list[Row]]]) -> list[str]:
+    """The one table: a line per gate, then the measured size of the injected slowdowns."""
+    header = (
+        f"{'gate':41} {'false alarms at 0%':>24} {'detected at +10%':>24} "
+        f"{'detected at +20%':>24} {'inconcl.':>8} {'s/verdict':>9} {'MDR':>4}"
+    )
+    lines = [header, "-" * len(header)]
+    by_mode: dict[str, dict[float, list[Row]]] = {}
+    for mode, cells in results.items():
+        by_mode[mode] = cells
+        if mode == "ab":
+            by_mode["ab-design"] = {
+                s: [{**r, "outcome": r["design_rule"]} for r in rows] for s, rows in cells.items()
+            }
+    for mode, cells in by_mode.items():
+        every = [r for rows in cells.values() for r in rows]
+        seconds = [float(str(r["seconds"])) for r in every]
+        seconds = [s for s in seconds if not math.isnan(s)]
+        mdrs = [float(str(r["mdr"])) for r in every if "mdr" in r]
+        inconclusive = sum(r["outcome"] == "INCONCLUSIVE" for r in every) / max(len(every), 1)
+        median_s = f"{statistics.median(seconds):.2f}" if seconds and mode != "ab-design" else "-"
+        mdr = f"{statistics.median(mdrs):.0%}" if mdrs else "-"
+        lines.append(
+            f"{LABELS[mode]:41} {rate(cells.get(0.0, []), 'REGRESSED'):>24} "
+            f"{rate(cells.get(0.1, []), 'REGRESSED'):>24} "
+            f"{rate(cells.get(0.2, []), 'REGRESSED'):>24} "
+            f"{inconclusive:>8.1%} {median_s:>9} {mdr:>4}"
+        )
+    if results.get("ab"):
+        effective = ", ".join(
+            f"+{s:.0%}: {statistics.median(float(str(r['ratio'])) for r in rows) - 1:+.1%}"
+            for s, rows in results["ab"].items()
+            if rows
+        )
+        lines.append(f"median A/B ratio measured per injected slowdown: {effective}")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="4 runs per cell, 5 past runs")
+    parser.add_argument("--runs", type=int, help="gate runs per cell (default: 30; quick: 4)")
+    parser.add_argument("--history", type=int, help="past runs of the stored baselines (10; 5)")
+    parser.add_argument(
+        "--extra-aa", type=int, help="extra A/A runs of the A/B gate (default: 170; quick: 0)"
+    )
+    parser.add_argument(
+        "--modes", default=",".join(MODES), help=f"comma-separated subset of {', '.join(MODES)}"
+    )
+    parser.add_argument("--seed", type=int, default=20261125)
+    parser.add_argument("--out", type=Path, help="write every run's outcome as JSON here")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = parser.parse_args(argv)
+    runs = args.runs if args.runs is not None else (4 if args.quick else 30)
+    history = args.history if args.history is not None else (5 if args.quick else 10)
+    extra_aa = args.extra_aa if args.extra_aa is not None else (0 if args.quick else 170)
+    modes = tuple(m for m in args.modes.split(",") if m)
+    unknown = set(modes) - set(MODES)
+    if unknown:
+        parser.error(f"unknown modes {sorted(unknown)}; known: {', '.join(MODES)}")
+    if history < 1:
+        parser.error("--history must be >= 1")
+    work = Path(tempfile.mkdtemp(prefix="infergate-gq-"))
+    started = time.monotonic()
+    try:
+        bench = Bench(work, history)
+        print(
+            f"gate_quality: {runs} runs per cell, {history} past runs, +{extra_aa} A/A; "
+            f"modes {', '.join(modes)}; work dir {work}",
+            flush=True,
+        )
+        results: dict[str, dict[float, list[Row]]] = {m: {s: [] for s in SLOWDOWNS} for m in modes}
+        done = [0]
+
+        def gate(mode: str, slowdown: float, label: str = "") -> None:
+            row = bench.gate(mode, slowdown)
+            results[mode][slowdown].append(row)
+            done[0] += 1
+            print(f"  [{done[0]}] {label}{mode} +{slowdown:.0%}: {row}", flush=True)
+
+        extra = [
+            lambda: gate("ab", 0.0, "extra A/A ") for _ in range(extra_aa if "ab" in modes else 0)
+        ]
+        bench.setup(modes, between=extra)
+        rng = random.Random(args.seed)
+        cells = [(m, s) for m in modes for s in SLOWDOWNS]
+        for _ in range(runs):
+            rng.shuffle(cells)
+            for mode, slowdown in cells:
+                gate(mode, slowdown)
+        elapsed = time.monotonic() - started
+        lines = table(results)
+        print()
+        print(
+            f"gate_quality ({'quick' if args.quick else 'full'}): ORT MLP 1024x7, batch 32, "
+            f"1 thread; {runs} runs per cell (+{extra_aa} extra A/A for A/B); stored: "
+            f"{history} past runs; {elapsed / 60:.1f} min; k/n rate [95% Wilson interval]"
+        )
+        for line in lines:
+            print(line)
+        if args.out:
+            document = {
+                "runs": runs,
+                "history": history,
+                "extra_aa": extra_aa,
+                "elapsed_s": elapsed,
+                "results": {m: {str(s): r for s, r in c.items()} for m, c in results.items()},
+                "table": lines,
+            }
+            args.out.write_text(json.dumps(document, indent=1))
+    finally:
+        if args.keep:
+            print(f"work directory kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

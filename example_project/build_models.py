@@ -305,9 +305,7 @@ def _export_onnx(pt_dir: Path, onnx_dir: Path) -> None:
 def _quantize(onnx_dir: Path, int8_dir: Path, *, per_channel: bool) -> None:
     quantizer = ORTQuantizer.from_pretrained(onnx_dir, file_name=ONNX_FILES["onnx"])
     with _quiet():
-        quantizer.quantize(
-            save_dir=int8_dir, quantization_config=_qconfig(per_channel=per_channel)
-        )
+        quantizer.quantize(save_dir=int8_dir, quantization_config=_qconfig(per_channel=per_channel))
     AutoTokenizer.from_pretrained(onnx_dir).save_pretrained(int8_dir)
 
 
@@ -334,9 +332,7 @@ def is_up_to_date(models_dir: Path | None = None) -> bool:
     )
 
 
-def build_all(
-    models_dir: Path | None = None, *, force: bool = False
-) -> dict[str, Path]:
+def build_all(models_dir: Path | None = None, *, force: bool = False) -> dict[str, Path]:
     """Build (or reuse) the ``pytorch``, ``onnx`` and ``onnx-int8`` variants.
 
     Returns the directory of each variant. The build is skipped when the stamp

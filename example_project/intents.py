@@ -33,9 +33,7 @@ def load_split(name: str) -> datasets.Dataset:
     path = DATA_DIR / f"{name}.jsonl"
     with path.open(encoding="utf-8") as fh:
         rows = [json.loads(line) for line in fh if line.strip()]
-    return datasets.Dataset.from_list(
-        rows, features=FEATURES, split=datasets.Split(name)
-    )
+    return datasets.Dataset.from_list(rows, features=FEATURES, split=datasets.Split(name))
 
 
 def load_banking77(split: str = "test") -> datasets.Dataset:

@@ -143,9 +143,7 @@ SUFFIXES = [
     " This is urgent.",
 ]
 KEEP_CAPITALISED = {"I", "I'm", "I've", "I'd", "PIN", "ATM"} | {
-    value.split()[0]
-    for value in SLOTS["merchant"] + SLOTS["country"]
-    if value[0].isupper()
+    value.split()[0] for value in SLOTS["merchant"] + SLOTS["country"] if value[0].isupper()
 }
 
 CORES: dict[str, list[str]] = {
@@ -894,9 +892,7 @@ def build_splits(seed: int = SEED) -> dict[str, list[dict[str, object]]]:
             {"id": f"{split}-{i:04d}", "text": text, "label": label}
             for i, (text, label) in enumerate(pairs, start=1)
         ]
-    all_texts = [
-        _normalise(str(r["text"])) for split_rows in result.values() for r in split_rows
-    ]
+    all_texts = [_normalise(str(r["text"])) for split_rows in result.values() for r in split_rows]
     if len(all_texts) != len(set(all_texts)):
         raise ValueError("duplicate utterances across splits")
     return result
@@ -904,15 +900,11 @@ def build_splits(seed: int = SEED) -> dict[str, list[dict[str, object]]]:
 
 def write(data_dir: Path = DATA_DIR, seed: int = SEED) -> dict[str, int]:
     """Write ``labels.json`` and one JSONL file per split; return row counts."""
-    (data_dir / "labels.json").write_text(
-        json.dumps(LABELS, indent=2) + "\n", encoding="utf-8"
-    )
+    (data_dir / "labels.json").write_text(json.dumps(LABELS, indent=2) + "\n", encoding="utf-8")
     counts: dict[str, int] = {}
     for split, split_rows in build_splits(seed).items():
         lines = (json.dumps(row, ensure_ascii=False) for row in split_rows)
-        (data_dir / f"{split}.jsonl").write_text(
-            "\n".join(lines) + "\n", encoding="utf-8"
-        )
+        (data_dir / f"{split}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
         counts[split] = len(split_rows)
     return counts
 

@@ -1,7 +1,6 @@
 """Accuracy of each variant on the test and hard splits, paired against the baseline."""
 
 import pytest
-
 from conftest import VARIANTS
 
 
@@ -20,6 +19,8 @@ def test_int8_stays_within_a_point_of_fp32(accuracy_eval, pipelines, splits):
     fp32 = accuracy_eval(pipelines["onnx"], data, name="fp32", metric="accuracy")
     int8 = accuracy_eval(pipelines["onnx-int8"], data, name="int8", metric="accuracy")
     flips = sum(a != b for a, b in zip(fp32.predictions, int8.predictions, strict=True))
-    print(f"int8 vs fp32: {int8.value - fp32.value:+.3f} accuracy, "
-          f"{flips}/{fp32.n} predictions changed ({flips / fp32.n:.1%} flip rate)")
+    print(
+        f"int8 vs fp32: {int8.value - fp32.value:+.3f} accuracy, "
+        f"{flips}/{fp32.n} predictions changed ({flips / fp32.n:.1%} flip rate)"
+    )
     assert fp32.value - int8.value <= 0.01

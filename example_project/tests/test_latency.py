@@ -4,9 +4,8 @@ Absolute times wander on a shared machine, so the stored gate here is wide (30%)
 tight, portable gates are the interleaved speed-ups in test_speedups.py.
 """
 
-import pytest
-
 import intents
+import pytest
 from conftest import VARIANTS
 
 

@@ -127,7 +127,8 @@ def pytest_configure(config: pytest.Config) -> None:
     from pytest_infergate.session import GateSession
 
     try:
-        gate_config = gate_config_from_options(config.getoption, config.getini)
+        ini_dir = config.inipath.parent if config.inipath else None
+        gate_config = gate_config_from_options(config.getoption, config.getini, ini_dir)
         if gate_config.update and hasattr(config, "workerinput"):
             raise ValueError("--infer-update-baseline does not support pytest-xdist yet; use -n0")
         config.stash[_SESSION_KEY] = GateSession.open(gate_config)

@@ -1,10 +1,12 @@
 """Which batch size serves most requests per second within a 50 ms p95 budget?"""
 
 import intents
+import pytest
 
 TEXTS = list(intents.load_split("test")["text"])
 
 
+@pytest.mark.infergate(latency_tolerance=0.3)
 def test_int8_batch_sweep(infer_bench, pipelines):
     classify = pipelines["onnx-int8"]
     sweep = infer_bench.sweep(

@@ -3,6 +3,9 @@
 Real subprocess runs of ``pytest`` in example_project/ against its committed baseline,
 with the demo switches of example_project/conftest.py. Each run is cut to the tests
 that matter (``-k``) to keep this suite quick; CI also runs the whole example.
+Absolute-latency gates are loosened to 300% (``--infer-latency-tolerance=3``): these runs
+share the machine with the rest of the suite, and what is shown here is the interleaved
+speed-up gate and the accuracy gate, which need no such allowance.
 """
 
 from __future__ import annotations
@@ -22,7 +25,15 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "example_project"
 
 def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", *args],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "--infer-latency-tolerance=3",
+            *args,
+        ],
         cwd=EXAMPLE,
         env={**os.environ, **env},
         capture_output=True,

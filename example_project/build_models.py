@@ -187,7 +187,7 @@ def load_model(variant: str, models_dir: Path | None = None) -> Any:
 
 
 def _quiet_threads() -> Any:
-    """Session options whose idle worker threads sleep instead of spinning.
+    """Session options for one thread that sleeps instead of spinning when idle.
 
     By default onnxruntime's threads spin for a while after each call; timed
     interleaved with PyTorch on 2 cores, that starves PyTorch's threads and
@@ -196,6 +196,8 @@ def _quiet_threads() -> Any:
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     return options

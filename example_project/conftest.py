@@ -39,6 +39,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_thread() -> None:
+    """Every variant runs on one thread (ORT's sessions too, see build_models).
+
+    Like for like, so a speed-up is the runtime's and not its thread count's; and a
+    2-thread PyTorch on 2 busy cores collapses (350 ms instead of 5 ms was seen here
+    while other test suites ran), which no gate should have to absorb.
+    """
+    import torch
+
+    torch.set_num_threads(1)
+
+
 @pytest.fixture(scope="session")
 def models_dir() -> Path:
     """Every variant, built once (about a minute on 2 cores) and cached under .models/."""

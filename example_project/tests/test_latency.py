@@ -1,7 +1,8 @@
 """Batch-1 latency of each variant, gated against the committed baseline.
 
-Absolute times wander on a shared machine, so the stored gate here is wide (50%: it catches gross regressions such as 2x); the
-tight, portable gates are the interleaved speed-ups in test_speedups.py.
+Absolute times wander on a shared machine, so the stored gate here is wide (50%: it
+catches gross regressions such as 2x); the tight, portable gates are the interleaved
+speed-ups in test_speedups.py.
 """
 
 import intents

@@ -121,11 +121,11 @@ def _run_report(args: argparse.Namespace) -> int:
     from pytest_infergate.baseline import write_atomic
 
     results = _load_results(args.results)
-    machines = _load_baseline(args.baseline).machines if args.baseline else {}
+    baseline = _load_baseline(args.baseline) if args.baseline else None
     try:
         from pytest_infergate.report.html import render_html
 
-        text = render_html(results, machines)
+        text = render_html(results, baseline)
     except ImportError as exc:
         raise BaselineError(
             f"the HTML report needs matplotlib ({exc}); install pytest-infergate[report]"

@@ -238,7 +238,7 @@ def _write_reports(config: pytest.Config, gate: GateSession) -> None:
             markdown=Path(markdown) if markdown else None,
             html=Path(html) if html else None,
             environ=os.environ,
-            baseline_machines=gate.baseline.machines,
+            baseline=gate.baseline,
         )
     except (OSError, ImportError) as exc:
         config.stash[_REPORTS_KEY] = [f"writing the reports failed: {exc}"]

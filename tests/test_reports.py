@@ -190,23 +190,33 @@ class _Page(HTMLParser):
                 self.external.append(a[name] or "")
 
 
-def _render(variants: pytest.Pytester) -> Path:
+def _render(variants: pytest.Pytester, *options: str) -> Path:
     out, page = variants.path / "results.json", variants.path / "report.html"
-    variants.runpytest(f"--infer-json={out}", f"--infer-html={page}").assert_outcomes(passed=8)
+    run = variants.runpytest(f"--infer-json={out}", f"--infer-html={page}", *options)
+    run.assert_outcomes(passed=8)
     return page
 
 
 def test_html_report_of_a_real_run_has_every_section_and_chart(variants: pytest.Pytester) -> None:
-    page = _render(variants)
+    baseline = variants.path / "baseline.json"
+    variants.runpytest(f"--infer-baseline={baseline}", "--infer-update-baseline")
+    page = _render(variants, f"--infer-baseline={baseline}", "--infer-mode=report")
+    text = page.read_text()
     parser = _Page()
-    parser.feed(page.read_text())
+    parser.feed(text)
     parser.close()
     assert parser.sections == ["verdicts", "latency", "tradeoff", "sweep", "machines"]
     # 3 sweep points + 2 variants + 1 A/B: one latency chart each; one trade-off; one sweep
     assert parser.charts == {"latency": 6, "tradeoff": 1, "sweep": 1}
     assert parser.external == []
-    assert set(parser.rows) == {"NEW", "PASS"}
-    assert 'id="verdict-filter"' in page.read_text()
+    assert set(parser.rows) <= {"PASS", "IMPROVED", "INCONCLUSIVE", "REGRESSED"}
+    assert 'id="verdict-filter"' in text
+    # the baseline's sketch and p50 under each of the 5 single-arm latency charts
+    assert text.count(">baseline sketch<") == 5
+    assert text.count(">baseline p50<") == 5
+    assert text.count(">Pareto front<") == 1
+    assert "this run (" in text
+    assert "baseline (" in text
 
 
 def test_report_helpers() -> None:

@@ -6,8 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pytest_infergate.baseline import write_atomic
-from pytest_infergate.environment import Fingerprint
+from pytest_infergate.baseline import Baseline, write_atomic
 
 #: Set by GitHub Actions: a Markdown file shown on the run's summary page.
 STEP_SUMMARY_VARIABLE = "GITHUB_STEP_SUMMARY"
@@ -19,7 +18,7 @@ def write_reports(
     markdown: Path | None,
     html: Path | None,
     environ: Mapping[str, str],
-    baseline_machines: Mapping[str, Fingerprint] | None = None,
+    baseline: Baseline | None = None,
 ) -> list[Path]:
     """Write the Markdown and HTML reports of ``document``; append the Markdown to
     ``$GITHUB_STEP_SUMMARY`` when set. Returns the paths written."""
@@ -39,6 +38,6 @@ def write_reports(
     if html is not None:
         from pytest_infergate.report.html import html_report
 
-        write_atomic(html, html_report(document, baseline_machines))
+        write_atomic(html, html_report(document, baseline))
         written.append(html)
     return written

@@ -10,8 +10,9 @@ Sections, each a ``<section id=...>``:
 
 * ``verdicts`` -- the summary table (as in the terminal), filterable by verdict.
 * ``latency`` -- per latency measurement (and per A/B arm) the ECDF of the raw
-  samples with p50/p95/p99 marked, and the baseline's p50 (dashed) where the
-  verdict has a p50 check.
+  samples with p50/p95/p99 marked, the baseline's p50 (dashed) where the verdict
+  has a p50 check, and the baseline's 21-point quantile sketch for this machine
+  where the baseline is given.
 * ``tradeoff`` -- p50 latency against accuracy across variants, Pareto front
   marked. Variants pair by name stem (:func:`variant`): a latency and an accuracy
   measurement whose keys reduce to the same stem are one variant.
@@ -31,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pytest_infergate.baseline import encode_fingerprint
+from pytest_infergate.baseline import Baseline, LatencyEntry, encode_fingerprint
 from pytest_infergate.environment import Fingerprint
 from pytest_infergate.report.terminal import HEADER, rows
 from pytest_infergate.results import (
@@ -107,10 +108,16 @@ def _svg(figure: Figure) -> str:
 
 
 def _latency_chart(
-    label: str, arms: Sequence[tuple[str, LatencyResult]], base: float | None
+    label: str,
+    arms: Sequence[tuple[str, LatencyResult]],
+    base: float | None,
+    sketch: Sequence[float] = (),
 ) -> str:
     figure = _figure()
     axes = figure.add_subplot()
+    if len(sketch) >= 2:
+        levels = [i / (len(sketch) - 1) for i in range(len(sketch))]
+        axes.plot(sketch, levels, color="grey", marker=".", linewidth=1, label="baseline sketch")
     colours = ("tab:blue", "tab:orange")
     for (arm, result), colour in zip(arms, colours, strict=False):
         values = sorted(s / 1e6 for s in result.samples_ns)
@@ -122,7 +129,11 @@ def _latency_chart(
             axes.annotate(name, (value, 0.02), rotation=90, fontsize=7, color=colour, ha="right")
     if base is not None:
         axes.axvline(base, color="black", linestyle="--", linewidth=1.2, label="baseline p50")
+    from matplotlib.ticker import FormatStrFormatter, NullFormatter
+
     axes.set_xscale("log")
+    axes.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+    axes.xaxis.set_minor_formatter(NullFormatter())
     axes.set_xlabel("latency per call (ms, log scale)")
     axes.set_ylabel("share of samples ≤ x")
     axes.set_title(label, fontsize=9)
@@ -137,12 +148,21 @@ def _baseline_p50(m: Measurement) -> float | None:
     return None
 
 
-def _latency_charts(measurements: Sequence[Measurement]) -> list[Chart]:
+def _sketch(baseline: Baseline | None, key: str, machine: str) -> tuple[float, ...]:
+    entry = baseline.entries.get(key) if baseline is not None else None
+    record = entry.machines.get(machine) if isinstance(entry, LatencyEntry) else None
+    return record.sketch_ms if record is not None else ()
+
+
+def _latency_charts(
+    measurements: Sequence[Measurement], baseline: Baseline | None, machine: str
+) -> list[Chart]:
     charts = []
     for m in measurements:
         r = m.result
         if isinstance(r, LatencyResult):
-            svg = _latency_chart(r.key, [("current", r)], _baseline_p50(m))
+            sketch = _sketch(baseline, r.key, machine)
+            svg = _latency_chart(r.key, [("current", r)], _baseline_p50(m), sketch)
         elif isinstance(r, ComparisonResult):
             svg = _latency_chart(
                 r.key, [("candidate", r.candidate), ("reference", r.reference)], None
@@ -297,16 +317,16 @@ def _chart_section(section: str, title: str, charts: Sequence[Chart], empty: str
     return f'<section id="{section}"><h2>{title}</h2>{inner or f"<p>{empty}</p>"}</section>'
 
 
-def html_report(
-    document: Mapping[str, Any], baseline_machines: Mapping[str, Fingerprint] | None = None
-) -> str:
+def html_report(document: Mapping[str, Any], baseline: Baseline | None = None) -> str:
     """The report of a results document (as ``--infer-json`` writes it)."""
-    return render_html(decode_results(document, "results"), baseline_machines or {})
+    return render_html(decode_results(document, "results"), baseline)
 
 
-def render_html(results: ResultsFile, baseline_machines: Mapping[str, Fingerprint]) -> str:
-    """The report of decoded results; ``baseline_machines`` are shown beside this run's."""
+def render_html(results: ResultsFile, baseline: Baseline | None = None) -> str:
+    """The report of decoded results; with the ``baseline``, its quantile sketches are
+    drawn under the latency distributions and its machines shown beside this run's."""
     measurements = results.measurements
+    latency = _latency_charts(measurements, baseline, results.machine)
     points = variant_points(measurements)
     tradeoff = (
         [Chart("tradeoff", "p50 latency vs accuracy", _tradeoff_chart(points))] if points else []
@@ -320,7 +340,7 @@ def render_html(results: ResultsFile, baseline_machines: Mapping[str, Fingerprin
         _chart_section(
             "latency",
             "Latency distributions",
-            _latency_charts(measurements),
+            latency,
             "No latency measurement.",
         ),
         _chart_section(
@@ -332,7 +352,9 @@ def render_html(results: ResultsFile, baseline_machines: Mapping[str, Fingerprin
         _chart_section(
             "sweep", "Batch-size sweep", sweeps, "No batch-size sweep (keys with bs1, bs2...)."
         ),
-        _machines_section((results.machine, results.fingerprint), baseline_machines),
+        _machines_section(
+            (results.machine, results.fingerprint), baseline.machines if baseline else {}
+        ),
     ]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

@@ -102,10 +102,33 @@ def _run_compare(args: argparse.Namespace) -> int:
 
 
 def _run_merge(args: argparse.Namespace) -> int:
-    from pytest_infergate.baseline import write_baseline
-    from pytest_infergate.offline import merge_baselines
+    from pytest_infergate.baseline import dumps, write_atomic, write_baseline
+    from pytest_infergate.offline import merge_baselines, merge_results
+    from pytest_infergate.results_file import decode_results
 
-    inputs = [(str(path), _load_baseline(path)) for path in args.inputs]
+    documents = [(str(path), read_json(path)) for path in args.inputs]
+    is_results = [
+        isinstance(d, dict) and "measurements" in d and "entries" not in d for _, d in documents
+    ]
+    if any(is_results):
+        if not all(is_results):
+            mixed = next(name for (name, _), r in zip(documents, is_results, strict=True) if not r)
+            raise BaselineError(
+                f"{mixed}: not a results file; merge results or baselines, not both"
+            )
+        decoded = [
+            (name, d, decode_results(d, name)) for name, d in documents if isinstance(d, dict)
+        ]
+        document, notes = merge_results(decoded)
+        for note in notes:
+            print(f"infergate: conflict: {note}", file=sys.stderr)
+        write_atomic(args.output, dumps(document))
+        print(
+            f"infergate: merged {len(documents)} results files "
+            f"({len(document['measurements'])} measurements) into {args.output}"
+        )
+        return 0
+    inputs = [(name, decode_baseline(d, name)) for name, d in documents]
     merged, conflicts = merge_baselines(inputs)
     for conflict in conflicts:
         print(f"infergate: conflict: {conflict.describe()}", file=sys.stderr)
@@ -232,12 +255,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     merge = commands.add_parser(
         "merge",
-        help="Combine baselines from CI shards or machines into one",
-        description="The union of the inputs' entries (per machine for latencies). Where "
-        "two inputs hold the same entry, the newer recorded_at wins; each such conflict "
-        "is reported on stderr. OUT is written atomically.",
+        help="Combine baselines (or results files) from CI shards or machines into one",
+        description="Baselines: the union of the inputs' entries (per machine for "
+        "latencies); where two inputs hold the same entry, the newer recorded_at wins. "
+        "Results files (--infer-json, one machine): the measurements of all; a key in two "
+        "inputs keeps the later input's. Each conflict is reported on stderr. OUT is "
+        "written atomically.",
     )
-    merge.add_argument("inputs", type=Path, nargs="+", metavar="BASELINE")
+    merge.add_argument("inputs", type=Path, nargs="+", metavar="FILE")
     merge.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
     merge.set_defaults(run=_run_merge)
 

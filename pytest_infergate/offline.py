@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from pytest_infergate.baseline import (
     AccuracyEntry,
@@ -228,3 +229,42 @@ def prune_older(baseline: Baseline, cutoff: _dt.datetime) -> tuple[Baseline, lis
             machines = {p: r for p, r in entry.machines.items() if p not in old}
             entries[key] = replace(entry, machines=machines)  # type: ignore[arg-type]
     return replace(baseline, entries=entries), dropped
+
+
+def merge_results(
+    inputs: Sequence[tuple[str, Mapping[str, Any], ResultsFile]],
+) -> tuple[dict[str, Any], list[str]]:
+    """One results document from several of one machine (CI shards), and the conflicts.
+
+    Each input is (name, raw document, its decoded form: the proof it is valid). The
+    measurements are concatenated in input order; a key measured in two inputs keeps
+    the later input's (results carry no recording time). Inputs from different
+    machines cannot share one file: :class:`BaselineError`.
+    """
+    from pytest_infergate.baseline import BaselineError
+    from pytest_infergate.results_file import RESULTS_SCHEMA_VERSION
+
+    first_name, first, decoded = inputs[0]
+    measurements: dict[str, tuple[str, Any]] = {}
+    conflicts = []
+    for name, document, results in inputs:
+        if results.machine != decoded.machine:
+            raise BaselineError(
+                f"{name}: machine {results.machine!r} differs from {first_name}'s "
+                f"{decoded.machine!r}; results of different machines cannot be merged"
+            )
+        for raw, m in zip(document["measurements"], results.measurements, strict=True):
+            key = m.result.key
+            if key in measurements:
+                conflicts.append(
+                    f"{key}: kept {name}, dropped {measurements[key][0]} (the later input wins)"
+                )
+                del measurements[key]
+            measurements[key] = (name, raw)
+    merged = {
+        "schema_version": RESULTS_SCHEMA_VERSION,
+        "machine": decoded.machine,
+        "fingerprint": first["fingerprint"],
+        "measurements": [raw for _, raw in measurements.values()],
+    }
+    return merged, conflicts

@@ -124,7 +124,10 @@ def test_merge_of_two_shards_equals_a_single_run(pytester: pytest.Pytester) -> N
     pytester.makepyfile(test_a=SHARD.format(name="a"), test_b=SHARD.format(name="b"))
     for name, selection in (("a", ["test_a.py"]), ("b", ["test_b.py"]), ("all", [])):
         out = pytester.path / f"{name}.json"
-        pytester.runpytest(f"--infer-baseline={out}", "--infer-update-baseline", *selection)
+        results = f"--infer-json={pytester.path / f'results_{name}.json'}"
+        pytester.runpytest(
+            f"--infer-baseline={out}", "--infer-update-baseline", results, *selection
+        )
     merged = pytester.path / "merged.json"
 
     done = infergate("merge", "a.json", "b.json", "-o", merged, cwd=pytester.path)
@@ -134,6 +137,17 @@ def test_merge_of_two_shards_equals_a_single_run(pytester: pytest.Pytester) -> N
     assert "merged 2 baselines (4 entries)" in done.stdout
     assert _normalised(merged) == _normalised(pytester.path / "all.json")
     assert len(_normalised(merged)["entries"]) == 4
+
+    # results files of the shards merge too, and not with a baseline
+    done = infergate("merge", "results_a.json", "results_b.json", "-o", "r.json", cwd=pytester.path)
+    assert done.returncode == 0, done.stderr
+    keys = [m["key"] for m in json.loads((pytester.path / "r.json").read_text())["measurements"]]
+    single = json.loads((pytester.path / "results_all.json").read_text())["measurements"]
+    assert keys == [m["key"] for m in single]
+    assert infergate("compare", "all.json", "r.json", cwd=pytester.path).returncode == 0
+    mixed = infergate("merge", "results_a.json", "b.json", "-o", "x.json", cwd=pytester.path)
+    assert mixed.returncode == 2
+    assert mixed.stderr.startswith("infergate: error: b.json: not a results file")
 
 
 def test_merge_conflicts_keep_the_newer_and_are_reported(pytester: pytest.Pytester) -> None:

@@ -122,31 +122,32 @@ def merge_baselines(inputs: Sequence[tuple[str, Baseline]]) -> tuple[Baseline, l
     returned. Where the kinds differ, the newer entry wins whole.
     """
     entries: dict[str, Entry] = {}
-    origin: dict[tuple[str, str], str] = {}
+    entry_from: dict[str, str] = {}  # the input an entry as a whole came from
+    origin: dict[tuple[str, str], str] = {}  # the input each machine's record came from
     machines = {}
     conflicts: list[Conflict] = []
     for name, baseline in inputs:
         machines.update(baseline.machines)
         for key, entry in baseline.entries.items():
             old = entries.get(key)
-            if old is None:
-                entries[key] = entry
-                for profile in _profiles(entry):
-                    origin[key, profile] = name
+            if old is None or old == entry:
+                if old is None:
+                    entries[key], entry_from[key] = entry, name
+                    origin.update({(key, p): name for p in _profiles(entry)})
                 continue
-            if isinstance(old, (LatencyEntry, RatioEntry)) and type(old) is type(entry):
-                assert isinstance(entry, (LatencyEntry, RatioEntry))
+            if (
+                isinstance(old, (LatencyEntry, RatioEntry))
+                and isinstance(entry, (LatencyEntry, RatioEntry))
+                and type(old) is type(entry)
+            ):
                 entries[key] = _merge_machines(key, old, entry, name, origin, conflicts)
                 continue
-            if old == entry:
-                continue
             new_at, old_at = _recorded_at(entry), _recorded_at(old)
-            first = origin.get((key, ""), origin.get((key, next(iter(_profiles(old)), "")), "?"))
+            first = entry_from[key]
             if new_at >= old_at:
                 conflicts.append(Conflict(key, "", name, new_at, first, old_at))
-                entries[key] = entry
-                for profile in _profiles(entry):
-                    origin[key, profile] = name
+                entries[key], entry_from[key] = entry, name
+                origin.update({(key, p): name for p in _profiles(entry)})
             else:
                 conflicts.append(Conflict(key, "", first, old_at, name, new_at))
     return Baseline(entries=entries, machines=machines), conflicts

@@ -138,6 +138,13 @@ def pytest_configure(config: pytest.Config) -> None:
     from pytest_infergate.baseline import BaselineError
     from pytest_infergate.session import GateSession
 
+    if config.getoption("infer_html"):
+        from importlib.util import find_spec
+
+        if find_spec("matplotlib") is None:
+            raise pytest.UsageError(
+                "infergate: --infer-html needs matplotlib: pip install pytest-infergate[report]"
+            )
     try:
         gate_config = gate_config_from_options(config.getoption, config.getini)
         if gate_config.update and hasattr(config, "workerinput"):
@@ -216,14 +223,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.USAGE_ERROR
         return
     session.config.stash[_FINISH_KEY] = report
-    _write_reports(session.config, gate)
+    _write_reports(session, gate)
 
 
-def _write_reports(config: pytest.Config, gate: GateSession) -> None:
-    """The Markdown and HTML reports asked for (not on xdist workers, not in off mode)."""
+def _write_reports(session: pytest.Session, gate: GateSession) -> None:
+    """The Markdown and HTML reports asked for (not on xdist workers, not in off mode);
+    a report that cannot be written makes the run a usage error, as the results file does."""
     import os
     from pathlib import Path
 
+    config = session.config
     markdown, html = config.getoption("infer_markdown"), config.getoption("infer_html")
     if hasattr(config, "workerinput") or gate.config.mode is Mode.OFF:
         return
@@ -240,8 +249,9 @@ def _write_reports(config: pytest.Config, gate: GateSession) -> None:
             environ=os.environ,
             baseline=gate.baseline,
         )
-    except (OSError, ImportError) as exc:
+    except OSError as exc:
         config.stash[_REPORTS_KEY] = [f"writing the reports failed: {exc}"]
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR
         return
     config.stash[_REPORTS_KEY] = [f"report written to {path}" for path in written]
 

@@ -219,6 +219,13 @@ def test_html_report_of_a_real_run_has_every_section_and_chart(variants: pytest.
     assert "baseline (" in text
 
 
+def test_an_unwritable_report_is_a_usage_error(variants: pytest.Pytester) -> None:
+    variants.makepyfile(test_variants="def test_one(infer_bench):\n    infer_bench(sum, [1])\n")
+    run = variants.runpytest(f"--infer-markdown={variants.path / 'missing' / 'summary.md'}")
+    assert run.ret == pytest.ExitCode.USAGE_ERROR
+    run.stdout.fnmatch_lines(["infergate: writing the reports failed: *missing*"])
+
+
 def test_report_helpers() -> None:
     assert variant("test_int8.py::test_latency") == variant("test_int8.py::test_accuracy")
     assert variant("tests/test_m.py::test_fp32_latency") == "m-fp32"

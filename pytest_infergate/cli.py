@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pytest_infergate import __version__
 from pytest_infergate.baseline import (
@@ -16,6 +17,9 @@ from pytest_infergate.baseline import (
     decode_baseline,
     read_json,
 )
+
+if TYPE_CHECKING:
+    from pytest_infergate.results_file import ResultsFile
 
 
 def _show(baseline: Baseline) -> list[str]:
@@ -52,22 +56,263 @@ def _show(baseline: Baseline) -> list[str]:
     return lines
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns 0 on success, 2 on bad input."""
+def _load_baseline(path: Path) -> Baseline:
+    document = read_json(path)
+    if isinstance(document, dict) and "measurements" in document and "entries" not in document:
+        raise BaselineError(f"{path}: a results file (--infer-json), not a baseline")
+    return decode_baseline(document, str(path))
+
+
+def _load_results(path: Path) -> ResultsFile:
+    from pytest_infergate.results_file import decode_results
+
+    return decode_results(read_json(path), str(path))
+
+
+def _run_show(args: argparse.Namespace) -> int:
+    for line in _show(_load_baseline(args.baseline)):
+        print(line)
+    return 0
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    from pytest_infergate.offline import rejudge
+    from pytest_infergate.report.terminal import format_notes, format_table, rows
+    from pytest_infergate.results import Outcome
+
+    baseline, results = _load_baseline(args.baseline), _load_results(args.results)
+    judged = rejudge(
+        baseline,
+        results,
+        latency_tolerance=args.tolerance,
+        accuracy_tolerance=args.accuracy_tolerance,
+        machine=args.machine,
+    )
+    table = rows(judged)
+    if table:
+        print(
+            f"infergate: {args.results} against {args.baseline}, "
+            f"machine {args.machine or results.machine}"
+        )
+        for line in (*format_table(table), *format_notes(table)):
+            print(line)
+    regressed = [m for m in judged if m.verdict.outcome is Outcome.REGRESSED]
+    print(f"infergate: {len(regressed)} of {len(judged)} measurements REGRESSED")
+    return 1 if regressed else 0
+
+
+def _run_merge(args: argparse.Namespace) -> int:
+    from pytest_infergate.baseline import dumps, write_atomic, write_baseline
+    from pytest_infergate.offline import merge_baselines, merge_results
+    from pytest_infergate.results_file import decode_results
+
+    documents = [(str(path), read_json(path)) for path in args.inputs]
+    is_results = [
+        isinstance(d, dict) and "measurements" in d and "entries" not in d for _, d in documents
+    ]
+    if any(is_results):
+        if not all(is_results):
+            mixed = next(name for (name, _), r in zip(documents, is_results, strict=True) if not r)
+            raise BaselineError(
+                f"{mixed}: not a results file; merge results or baselines, not both"
+            )
+        decoded = [
+            (name, d, decode_results(d, name)) for name, d in documents if isinstance(d, dict)
+        ]
+        document, notes = merge_results(decoded)
+        for note in notes:
+            print(f"infergate: conflict: {note}", file=sys.stderr)
+        write_atomic(args.output, dumps(document))
+        print(
+            f"infergate: merged {len(documents)} results files "
+            f"({len(document['measurements'])} measurements) into {args.output}"
+        )
+        return 0
+    inputs = [(name, decode_baseline(d, name)) for name, d in documents]
+    merged, conflicts = merge_baselines(inputs)
+    for conflict in conflicts:
+        print(f"infergate: conflict: {conflict.describe()}", file=sys.stderr)
+    write_baseline(args.output, merged)
+    print(
+        f"infergate: merged {len(inputs)} baselines ({len(merged.entries)} entries) "
+        f"into {args.output}"
+    )
+    return 0
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from pytest_infergate.baseline import write_atomic
+
+    results = _load_results(args.results)
+    baseline = _load_baseline(args.baseline) if args.baseline else None
+    try:
+        from pytest_infergate.report.html import render_html
+
+        text = render_html(results, baseline)
+    except ImportError as exc:
+        raise BaselineError(
+            f"the HTML report needs matplotlib ({exc}); install pytest-infergate[report]"
+        ) from None
+    write_atomic(args.output, text)
+    if args.markdown is not None:
+        from pytest_infergate.report.markdown import render_markdown
+
+        write_atomic(args.markdown, render_markdown(results))
+    print(f"infergate: report written to {args.output}")
+    return 0
+
+
+def _run_prune(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from pytest_infergate.baseline import write_baseline
+    from pytest_infergate.offline import prune_missing, prune_older
+
+    baseline = _load_baseline(args.baseline)
+    dropped: list[str] = []
+    if args.missing_from is not None:
+        keys = {m.result.key for m in _load_results(args.missing_from).measurements}
+        baseline, gone = prune_missing(baseline, keys)
+        dropped += gone
+    if args.older_than is not None:
+        cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=args.older_than)
+        baseline, gone = prune_older(baseline, cutoff)
+        dropped += gone
+    for what in dropped:
+        print(f"dropped {what}")
+    output = args.output or args.baseline
+    if args.dry_run:
+        print(f"infergate: {len(dropped)} to drop; --dry-run, nothing written")
+        return 0
+    write_baseline(output, baseline)
+    print(f"infergate: dropped {len(dropped)}, {len(baseline.entries)} entries left in {output}")
+    return 0
+
+
+def _tolerances(text: str) -> dict[str, float]:
+    from pytest_infergate.config import parse_tolerances
+
+    try:
+        return parse_tolerances(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _share(text: str) -> float:
+    from pytest_infergate.config import parse_share
+
+    try:
+        return parse_share(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _days(text: str) -> float:
+    try:
+        days = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of days, got {text!r}") from None
+    if not days >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of days >= 0, got {text!r}")
+    return days
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="infergate", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+
     show = commands.add_parser("show", help="List a baseline's entries, machines and history")
     show.add_argument("baseline", type=Path, metavar="BASELINE")
+    show.set_defaults(run=_run_show)
+
+    compare = commands.add_parser(
+        "compare",
+        help="Gate a results file against a baseline offline: exit 1 on a regression",
+        description="Judge every measurement of RESULTS (--infer-json) against BASELINE "
+        "with the plugin's gate. Exit 0: no regression; 1: a regression; 2: bad input.",
+    )
+    compare.add_argument("baseline", type=Path, metavar="BASELINE")
+    compare.add_argument("results", type=Path, metavar="RESULTS")
+    compare.add_argument(
+        "--tolerance",
+        type=_tolerances,
+        metavar="FRACTION",
+        help="Allowed p50 slowdown, e.g. 0.1 or 10%% (p95: twice that). Default: 0.1",
+    )
+    compare.add_argument(
+        "--accuracy-tolerance",
+        type=_share,
+        metavar="SHARE",
+        help="Allowed absolute accuracy drop, e.g. 0.01 or 1%%. Default: 0.01",
+    )
+    compare.add_argument(
+        "--machine",
+        metavar="NAME",
+        help="Machine profile to compare latencies with. Default: the one RESULTS ran on",
+    )
+    compare.set_defaults(run=_run_compare)
+
+    merge = commands.add_parser(
+        "merge",
+        help="Combine baselines (or results files) from CI shards or machines into one",
+        description="Baselines: the union of the inputs' entries (per machine for "
+        "latencies); where two inputs hold the same entry, the newer recorded_at wins. "
+        "Results files (--infer-json, one machine): the measurements of all; a key in two "
+        "inputs keeps the later input's. Each conflict is reported on stderr. OUT is "
+        "written atomically.",
+    )
+    merge.add_argument("inputs", type=Path, nargs="+", metavar="FILE")
+    merge.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
+    merge.set_defaults(run=_run_merge)
+
+    report = commands.add_parser(
+        "report",
+        help="Render a results file as a self-contained HTML report",
+        description="Render RESULTS (--infer-json) as one HTML file with charts "
+        "(needs matplotlib: pip install pytest-infergate[report]).",
+    )
+    report.add_argument("results", type=Path, metavar="RESULTS")
+    report.add_argument("-o", "--output", type=Path, required=True, metavar="HTML")
+    report.add_argument(
+        "--baseline", type=Path, metavar="BASELINE", help="Show its machines beside the run's"
+    )
+    report.add_argument(
+        "--markdown", type=Path, metavar="PATH", help="Also write the Markdown summary"
+    )
+    report.set_defaults(run=_run_report)
+
+    prune = commands.add_parser(
+        "prune",
+        help="Drop stale baseline entries",
+        description="Drop the entries of BASELINE whose key is not measured in RESULTS "
+        "(--missing-from) and/or the records older than DAYS (--older-than).",
+    )
+    prune.add_argument("baseline", type=Path, metavar="BASELINE")
+    prune.add_argument("--missing-from", type=Path, metavar="RESULTS")
+    prune.add_argument("--older-than", type=_days, metavar="DAYS")
+    prune.add_argument("-o", "--output", type=Path, metavar="OUT", help="Default: in place")
+    prune.add_argument("--dry-run", action="store_true", help="List what would go; write nothing")
+    prune.set_defaults(run=_run_prune)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns 0 on success, 1 when ``compare`` finds a regression, 2 on
+    bad input."""
+    parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "prune" and args.missing_from is None and args.older_than is None:
+        parser.error("prune: give --missing-from RESULTS and/or --older-than DAYS")
     try:
-        baseline = decode_baseline(read_json(args.baseline), str(args.baseline))
+        code: int = args.run(args)
     except BaselineError as exc:
         print(f"infergate: error: {exc}", file=sys.stderr)
         return 2
-    for line in _show(baseline):
-        print(line)
-    return 0
+    except OSError as exc:
+        print(f"infergate: error: {exc}", file=sys.stderr)
+        return 2
+    return code
 
 
 if __name__ == "__main__":

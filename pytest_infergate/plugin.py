@@ -7,7 +7,7 @@ users): no numpy, scipy or ML library here or in what it imports at module level
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 _SESSION_KEY = pytest.StashKey["GateSession"]()
 _FINISH_KEY = pytest.StashKey["FinishReport"]()
 _MARKER_KEY = pytest.StashKey[Settings]()
+_REPORTS_KEY = pytest.StashKey["list[str]"]()
 
 
 def _argtype(parse: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -97,6 +98,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--infer-json", metavar="PATH", help="Write every measurement and verdict to this JSON file"
     )
     group.addoption(
+        "--infer-markdown",
+        metavar="PATH",
+        help="Write a Markdown summary (verdict table, top regressions); also appended to "
+        "$GITHUB_STEP_SUMMARY when that is set",
+    )
+    group.addoption(
+        "--infer-html",
+        metavar="PATH",
+        help="Write a self-contained HTML report with charts (needs matplotlib: extra [report])",
+    )
+    group.addoption(
         "--infer-mode",
         type=_argtype(parse_mode),
         metavar="gate|report|off",
@@ -126,6 +138,13 @@ def pytest_configure(config: pytest.Config) -> None:
     from pytest_infergate.baseline import BaselineError
     from pytest_infergate.session import GateSession
 
+    if config.getoption("infer_html"):
+        from importlib.util import find_spec
+
+        if find_spec("matplotlib") is None:
+            raise pytest.UsageError(
+                "infergate: --infer-html needs matplotlib: pip install pytest-infergate[report]"
+            )
     try:
         ini_dir = config.inipath.parent if config.inipath else None
         gate_config = gate_config_from_options(config.getoption, config.getini, ini_dir)
@@ -160,25 +179,38 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture
-def infer_bench(request: pytest.FixtureRequest) -> InferBench:
+def infer_bench(request: pytest.FixtureRequest) -> Iterator[InferBench]:
     """Time a model call against the baseline: ``infer_bench(model, inputs)``, or two
     interleaved: ``infer_bench.compare(candidate, reference, args=(inputs,))``."""
     from pytest_infergate.bench import InferBench
 
     marker = request.node.stash.get(_MARKER_KEY, Settings())
-    return InferBench(get_session(request.config), request.node.nodeid, marker)
+    yield InferBench(get_session(request.config), request.node.nodeid, marker)
+    _record_properties(request)
+
+
+def _record_properties(request: pytest.FixtureRequest) -> None:
+    """Attach the test's measurements' key figures for ``--junitxml``."""
+    from pytest_infergate.report.junit import junit_properties
+
+    session = get_session(request.config)
+    known = {name for name, _ in request.node.user_properties}
+    for prop in junit_properties(session.measurements, request.node.nodeid):
+        if prop[0] not in known:
+            request.node.user_properties.append(prop)
 
 
 @pytest.fixture
-def accuracy_eval(request: pytest.FixtureRequest) -> AccuracyEval:
+def accuracy_eval(request: pytest.FixtureRequest) -> Iterator[AccuracyEval]:
     """Evaluate a model on a data set slice against the baseline:
     ``accuracy_eval(model, data, metric="accuracy", limit=500)``."""
     from pytest_infergate.evaluation import AccuracyEval, terminal_progress
 
     marker = request.node.stash.get(_MARKER_KEY, Settings())
-    return AccuracyEval(
+    yield AccuracyEval(
         get_session(request.config), request.node.nodeid, marker, terminal_progress(request.config)
     )
+    _record_properties(request)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -192,6 +224,37 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.USAGE_ERROR
         return
     session.config.stash[_FINISH_KEY] = report
+    _write_reports(session, gate)
+
+
+def _write_reports(session: pytest.Session, gate: GateSession) -> None:
+    """The Markdown and HTML reports asked for (not on xdist workers, not in off mode);
+    a report that cannot be written makes the run a usage error, as the results file does."""
+    import os
+    from pathlib import Path
+
+    config = session.config
+    markdown, html = config.getoption("infer_markdown"), config.getoption("infer_html")
+    if hasattr(config, "workerinput") or gate.config.mode is Mode.OFF:
+        return
+    step_summary = bool(os.environ.get("GITHUB_STEP_SUMMARY")) and bool(gate.measurements)
+    if not (markdown or html or step_summary):
+        return
+    from pytest_infergate.report.files import write_reports
+
+    try:
+        written = write_reports(
+            gate.results_document(),
+            markdown=Path(markdown) if markdown else None,
+            html=Path(html) if html else None,
+            environ=os.environ,
+            baseline=gate.baseline,
+        )
+    except OSError as exc:
+        config.stash[_REPORTS_KEY] = [f"writing the reports failed: {exc}"]
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR
+        return
+    config.stash[_REPORTS_KEY] = [f"report written to {path}" for path in written]
 
 
 def _failed_finish(reason: str) -> FinishReport:
@@ -223,6 +286,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
                 terminalreporter.write_line(f"infergate: {what} written to {path}")
         if report.skipped_reason:
             terminalreporter.write_line(f"infergate: {report.skipped_reason}", yellow=True)
+    for line in config.stash.get(_REPORTS_KEY, []):
+        terminalreporter.write_line(f"infergate: {line}")
 
 
 _COLOURS: dict[str, dict[str, bool]] = {

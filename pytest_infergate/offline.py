@@ -1,0 +1,271 @@
+"""Work on baselines and results outside pytest: re-judge, merge, prune.
+
+The ``infergate`` command's logic, as pure functions over the decoded records.
+Verdicts come from the plugin's own ``compare_*`` functions: there is no second
+implementation of the gate here.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from pytest_infergate.baseline import (
+    AccuracyEntry,
+    Baseline,
+    Entry,
+    LatencyEntry,
+    LatencyRecord,
+    RatioEntry,
+    RatioRecord,
+)
+from pytest_infergate.config import DEFAULTS
+from pytest_infergate.results import (
+    AccuracyResult,
+    ComparisonResult,
+    Measurement,
+    Verdict,
+)
+from pytest_infergate.results_file import ResultsFile
+
+
+def rejudge(
+    baseline: Baseline,
+    results: ResultsFile,
+    *,
+    latency_tolerance: Mapping[str, float] | None = None,
+    accuracy_tolerance: float | None = None,
+    machine: str | None = None,
+) -> list[Measurement]:
+    """Every measurement of ``results`` judged again against ``baseline``.
+
+    Latency and accuracy go through :func:`compare_latency` / :func:`compare_accuracy`
+    with the default policy unless tolerances are given. An A/B ratio is judged at its
+    final look against the default slowdown gate plus the baseline's stored ratio, as
+    :meth:`InferBench.compare` does without ``max_slowdown``/``min_speedup``. Latencies
+    are looked up under ``machine`` (default: the machine the results were measured on).
+    """
+    from pytest_infergate.gate import (
+        AccuracyPolicy,
+        LatencyPolicy,
+        compare_accuracy,
+        compare_latency,
+        compare_ratio,
+        fixed_ratio_gates,
+        stored_ratio_gate,
+    )
+    from pytest_infergate.stats import SEQUENTIAL_LOOKS
+
+    tolerances = dict(latency_tolerance or DEFAULTS.latency_tolerance or {})
+    percentiles = tuple(p for p in DEFAULTS.percentiles or () if p in tolerances)
+    policy = LatencyPolicy(tolerances=tolerances, percentiles=percentiles)
+    accuracy = AccuracyPolicy(
+        tolerance=accuracy_tolerance
+        if accuracy_tolerance is not None
+        else DEFAULTS.accuracy_tolerance or 0.01
+    )
+    profile = machine or results.machine
+    judged = []
+    for m in results.measurements:
+        r = m.result
+        entry = baseline.entries.get(r.key)
+        verdict: Verdict
+        if isinstance(r, AccuracyResult):
+            verdict = compare_accuracy(r, entry, accuracy)
+        elif isinstance(r, ComparisonResult):
+            tolerance = tolerances.get("p50", 0.10)
+            gates = fixed_ratio_gates(tolerance, None)
+            stored, context = stored_ratio_gate(entry, profile, tolerance)
+            if stored is not None:
+                gates.append(stored)
+            look = max(sum(1 for n, _ in SEQUENTIAL_LOOKS if n <= r.n) - 1, 0)
+            verdict = compare_ratio(r, gates, look=look, final=True, context=context)
+        else:
+            verdict = compare_latency(r, entry, profile, policy)
+        judged.append(replace(m, verdict=verdict, tolerances=dict(tolerances)))
+    return judged
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """One entry (or one machine's record of it) present in two inputs of a merge."""
+
+    key: str
+    profile: str
+    kept: str
+    kept_at: str
+    dropped: str
+    dropped_at: str
+
+    def describe(self) -> str:
+        where = f" [{self.profile}]" if self.profile else ""
+        return (
+            f"{self.key}{where}: kept {self.kept} (recorded {self.kept_at}), "
+            f"dropped {self.dropped} (recorded {self.dropped_at})"
+        )
+
+
+def _recorded_at(entry: Entry) -> str:
+    if isinstance(entry, AccuracyEntry):
+        return entry.recorded_at
+    return max((r.recorded_at for r in entry.machines.values()), default="")
+
+
+def merge_baselines(inputs: Sequence[tuple[str, Baseline]]) -> tuple[Baseline, list[Conflict]]:
+    """The union of the inputs' entries and machines.
+
+    Latency and ratio entries merge per machine profile; an accuracy entry is one
+    record. Where two inputs hold the same key (and profile) with different values,
+    the newer ``recorded_at`` wins (on a tie, the later input) and the conflict is
+    returned. Where the kinds differ, the newer entry wins whole.
+    """
+    entries: dict[str, Entry] = {}
+    entry_from: dict[str, str] = {}  # the input an entry as a whole came from
+    origin: dict[tuple[str, str], str] = {}  # the input each machine's record came from
+    machines = {}
+    conflicts: list[Conflict] = []
+    for name, baseline in inputs:
+        machines.update(baseline.machines)
+        for key, entry in baseline.entries.items():
+            old = entries.get(key)
+            if old is None or old == entry:
+                if old is None:
+                    entries[key], entry_from[key] = entry, name
+                    origin.update({(key, p): name for p in _profiles(entry)})
+                continue
+            if (
+                isinstance(old, (LatencyEntry, RatioEntry))
+                and isinstance(entry, (LatencyEntry, RatioEntry))
+                and type(old) is type(entry)
+            ):
+                entries[key] = _merge_machines(key, old, entry, name, origin, conflicts)
+                continue
+            new_at, old_at = _recorded_at(entry), _recorded_at(old)
+            first = entry_from[key]
+            if new_at >= old_at:
+                conflicts.append(Conflict(key, "", name, new_at, first, old_at))
+                entries[key], entry_from[key] = entry, name
+                origin.update({(key, p): name for p in _profiles(entry)})
+            else:
+                conflicts.append(Conflict(key, "", first, old_at, name, new_at))
+    return Baseline(entries=entries, machines=machines), conflicts
+
+
+def _profiles(entry: Entry) -> list[str]:
+    return [""] if isinstance(entry, AccuracyEntry) else list(entry.machines)
+
+
+def _merge_machines(
+    key: str,
+    old: LatencyEntry | RatioEntry,
+    new: LatencyEntry | RatioEntry,
+    name: str,
+    origin: dict[tuple[str, str], str],
+    conflicts: list[Conflict],
+) -> LatencyEntry | RatioEntry:
+    records: dict[str, LatencyRecord | RatioRecord] = dict(old.machines)
+    tolerance = old.tolerance
+    for profile, record in new.machines.items():
+        previous = records.get(profile)
+        if previous is None or previous == record:
+            records[profile] = record
+            origin.setdefault((key, profile), name)
+            continue
+        first = origin[key, profile]
+        if record.recorded_at >= previous.recorded_at:
+            conflicts.append(
+                Conflict(key, profile, name, record.recorded_at, first, previous.recorded_at)
+            )
+            records[profile], origin[key, profile] = record, name
+            tolerance = new.tolerance
+        else:
+            conflicts.append(
+                Conflict(key, profile, first, previous.recorded_at, name, record.recorded_at)
+            )
+    if isinstance(old, RatioEntry):
+        ratios = {p: r for p, r in records.items() if isinstance(r, RatioRecord)}
+        return RatioEntry(machines=ratios, tolerance=dict(tolerance))
+    latencies = {p: r for p, r in records.items() if isinstance(r, LatencyRecord)}
+    return LatencyEntry(machines=latencies, tolerance=dict(tolerance))
+
+
+def prune_missing(baseline: Baseline, keys: set[str]) -> tuple[Baseline, list[str]]:
+    """The baseline without the entries whose key is not in ``keys``, and those keys."""
+    dropped = sorted(k for k in baseline.entries if k not in keys)
+    kept = {k: e for k, e in baseline.entries.items() if k in keys}
+    return replace(baseline, entries=kept), dropped
+
+
+def _parse_time(text: str) -> _dt.datetime | None:
+    try:
+        moment = _dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=_dt.timezone.utc)
+
+
+def prune_older(baseline: Baseline, cutoff: _dt.datetime) -> tuple[Baseline, list[str]]:
+    """The baseline without records recorded before ``cutoff`` (an entry whose records
+    are all gone is dropped), and what was dropped (``key`` or ``key [profile]``).
+    A record whose time cannot be read is kept."""
+
+    def stale(recorded_at: str) -> bool:
+        moment = _parse_time(recorded_at)
+        return moment is not None and moment < cutoff
+
+    entries: dict[str, Entry] = {}
+    dropped: list[str] = []
+    for key, entry in sorted(baseline.entries.items()):
+        if isinstance(entry, AccuracyEntry):
+            if stale(entry.recorded_at):
+                dropped.append(key)
+            else:
+                entries[key] = entry
+            continue
+        old = sorted(p for p, r in entry.machines.items() if stale(r.recorded_at))
+        dropped.extend(f"{key} [{p}]" for p in old)
+        if len(old) < len(entry.machines):
+            machines = {p: r for p, r in entry.machines.items() if p not in old}
+            entries[key] = replace(entry, machines=machines)  # type: ignore[arg-type]
+    return replace(baseline, entries=entries), dropped
+
+
+def merge_results(
+    inputs: Sequence[tuple[str, Mapping[str, Any], ResultsFile]],
+) -> tuple[dict[str, Any], list[str]]:
+    """One results document from several of one machine (CI shards), and the conflicts.
+
+    Each input is (name, raw document, its decoded form: the proof it is valid). The
+    measurements are concatenated in input order; a key measured in two inputs keeps
+    the later input's (results carry no recording time). Inputs from different
+    machines cannot share one file: :class:`BaselineError`.
+    """
+    from pytest_infergate.baseline import BaselineError
+    from pytest_infergate.results_file import RESULTS_SCHEMA_VERSION
+
+    first_name, first, decoded = inputs[0]
+    measurements: dict[str, tuple[str, Any]] = {}
+    conflicts = []
+    for name, document, results in inputs:
+        if results.machine != decoded.machine:
+            raise BaselineError(
+                f"{name}: machine {results.machine!r} differs from {first_name}'s "
+                f"{decoded.machine!r}; results of different machines cannot be merged"
+            )
+        for raw, m in zip(document["measurements"], results.measurements, strict=True):
+            key = m.result.key
+            if key in measurements:
+                conflicts.append(
+                    f"{key}: kept {name}, dropped {measurements[key][0]} (the later input wins)"
+                )
+                del measurements[key]
+            measurements[key] = (name, raw)
+    merged = {
+        "schema_version": RESULTS_SCHEMA_VERSION,
+        "machine": decoded.machine,
+        "fingerprint": first["fingerprint"],
+        "measurements": [raw for _, raw in measurements.values()],
+    }
+    return merged, conflicts

@@ -1,0 +1,43 @@
+"""Writing the report files a run asked for; called by the plugin at the session's end."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pytest_infergate.baseline import Baseline, write_atomic
+
+#: Set by GitHub Actions: a Markdown file shown on the run's summary page.
+STEP_SUMMARY_VARIABLE = "GITHUB_STEP_SUMMARY"
+
+
+def write_reports(
+    document: Mapping[str, Any],
+    *,
+    markdown: Path | None,
+    html: Path | None,
+    environ: Mapping[str, str],
+    baseline: Baseline | None = None,
+) -> list[Path]:
+    """Write the Markdown and HTML reports of ``document``; append the Markdown to
+    ``$GITHUB_STEP_SUMMARY`` when set. Returns the paths written."""
+    written: list[Path] = []
+    step_summary = environ.get(STEP_SUMMARY_VARIABLE)
+    if markdown is not None or step_summary:
+        from pytest_infergate.report.markdown import markdown_summary
+
+        text = markdown_summary(document)
+        if markdown is not None:
+            write_atomic(markdown, text)
+            written.append(markdown)
+        if step_summary:
+            with open(step_summary, "a", encoding="utf-8") as stream:
+                stream.write(text + "\n")
+            written.append(Path(step_summary))
+    if html is not None:
+        from pytest_infergate.report.html import html_report
+
+        write_atomic(html, html_report(document, baseline))
+        written.append(html)
+    return written

@@ -1,0 +1,73 @@
+"""The Markdown summary (``--infer-markdown``, ``$GITHUB_STEP_SUMMARY``): fit for a PR comment.
+
+A pure function of the results document: the verdict counts, the table the terminal
+shows (same rows, same order: worst first) and the top regressions with the gate's
+reason for each.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from pytest_infergate.report.terminal import HEADER, OPTIONAL_COLUMNS, rows
+from pytest_infergate.results import SEVERITY, Outcome
+from pytest_infergate.results_file import ResultsFile, decode_results
+
+#: Outcomes listed under "Top regressions".
+_WORRYING = (Outcome.REGRESSED, Outcome.INCONCLUSIVE)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_summary(document: Mapping[str, Any], *, top: int = 5) -> str:
+    """The summary of a results document (as ``--infer-json`` writes it) as Markdown."""
+    return render_markdown(decode_results(document, "results"), top=top)
+
+
+def render_markdown(results: ResultsFile, *, top: int = 5) -> str:
+    """The summary of decoded results; ``top`` bounds the regressions listed."""
+    counts = Counter(m.verdict.outcome for m in results.measurements)
+    tally = ", ".join(
+        f"{n} {outcome.value}"
+        for outcome, n in sorted(counts.items(), key=lambda item: -SEVERITY[item[0]])
+    )
+    lines = [
+        f"## infergate: {tally or 'no measurements'}",
+        "",
+        f"Machine `{results.machine}`: {results.fingerprint.cpu}, "
+        f"{results.fingerprint.cores} cores, Python {results.fingerprint.python}.",
+        "",
+    ]
+    table = rows(results.measurements)
+    if table:
+        shown = [
+            i
+            for i in range(len(HEADER))
+            if i not in OPTIONAL_COLUMNS or any(row.cells[i] for row in table)
+        ]
+        lines.append("| " + " | ".join(HEADER[i] for i in shown) + " |")
+        lines.append("|" + "|".join("---" if i < 2 else "---:" for i in shown) + "|")
+        for row in table:
+            cells = [_cell(row.cells[i]) for i in shown]
+            if row.outcome is Outcome.REGRESSED:
+                cells[-1] = f"**{cells[-1]}**"
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append("")
+    worrying = sorted(
+        (m for m in results.measurements if m.verdict.outcome in _WORRYING),
+        key=lambda m: (-SEVERITY[m.verdict.outcome], m.result.key),
+    )
+    if worrying:
+        lines.append("### Top regressions")
+        lines.append("")
+        for m in worrying[:top]:
+            reason = m.verdict.reason or "see the table"
+            lines.append(f"- **{m.verdict.outcome.value}** `{m.result.key}`: {_cell(reason)}")
+        if len(worrying) > top:
+            lines.append(f"- … and {len(worrying) - top} more")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,219 @@
+"""The results file (``--infer-json``): decoding and validation.
+
+The encoder lives with the session (:meth:`GateSession.results_document`); this is
+its inverse, for the ``infergate`` command and the reports. Decoding rebuilds the
+same immutable records the plugin made (:class:`Measurement` with its result and
+verdict), so the reports and ``infergate compare`` run on exactly the plugin's
+types, and a re-judged verdict comes from the same ``compare_*`` functions.
+
+Errors are :class:`BaselineError` naming the file and the first bad field. The
+statistics of a latency result are recomputed from its raw samples, not read
+back. ``Measurement.tolerances`` is not stored in the file and decodes empty.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_infergate.baseline import BaselineError, _Reader, decode_fingerprint
+from pytest_infergate.environment import Fingerprint
+from pytest_infergate.results import (
+    AccuracyCheck,
+    AccuracyResult,
+    Check,
+    ComparisonResult,
+    LatencyResult,
+    Measurement,
+    Outcome,
+    StopReason,
+    Verdict,
+)
+
+#: Must match :data:`pytest_infergate.session.RESULTS_SCHEMA_VERSION` (a test checks it;
+#: kept here too so decoding does not import the session).
+RESULTS_SCHEMA_VERSION = 2
+KINDS = ("latency", "ratio", "accuracy")
+
+
+@dataclass(frozen=True)
+class ResultsFile:
+    """A decoded results file: the machine it ran on and every judged measurement."""
+
+    schema_version: int
+    machine: str
+    fingerprint: Fingerprint
+    measurements: tuple[Measurement, ...]
+
+
+def _enum(r: _Reader, enum_type: Any, value: object, where: str) -> Any:
+    try:
+        return enum_type(value)
+    except ValueError:
+        known = ", ".join(str(e.value) for e in enum_type)
+        raise r.fail(where, f"unknown value {value!r}; known: {known}") from None
+
+
+def _ints(r: _Reader, obj: Mapping[str, Any], name: str, where: str) -> tuple[int, ...]:
+    value = r.get(obj, name, where)
+    if not isinstance(value, list):
+        raise r.fail(f"{where}.{name}", f"expected a list, got {type(value).__name__}")
+    for i, item in enumerate(value):
+        if isinstance(item, bool) or not isinstance(item, int) or item < 0:
+            raise r.fail(f"{where}.{name}[{i}]", f"expected an integer >= 0, got {item!r}")
+    return tuple(value)
+
+
+def _optional_number(r: _Reader, obj: Mapping[str, Any], name: str, where: str) -> float | None:
+    if obj.get(name) is None:
+        return None
+    return r.number(obj, name, where)
+
+
+def _stop_reason(r: _Reader, obj: Mapping[str, Any], where: str) -> StopReason:
+    raw = obj.get("stop_reason", StopReason.PLAN.value)  # absent in schema 1
+    reason: StopReason = _enum(r, StopReason, raw, f"{where}.stop_reason")
+    return reason
+
+
+def _latency(r: _Reader, raw: object, key: str, where: str) -> LatencyResult:
+    obj = r.mapping(raw, where)
+    samples = _ints(r, obj, "samples_ns", where)
+    if not samples:
+        raise r.fail(f"{where}.samples_ns", "a measurement needs at least one sample")
+    return LatencyResult(
+        key=key,
+        samples_ns=samples,
+        batch_size=r.integer(obj, "batch_size", where, minimum=1),
+        calls_per_sample=r.integer(obj, "calls_per_sample", where, minimum=1),
+        warmup_calls=r.integer(obj, "warmup_calls", where),
+        measured_s=r.duration(r.get(obj, "measured_s", where), f"{where}.measured_s"),
+        stop_reason=_stop_reason(r, obj, where),
+    )
+
+
+def _ratio(r: _Reader, obj: Mapping[str, Any], key: str, where: str) -> ComparisonResult:
+    try:
+        return ComparisonResult(
+            key=key,
+            candidate=_latency(r, r.get(obj, "candidate", where), key, f"{where}.candidate"),
+            reference=_latency(r, r.get(obj, "reference", where), key, f"{where}.reference"),
+            measured_s=r.duration(r.get(obj, "measured_s", where), f"{where}.measured_s"),
+            stop_reason=_stop_reason(r, obj, where),
+            confidence=r.number(obj, "confidence", where),
+        )
+    except ValueError as exc:
+        if isinstance(exc, BaselineError):
+            raise
+        raise r.fail(where, str(exc)) from None
+
+
+def _accuracy(r: _Reader, obj: Mapping[str, Any], key: str, where: str) -> AccuracyResult:
+    try:
+        return AccuracyResult(
+            key=key,
+            metric=r.string(obj, "metric", where),
+            value=r.number(obj, "value", where),
+            predictions=_ints(r, obj, "predictions", where),
+            labels=_ints(r, obj, "labels", where),
+            slice_sha256=r.string(obj, "slice_sha256", where),
+            sampling=r.string(obj, "sampling", where),
+            predict_s=r.duration(r.get(obj, "predict_s", where), f"{where}.predict_s"),
+        )
+    except ValueError as exc:
+        if isinstance(exc, BaselineError):
+            raise
+        raise r.fail(where, str(exc)) from None
+
+
+def _check(r: _Reader, raw: object, where: str) -> Check:
+    obj = r.mapping(raw, where)
+    low = _optional_number(r, obj, "low", where)
+    high = _optional_number(r, obj, "high", where)
+    common: dict[str, Any] = {
+        "metric": r.string(obj, "metric", where),
+        "baseline": r.number(obj, "baseline", where),
+        "current": r.number(obj, "current", where),
+        "low": -math.inf if low is None else low,
+        "high": math.inf if high is None else high,
+        "tolerance": r.number(obj, "tolerance", where),
+        "outcome": _enum(r, Outcome, r.get(obj, "outcome", where), f"{where}.outcome"),
+        "mdr": _optional_number(r, obj, "mdr", where),
+        "p_value": _optional_number(r, obj, "p_value", where),
+    }
+    if "paired" not in obj:
+        return Check(**common)
+    worse, better = obj.get("worse"), obj.get("better")
+    return AccuracyCheck(
+        **common,
+        paired=bool(obj["paired"]),
+        worse=None if worse is None else r.integer(obj, "worse", where),
+        better=None if better is None else r.integer(obj, "better", where),
+        flip_rate=_optional_number(r, obj, "flip_rate", where),
+    )
+
+
+def _verdict(r: _Reader, raw: object, key: str, kind: str, where: str) -> Verdict:
+    obj = r.mapping(raw, where)
+    checks_raw = r.get(obj, "checks", where)
+    if not isinstance(checks_raw, list):
+        raise r.fail(f"{where}.checks", f"expected a list, got {type(checks_raw).__name__}")
+    reason = obj.get("reason", "")
+    return Verdict(
+        key=key,
+        kind=kind,
+        outcome=_enum(r, Outcome, r.get(obj, "outcome", where), f"{where}.outcome"),
+        checks=tuple(_check(r, c, f"{where}.checks[{i}]") for i, c in enumerate(checks_raw)),
+        reason=reason if isinstance(reason, str) else "",
+    )
+
+
+def _measurement(r: _Reader, raw: object, where: str) -> Measurement:
+    obj = r.mapping(raw, where)
+    key = r.string(obj, "key", where)
+    kind = r.string(obj, "kind", where)
+    result: LatencyResult | ComparisonResult | AccuracyResult
+    if kind == "latency":
+        result = _latency(r, obj, key, where)
+    elif kind == "ratio":
+        result = _ratio(r, obj, key, where)
+    elif kind == "accuracy":
+        result = _accuracy(r, obj, key, where)
+    else:
+        raise r.fail(f"{where}.kind", f"unknown measurement kind {kind!r}; known: {KINDS}")
+    verdict = _verdict(r, r.get(obj, "verdict", where), key, kind, f"{where}.verdict")
+    return Measurement(
+        nodeid=r.string(obj, "nodeid", where), result=result, verdict=verdict, tolerances={}
+    )
+
+
+def decode_results(document: object, source: str) -> ResultsFile:
+    """Validate and decode a parsed results document; ``source`` names it in errors."""
+    r = _Reader(source)
+    obj = r.mapping(document, "top level")
+    not_ours = "not a pytest-infergate results file (write one with --infer-json)"
+    if "schema_version" not in obj:
+        raise r.fail("top level.schema_version", f"missing: {not_ours}")
+    version = obj["schema_version"]
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise r.fail("schema_version", f"expected an integer >= 1, got {version!r}")
+    if version > RESULTS_SCHEMA_VERSION:
+        raise r.fail(
+            "schema_version",
+            f"version {version} is newer than this pytest-infergate reads "
+            f"({RESULTS_SCHEMA_VERSION}); upgrade pytest-infergate",
+        )
+    if "measurements" not in obj:
+        hint = "; it looks like a baseline" if "entries" in obj else ""
+        raise r.fail("top level.measurements", f"missing: {not_ours}{hint}")
+    raw = obj["measurements"]
+    if not isinstance(raw, list):
+        raise r.fail("measurements", f"expected a list, got {type(raw).__name__}")
+    return ResultsFile(
+        schema_version=version,
+        machine=r.string(obj, "machine", "top level"),
+        fingerprint=decode_fingerprint(r, r.get(obj, "fingerprint", "top level"), "fingerprint"),
+        measurements=tuple(_measurement(r, m, f"measurements[{i}]") for i, m in enumerate(raw)),
+    )

@@ -1,0 +1,263 @@
+"""Reports of real runs: the results file decoded, Markdown, JUnit properties, HTML."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import textwrap
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from pytest_infergate.baseline import BaselineError
+from pytest_infergate.report.html import batch_sweeps, pareto_front, variant
+from pytest_infergate.results import Outcome
+from pytest_infergate.results_file import RESULTS_SCHEMA_VERSION, decode_results
+from pytest_infergate.session import RESULTS_SCHEMA_VERSION as WRITTEN_VERSION
+
+#: Latency variants with a batch sweep, an A/B comparison, and two variants with
+#: both latency and accuracy (pairing by stem: fp32, int8).
+VARIANTS_MODULE = textwrap.dedent(
+    """
+    import time
+    import pytest
+
+    def model(x, ms=0.3):
+        end = time.perf_counter() + ms / 1000
+        while time.perf_counter() < end:
+            pass
+        return x
+
+    @pytest.mark.parametrize("bs", [1, 2, 4], ids=lambda b: f"bs{b}")
+    def test_sweep(infer_bench, bs):
+        infer_bench.measure(model, args=(1, 0.2 + 0.1 * bs), name=f"bs{bs}", batch_size=bs)
+
+    def test_ab(infer_bench):
+        infer_bench.compare(model, model, args=(1,))
+
+    DATA = [{"text": f"t{i}", "label": i % 2} for i in range(40)]
+
+    def test_fp32_latency(infer_bench):
+        infer_bench(model, 1, 0.5)
+
+    def test_fp32_accuracy(accuracy_eval):
+        accuracy_eval(lambda batch: [0] * len(batch), DATA)
+
+    def test_int8_latency(infer_bench):
+        infer_bench(model, 1, 0.2)
+
+    def test_int8_accuracy(accuracy_eval):
+        accuracy_eval(lambda batch: [int(x[1:]) % 2 for x in batch], DATA)
+    """
+)
+
+
+@pytest.fixture
+def variants(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeini("[pytest]\ninfer_max_time = 0.05\n")
+    pytester.makepyfile(test_variants=VARIANTS_MODULE)
+    return pytester
+
+
+def test_results_file_decodes_to_the_plugins_records(variants: pytest.Pytester) -> None:
+    assert RESULTS_SCHEMA_VERSION == WRITTEN_VERSION
+    out = variants.path / "results.json"
+    variants.runpytest(f"--infer-json={out}").assert_outcomes(passed=8)
+    document = json.loads(out.read_text())
+    results = decode_results(document, str(out))
+    assert [m.verdict.kind for m in results.measurements] == [
+        m["kind"] for m in document["measurements"]
+    ]
+    latency = results.measurements[0]
+    assert latency.result.key == "test_variants.py::test_sweep[bs1]::bs1"
+    assert latency.result.p50_ms == pytest.approx(document["measurements"][0]["p50_ms"])
+    assert [m.verdict.outcome.value for m in results.measurements] == [
+        m["verdict"]["outcome"] for m in document["measurements"]
+    ]
+    assert results.measurements[-1].verdict.outcome is Outcome.NEW
+    assert results.fingerprint.cores >= 1
+
+
+def _bad(document: dict, change) -> str:
+    change(document)
+    with pytest.raises(BaselineError) as info:
+        decode_results(document, "r.json")
+    return str(info.value)
+
+
+def _document() -> dict:
+    latency = {
+        "key": "t.py::t",
+        "nodeid": "t.py::t",
+        "kind": "latency",
+        "batch_size": 1,
+        "calls_per_sample": 1,
+        "warmup_calls": 0,
+        "measured_s": 0.1,
+        "stop_reason": "plan complete",
+        "samples_ns": [1000, 2000, 3000],
+        "verdict": {"outcome": "NEW", "reason": "", "checks": []},
+    }
+    fingerprint = {"cpu": "x", "cores": 2, "ram_gib": 1.0, "os": "l", "arch": "a", "python": "3"}
+    return {
+        "schema_version": 2,
+        "machine": "x-2c",
+        "fingerprint": fingerprint,
+        "measurements": [latency],
+    }
+
+
+def test_bad_results_files_name_file_and_field() -> None:
+    assert decode_results(_document(), "r.json").measurements[0].result.n == 3
+    newer = _bad(_document(), lambda d: d.update(schema_version=99))
+    assert newer.startswith("r.json: schema_version:")
+    assert "upgrade pytest-infergate" in newer
+    baseline = _bad({"schema_version": 2, "entries": {}}, lambda d: None)
+    assert "not a pytest-infergate results file" in baseline
+    assert "baseline" in baseline
+    truncated = _bad(_document(), lambda d: d["measurements"][0].pop("samples_ns"))
+    assert truncated == "r.json: measurements[0].samples_ns: missing"
+    outcome = _bad(_document(), lambda d: d["measurements"][0]["verdict"].update(outcome="MEH"))
+    assert "measurements[0].verdict.outcome: unknown value 'MEH'" in outcome
+    assert "not a pytest-infergate" in _bad({"hello": 1}, lambda d: None)
+
+
+def test_markdown_summary_and_github_step_summary(
+    project: pytest.Pytester, slowdown, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    baseline = project.path / "baseline.json"
+    project.runpytest(f"--infer-baseline={baseline}", "--infer-update-baseline")
+    step_summary = project.path / "step_summary.md"
+    step_summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
+    slowdown(3.0)
+    summary = project.path / "summary.md"
+    result = project.runpytest(f"--infer-baseline={baseline}", f"--infer-markdown={summary}")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"infergate: report written to {summary}"])
+    text = summary.read_text()
+    assert text.startswith("## infergate: 1 REGRESSED")
+    assert "| test | metric | baseline | current | change |" in text
+    assert "| test_model.py::test_model_latency | p50 |" in text
+    assert "**REGRESSED**" in text
+    assert "### Top regressions" in text
+    assert "- **REGRESSED** `test_model.py::test_model_latency`: p50 " in text
+    assert step_summary.read_text() == "earlier step\n" + text + "\n"
+
+
+def test_junit_xml_carries_each_measurements_figures(variants: pytest.Pytester) -> None:
+    junit = variants.path / "junit.xml"
+    variants.runpytest(f"--junitxml={junit}").assert_outcomes(passed=8)
+    cases = {
+        case.get("name"): {p.get("name"): p.get("value") for p in case.iter("property")}
+        for case in ET.parse(junit).getroot().iter("testcase")
+    }
+    sweep = cases["test_sweep[bs2]"]
+    assert sweep["infergate[bs2].kind"] == "latency"
+    assert sweep["infergate[bs2].verdict"] == "NEW"
+    assert float(sweep["infergate[bs2].p50_ms"]) > 0.2
+    assert float(sweep["infergate[bs2].throughput_per_s"]) > 0
+    assert float(cases["test_ab"]["infergate.ratio"]) > 0
+    accuracy = cases["test_int8_accuracy"]
+    assert accuracy["infergate.accuracy"] == "1"
+    assert accuracy["infergate.n"] == "40"
+
+
+class _Page(HTMLParser):
+    """Sections, charts (figures holding an <svg>) and external references of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sections: list[str] = []
+        self.charts: dict[str, int] = {}
+        self.external: list[str] = []
+        self.rows: list[str] = []
+        self._figure: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "section":
+            self.sections.append(a["id"] or "")
+        if tag == "figure":
+            self._figure = a.get("data-chart")
+        if tag == "svg" and self._figure is not None:
+            self.charts[self._figure] = self.charts.get(self._figure, 0) + 1
+            self._figure = None
+        if tag == "tr" and "data-verdict" in a:
+            self.rows.append(a["data-verdict"] or "")
+        for name in ("src", "href"):
+            if a.get(name):
+                self.external.append(a[name] or "")
+
+
+def _render(variants: pytest.Pytester, *options: str) -> Path:
+    out, page = variants.path / "results.json", variants.path / "report.html"
+    run = variants.runpytest(f"--infer-json={out}", f"--infer-html={page}", *options)
+    run.assert_outcomes(passed=8)
+    return page
+
+
+def test_html_report_of_a_real_run_has_every_section_and_chart(variants: pytest.Pytester) -> None:
+    baseline = variants.path / "baseline.json"
+    variants.runpytest(f"--infer-baseline={baseline}", "--infer-update-baseline")
+    page = _render(variants, f"--infer-baseline={baseline}", "--infer-mode=report")
+    text = page.read_text()
+    parser = _Page()
+    parser.feed(text)
+    parser.close()
+    assert parser.sections == ["verdicts", "latency", "tradeoff", "sweep", "machines"]
+    # 3 sweep points + 2 variants + 1 A/B: one latency chart each; one trade-off; one sweep
+    assert parser.charts == {"latency": 6, "tradeoff": 1, "sweep": 1}
+    assert parser.external == []
+    assert set(parser.rows) <= {"PASS", "IMPROVED", "INCONCLUSIVE", "REGRESSED"}
+    assert 'id="verdict-filter"' in text
+    # the baseline's sketch and p50 under each of the 5 single-arm latency charts
+    assert text.count(">baseline sketch<") == 5
+    assert text.count(">baseline p50<") == 5
+    assert text.count(">Pareto front<") == 1
+    assert "this run (" in text
+    assert "baseline (" in text
+
+
+def test_an_unwritable_report_is_a_usage_error(variants: pytest.Pytester) -> None:
+    variants.makepyfile(test_variants="def test_one(infer_bench):\n    infer_bench(sum, [1])\n")
+    run = variants.runpytest(f"--infer-markdown={variants.path / 'missing' / 'summary.md'}")
+    assert run.ret == pytest.ExitCode.USAGE_ERROR
+    run.stdout.fnmatch_lines(["infergate: writing the reports failed: *missing*"])
+
+
+def test_report_helpers() -> None:
+    assert variant("test_int8.py::test_latency") == variant("test_int8.py::test_accuracy")
+    assert variant("tests/test_m.py::test_fp32_latency") == "m-fp32"
+    assert pareto_front([(1.0, 0.8), (2.0, 0.9), (3.0, 0.85), (1.0, 0.7)]) == [0, 1]
+    assert batch_sweeps([]) == {}
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian's chromium)")
+def test_html_report_screenshot_in_headless_chromium(variants: pytest.Pytester) -> None:
+    page = _render(variants)
+    shot = variants.path / "report.png"
+    subprocess.run(
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--window-size=1280,4000",
+            f"--screenshot={shot}",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    kept = Path(__file__).parent.parent / ".screenshots"
+    kept.mkdir(exist_ok=True)
+    shutil.copy(shot, kept / "report.png")

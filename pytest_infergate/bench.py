@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -18,6 +18,9 @@ from pytest_infergate.results import (
 )
 from pytest_infergate.session import GateSession
 from pytest_infergate.timing import PairTiming, SamplingPlan, Timing, resolve_sync, run
+
+if TYPE_CHECKING:
+    from pytest_infergate.provenance import RuntimeFacts
 
 
 class InferBench:
@@ -35,10 +38,19 @@ class InferBench:
         self._marker = marker
         self._keys: set[str] = set()
 
-    def __call__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Time ``fn(*args, **kwargs)`` with the default settings; return its last value."""
+    def __call__(
+        self, fn: Callable[..., Any], *args: Any, model: object = None, **kwargs: Any
+    ) -> Any:
+        """Time ``fn(*args, **kwargs)`` with the default settings; return its last value.
+
+        ``model`` is the object whose runtime facts are recorded and checked against
+        ``expect_*`` settings (default: ``fn``, or the object ``fn`` is bound to, such
+        as the ``InferenceSession`` of ``session.run``). A keyword argument of ``fn``
+        named ``model`` must go through ``measure(kwargs=...)``."""
         __tracebackhide__ = True
-        _, value = self._measure(fn, args, kwargs, name=None, batch_size=1, overrides=Settings())
+        _, value = self._measure(
+            fn, args, kwargs, name=None, batch_size=1, overrides=Settings(), model=model
+        )
         return value
 
     def measure(
@@ -53,12 +65,19 @@ class InferBench:
         min_samples: int | None = None,
         max_time_s: float | None = None,
         sync: Callable[[], object] | str | None = None,
+        model: object = None,
+        expect_providers: Sequence[str] | None = None,
+        expect_quantized: bool | None = None,
+        expect_ops: Mapping[str, str | int] | None = None,
     ) -> LatencyResult:
         """Time ``fn(*args, **kwargs)`` and return the :class:`LatencyResult`.
 
         ``name`` tells several measurements of one test apart (baseline key
         ``nodeid::name``); ``batch_size`` is the items per call, for throughput;
-        ``sync`` (a callable or ``"cuda"``) runs before every clock read.
+        ``sync`` (a callable or ``"cuda"``) runs before every clock read; ``model``
+        is the object whose runtime facts are recorded (default: ``fn`` or the object
+        it is bound to); ``expect_providers``/``expect_quantized``/``expect_ops`` are
+        checked against them (NOT-APPLIED when unmet), as the marker keys are.
 
         With a stored value for this machine, sampling is adaptive: it looks at 50,
         150, 300, 500 and 1000 samples and stops once the verdict is clear (or at
@@ -68,13 +87,27 @@ class InferBench:
         __tracebackhide__ = True
         try:
             overrides = Settings.from_kwargs(
-                {"warmup": warmup, "min_samples": min_samples, "max_time_s": max_time_s}
+                {
+                    "warmup": warmup,
+                    "min_samples": min_samples,
+                    "max_time_s": max_time_s,
+                    "expect_providers": expect_providers,
+                    "expect_quantized": expect_quantized,
+                    "expect_ops": expect_ops,
+                }
             )
         except ValueError as exc:
             raise ValueError(f"infer_bench.measure(): {exc}") from None
         _check_batch_size("measure", batch_size)
         result, _ = self._measure(
-            fn, args, kwargs or {}, name=name, batch_size=batch_size, overrides=overrides, sync=sync
+            fn,
+            args,
+            kwargs or {},
+            name=name,
+            batch_size=batch_size,
+            overrides=overrides,
+            sync=sync,
+            model=model,
         )
         return result
 
@@ -94,6 +127,10 @@ class InferBench:
         warmup: int | None = None,
         max_time_s: float | None = None,
         sync: Callable[[], object] | str | None = None,
+        model: object = None,
+        expect_providers: Sequence[str] | None = None,
+        expect_quantized: bool | None = None,
+        expect_ops: Mapping[str, str | int] | None = None,
     ) -> ComparisonResult:
         """Time ``candidate`` against ``reference`` interleaved, and gate their ratio.
 
@@ -111,13 +148,25 @@ class InferBench:
 
         Sampling is sequential: looks at 50, 150 and 500 samples per arm, stopping as
         soon as every gate is decided; undecided at the cap is INCONCLUSIVE.
+
+        ``model`` is the candidate's model, whose runtime facts are recorded and
+        checked against ``expect_*`` settings (default: ``candidate`` or the object
+        it is bound to).
         """
         __tracebackhide__ = True
         for what, fn in (("candidate", candidate), ("reference", reference)):
             if not callable(fn):
                 raise TypeError(f"infer_bench.compare(): {what} must be callable, got {fn!r}")
         try:
-            overrides = Settings.from_kwargs({"warmup": warmup, "max_time_s": max_time_s})
+            overrides = Settings.from_kwargs(
+                {
+                    "warmup": warmup,
+                    "max_time_s": max_time_s,
+                    "expect_providers": expect_providers,
+                    "expect_quantized": expect_quantized,
+                    "expect_ops": expect_ops,
+                }
+            )
             slowdown = None if max_slowdown is None else parse_fraction(max_slowdown)
         except ValueError as exc:
             raise ValueError(f"infer_bench.compare(): {exc}") from None
@@ -146,6 +195,7 @@ class InferBench:
 
         if self._session.config.mode is Mode.OFF:
             return _comparison_once(key, call_candidate, call_reference, batch_size, sync_fn)
+        facts = _facts(candidate, model)
         result, verdict = self._compare(
             key,
             call_candidate,
@@ -156,9 +206,9 @@ class InferBench:
             batch_size,
             sync_fn,
         )
-        measurement = self._session.record_verdict(self._nodeid, result, verdict, settings)
+        measurement = self._session.record_verdict(self._nodeid, result, verdict, settings, facts)
         if self._session.fails(measurement.verdict):
-            pytest.fail(f"{key}: A/B {verdict.outcome.value}: {_hint(verdict)}", pytrace=False)
+            pytest.fail(_failure(key, "A/B", measurement.verdict), pytrace=False)
         return result
 
     def _compare(
@@ -236,6 +286,7 @@ class InferBench:
         batch_size: int,
         overrides: Settings,
         sync: Callable[[], object] | str | None = None,
+        model: object = None,
     ) -> tuple[LatencyResult, Any]:
         __tracebackhide__ = True
         key = self._key(name)
@@ -244,16 +295,12 @@ class InferBench:
         if self._session.config.mode is Mode.OFF:
             timing = run(fn, args, kwargs, plan=_ONE_CALL, sync=sync_fn)
             return _result(key, timing, batch_size), timing.last_value
+        facts = _facts(fn, model)  # outside the timed loop; file digests are cached
         timing = self._time(key, fn, args, kwargs, settings, batch_size, sync_fn)
         result = _result(key, timing, batch_size)
-        measurement = self._session.record(self._nodeid, result, settings)
+        measurement = self._session.record(self._nodeid, result, settings, facts)
         if self._session.fails(measurement.verdict):
-            verdict = measurement.verdict
-            pytest.fail(
-                f"{key}: latency {verdict.outcome.value}: {verdict.reason or 'see the summary'}. "
-                "If this change is expected, re-record with --infer-update-baseline.",
-                pytrace=False,
-            )
+            pytest.fail(_failure(key, "latency", measurement.verdict), pytrace=False)
         return result, timing.last_value
 
     def _time(
@@ -292,6 +339,39 @@ def _check_batch_size(method: str, batch_size: object) -> None:
         raise ValueError(
             f"infer_bench.{method}(): batch_size must be an int >= 1, got {batch_size!r}"
         )
+
+
+def _facts(fn: Callable[..., Any], model: object) -> RuntimeFacts | None:
+    """Runtime facts of ``model``, else of ``fn``, else of the object ``fn`` is bound to."""
+    from pytest_infergate.provenance import runtime_facts
+
+    if model is not None:
+        return runtime_facts(model)
+    owner = getattr(fn, "__self__", None)
+    facts = runtime_facts(fn)
+    return facts if facts is not None or owner is None else runtime_facts(owner)
+
+
+def _failure(key: str, kind: str, verdict: Verdict) -> str:
+    """The message a gated failure raises in its test."""
+    outcome = verdict.outcome.value
+    if verdict.outcome is Outcome.NOT_APPLIED:
+        return (
+            f"{key}: {outcome}: the optimisation was not applied: {verdict.reason}. "
+            "Fix the runtime (or the test's expect_* settings); re-recording does not help."
+        )
+    if verdict.outcome not in (Outcome.REGRESSED, Outcome.INCONCLUSIVE, Outcome.NEW):
+        return (
+            f"{key}: {verdict.model_change}, and --infer-strict is set; "
+            "re-record with --infer-update-baseline if the new model is intended."
+        )
+    change = f" ({verdict.model_change})" if verdict.model_change else ""
+    if kind == "A/B":
+        return f"{key}: A/B {outcome}{change}: {_hint(verdict)}"
+    return (
+        f"{key}: latency {outcome}{change}: {verdict.reason or 'see the summary'}. "
+        "If this change is expected, re-record with --infer-update-baseline."
+    )
 
 
 def _hint(verdict: Verdict) -> str:

@@ -121,7 +121,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "infergate(**settings): per-test gate settings, e.g. latency_tolerance=0.2, "
         "percentiles=('p50', 'p95'), warmup=10, warmup_s=0.5, min_samples=100, "
-        "min_time_s=1.0, max_time_s=10, accuracy_tolerance=0.01, max_flip_rate=0.05",
+        "min_time_s=1.0, max_time_s=10, accuracy_tolerance=0.01, max_flip_rate=0.05, "
+        "expect_providers=['CUDAExecutionProvider'], expect_quantized=True, "
+        "expect_ops={'MatMulInteger': '>=1'}",
     )
     from pytest_infergate.baseline import BaselineError
     from pytest_infergate.session import GateSession
@@ -225,6 +227,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 
 _COLOURS: dict[str, dict[str, bool]] = {
+    "NOT-APPLIED": {"red": True, "bold": True},
     "REGRESSED": {"red": True, "bold": True},
     "INCONCLUSIVE": {"yellow": True},
     "IMPROVED": {"cyan": True},

@@ -6,16 +6,18 @@ drive it directly.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_infergate.baseline import (
     LATENCY_FIGURES,
     Baseline,
+    LatencyEntry,
     dumps,
     encode_fingerprint,
     load_baseline,
@@ -35,9 +37,13 @@ from pytest_infergate.results import (
     Verdict,
 )
 
+if TYPE_CHECKING:
+    from pytest_infergate.provenance import RuntimeFacts
+
 #: Results file history: 1 -- latency measurements; 2 -- adds "ratio" measurements
 #: (``infer_bench.compare``), ``stop_reason`` on every measurement, and ``mdr`` and
-#: ``p_value`` on checks.
+#: ``p_value`` on checks. Later, still 2 (additive, optional): ``runtime_facts`` on
+#: measurements and ``model_change`` on verdicts (model provenance, issue 8).
 RESULTS_SCHEMA_VERSION = 2
 
 
@@ -97,10 +103,38 @@ class GateSession:
         return compare_latency(result, entry, self.profile, settings.policy())
 
     def record(
-        self, nodeid: str, result: LatencyResult | AccuracyResult, settings: Settings
+        self,
+        nodeid: str,
+        result: LatencyResult | AccuracyResult,
+        settings: Settings,
+        facts: RuntimeFacts | None = None,
     ) -> Measurement:
-        """Judge ``result`` and keep it."""
-        return self.record_verdict(nodeid, result, self.judge(result, settings), settings)
+        """Judge ``result`` and keep it (``facts``: what ran, when the model exposes it)."""
+        return self.record_verdict(nodeid, result, self.judge(result, settings), settings, facts)
+
+    def model_change(self, key: str, facts: RuntimeFacts | None) -> str:
+        """``"model changed (sha256 abc… → def…)"`` when the measured model's digest differs
+        from the one stored in ``key``'s baseline entry (this machine's record first)."""
+        entry = self.baseline.entries.get(key)
+        current = facts.digest if facts is not None else None
+        if not isinstance(entry, LatencyEntry) or current is None:
+            return ""
+        records = [entry.machines.get(self.profile), *entry.machines.values()]
+        stored = next((r.model_sha256 for r in records if r and r.model_sha256), None)
+        if stored is None or stored == current:
+            return ""
+        return f"model changed (sha256 {stored[:12]}… → {current[:12]}…)"
+
+    def applied(self, verdict: Verdict, facts: RuntimeFacts | None, settings: Settings) -> Verdict:
+        """``verdict`` turned NOT-APPLIED when the runtime does not meet the test's
+        expectations, and carrying the model change, if any."""
+        from pytest_infergate.provenance import unmet
+
+        problems = unmet(facts, settings.expectations())
+        if problems:
+            verdict = replace(verdict, outcome=Outcome.NOT_APPLIED, reason="; ".join(problems))
+        change = self.model_change(verdict.key, facts)
+        return replace(verdict, model_change=change) if change else verdict
 
     def record_verdict(
         self,
@@ -108,9 +142,11 @@ class GateSession:
         result: LatencyResult | ComparisonResult | AccuracyResult,
         verdict: Verdict,
         settings: Settings,
+        facts: RuntimeFacts | None = None,
     ) -> Measurement:
         """Keep a judged measurement (an A/B run decides as it samples); one key holds
-        one kind of measurement."""
+        one kind of measurement. ``facts`` are checked against the settings'
+        expectations (NOT-APPLIED) and the stored model digest."""
         for earlier in self.measurements:
             if earlier.result.key == result.key and earlier.verdict.kind != verdict.kind:
                 raise ValueError(
@@ -126,25 +162,36 @@ class GateSession:
         measurement = Measurement(
             nodeid=nodeid,
             result=result,
-            verdict=verdict,
+            verdict=self.applied(verdict, facts, settings),
             tolerances=tolerances,
+            facts=facts,
         )
         self.measurements.append(measurement)
         return measurement
 
     def fails(self, verdict: Verdict) -> bool:
-        """Whether ``verdict`` fails its test under this session's mode and flags."""
-        if self.config.mode is not Mode.GATE or self.config.update:
+        """Whether ``verdict`` fails its test under this session's mode and flags.
+
+        NOT-APPLIED fails even while re-recording: a new baseline does not fix a
+        runtime that is not the one the test expects. With ``--infer-strict``, a
+        changed model fails unless the baseline is being re-recorded."""
+        if self.config.mode is not Mode.GATE:
+            return False
+        if verdict.outcome is Outcome.NOT_APPLIED:
+            return True
+        if self.config.update:
             return False
         if verdict.outcome is Outcome.REGRESSED:
             return True
-        return self.config.strict and verdict.outcome in (Outcome.NEW, Outcome.INCONCLUSIVE)
+        return self.config.strict and (
+            bool(verdict.model_change) or verdict.outcome in (Outcome.NEW, Outcome.INCONCLUSIVE)
+        )
 
     def updated_baseline(self) -> Baseline:
         """The baseline with every measurement of this session recorded."""
         now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
         baseline = self.baseline
-        for m in self.measurements:
+        for m in self._recordable():
             if isinstance(m.result, AccuracyResult):
                 baseline = baseline.with_accuracy(m.result, recorded_at=now)
                 continue
@@ -163,8 +210,13 @@ class GateSession:
                 fingerprint=self.fingerprint,
                 tolerance={k: m.tolerances[k] for k in ("p50", "p95") if k in m.tolerances},
                 recorded_at=now,
+                model_sha256=m.facts.digest if m.facts is not None else None,
             )
         return baseline
+
+    def _recordable(self) -> list[Measurement]:
+        """The measurements a baseline update records: never those of the wrong runtime."""
+        return [m for m in self.measurements if m.verdict.outcome is not Outcome.NOT_APPLIED]
 
     def finish(self, *, interrupted: bool) -> FinishReport:
         """Write the results file and, when updating, the baseline (never after an interrupt)."""
@@ -180,7 +232,7 @@ class GateSession:
                 results_written=results_written,
                 skipped_reason="the run was interrupted; the baseline was left as it was",
             )
-        if not self.measurements:
+        if not self._recordable():
             return FinishReport(
                 results_written=results_written,
                 skipped_reason="no measurement ran; the baseline was left as it was",
@@ -244,7 +296,18 @@ def _encode_verdict(v: Verdict) -> dict[str, Any]:
         "outcome": v.outcome.value,
         "reason": v.reason,
         "checks": [_encode_check(c) for c in v.checks],
+        "model_change": v.model_change,
     }
+
+
+def encode_facts(facts: RuntimeFacts | None) -> dict[str, Any] | None:
+    """Runtime facts as plain JSON values (``None`` when the model exposed none)."""
+    if facts is None:
+        return None
+    encoded = dataclasses.asdict(facts)
+    encoded["providers"] = list(facts.providers)
+    encoded["op_histogram"] = dict(facts.op_histogram)
+    return encoded
 
 
 def _encode_accuracy(r: AccuracyResult) -> dict[str, Any]:
@@ -286,4 +349,11 @@ def _encode_measurement(m: Measurement) -> Mapping[str, Any]:
         }
     else:
         body = _encode_latency(r)
-    return {"key": r.key, "nodeid": m.nodeid, "kind": v.kind, **body, "verdict": _encode_verdict(v)}
+    return {
+        "key": r.key,
+        "nodeid": m.nodeid,
+        "kind": v.kind,
+        **body,
+        "runtime_facts": encode_facts(m.facts),
+        "verdict": _encode_verdict(v),
+    }

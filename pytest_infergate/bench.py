@@ -250,14 +250,15 @@ class InferBench:
             last[:] = [verdict]
             return ratio_settled(verdict)
 
-        timing = run_pair(
-            call_candidate,
-            call_reference,
-            plan=settings.plan(),
-            looks=[n for n, _ in SEQUENTIAL_LOOKS],
-            decide=decide,
-            sync=sync,
-        )
+        with self._session.timing_lock:
+            timing = run_pair(
+                call_candidate,
+                call_reference,
+                plan=settings.plan(),
+                looks=[n for n, _ in SEQUENTIAL_LOOKS],
+                decide=decide,
+                sync=sync,
+            )
         result = _comparison(
             key,
             timing.candidate.samples_ns,
@@ -296,7 +297,8 @@ class InferBench:
             timing = run(fn, args, kwargs, plan=_ONE_CALL, sync=sync_fn)
             return _result(key, timing, batch_size), timing.last_value
         facts = _facts(fn, model)  # outside the timed loop; file digests are cached
-        timing = self._time(key, fn, args, kwargs, settings, batch_size, sync_fn)
+        with self._session.timing_lock:
+            timing = self._time(key, fn, args, kwargs, settings, batch_size, sync_fn)
         result = _result(key, timing, batch_size)
         measurement = self._session.record(self._nodeid, result, settings, facts)
         if self._session.fails(measurement.verdict):

@@ -24,12 +24,14 @@ from pytest_infergate.config import (
 
 if TYPE_CHECKING:
     from pytest_infergate.bench import InferBench
+    from pytest_infergate.distributed import XdistHooks
     from pytest_infergate.evaluation import AccuracyEval
     from pytest_infergate.session import FinishReport, GateSession
 
 _SESSION_KEY = pytest.StashKey["GateSession"]()
 _FINISH_KEY = pytest.StashKey["FinishReport"]()
 _MARKER_KEY = pytest.StashKey[Settings]()
+_XDIST_KEY = pytest.StashKey["XdistHooks"]()
 
 
 def _argtype(parse: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -130,11 +132,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
     try:
         gate_config = gate_config_from_options(config.getoption, config.getini)
-        if gate_config.update and hasattr(config, "workerinput"):
-            raise ValueError("--infer-update-baseline does not support pytest-xdist yet; use -n0")
         config.stash[_SESSION_KEY] = GateSession.open(gate_config)
     except (BaselineError, ValueError) as exc:
         raise pytest.UsageError(f"infergate: {exc}") from None
+    if config.pluginmanager.hasplugin("xdist"):
+        from pytest_infergate.distributed import XdistHooks
+
+        hooks = XdistHooks(config, config.stash[_SESSION_KEY])
+        config.stash[_XDIST_KEY] = hooks
+        config.pluginmanager.register(hooks, "infergate-xdist")
 
 
 def get_session(config: pytest.Config) -> GateSession:
@@ -184,8 +190,8 @@ def accuracy_eval(request: pytest.FixtureRequest) -> AccuracyEval:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     gate = session.config.stash.get(_SESSION_KEY, None)
-    if gate is None:
-        return
+    if gate is None or hasattr(session.config, "workerinput"):
+        return  # an xdist worker publishes its measurements; the controller writes
     try:
         report = gate.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
     except OSError as exc:
@@ -216,6 +222,13 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             terminalreporter.write_line(line, **_COLOURS.get(row.outcome.value, {}))
         for note in format_notes(table):
             terminalreporter.write_line(note, yellow=True)
+    hooks: XdistHooks | None = config.stash.get(_XDIST_KEY, None)
+    if hooks is not None and hooks.workers > 1:
+        terminalreporter.write_line(
+            f"infergate: {hooks.workers} xdist workers timed one at a time, but the other "
+            "workers' tests may still load the CPU; use -n0 for the steadiest figures",
+            yellow=True,
+        )
     report = config.stash.get(_FINISH_KEY, None)
     if report is not None:
         written = (("baseline", report.baseline_written), ("results", report.results_written))

@@ -6,10 +6,12 @@ drive it directly.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -64,6 +66,9 @@ class GateSession:
         self.baseline = baseline if baseline is not None else Baseline()
         self.measurements: list[Measurement] = []
         self._fingerprint: Fingerprint | None = None
+        #: Held around every timed section; a cross-process file lock under
+        #: pytest-xdist, so that two workers never time at once.
+        self.timing_lock: AbstractContextManager[object] = contextlib.nullcontext()
 
     @classmethod
     def open(cls, config: GateConfig) -> GateSession:
@@ -168,6 +173,16 @@ class GateSession:
         )
         self.measurements.append(measurement)
         return measurement
+
+    def merge(self, measurements: Sequence[Measurement]) -> None:
+        """Add measurements judged elsewhere (a pytest-xdist worker's); one key holds
+        one measurement, as in a single process."""
+        taken = {m.result.key for m in self.measurements}
+        for m in measurements:
+            if m.result.key in taken:
+                raise ValueError(f"{m.result.key} was measured twice in this run")
+            taken.add(m.result.key)
+            self.measurements.append(m)
 
     def fails(self, verdict: Verdict) -> bool:
         """Whether ``verdict`` fails its test under this session's mode and flags.

@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -36,6 +37,7 @@ from typing import Any
 
 from pytest_infergate.environment import Fingerprint
 from pytest_infergate.results import AccuracyResult, ComparisonResult, LatencyResult
+from pytest_infergate.telemetry import GpuFacts
 
 SCHEMA_VERSION = 2
 HISTORY_LENGTH = 10
@@ -250,6 +252,7 @@ def encode_fingerprint(fingerprint: Fingerprint) -> dict[str, Any]:
         "python": fingerprint.python,
         "libraries": dict(fingerprint.libraries),
         "thread_env": dict(fingerprint.thread_env),
+        **({"gpus": [dataclasses.asdict(g) for g in fingerprint.gpus]} if fingerprint.gpus else {}),
     }
 
 
@@ -565,7 +568,28 @@ def decode_fingerprint(r: _Reader, raw: object, where: str) -> Fingerprint:
         python=r.string(obj, "python", where),
         libraries=r.string_map(obj, "libraries", where),
         thread_env=r.string_map(obj, "thread_env", where),
+        gpus=_decode_gpus(r, obj.get("gpus", []), f"{where}.gpus"),
     )
+
+
+def _decode_gpus(r: _Reader, raw: object, where: str) -> tuple[GpuFacts, ...]:
+    if not isinstance(raw, list):
+        raise r.fail(where, f"expected a list, got {type(raw).__name__}")
+    gpus = []
+    for i, item in enumerate(raw):
+        obj = r.mapping(item, f"{where}[{i}]")
+        at = f"{where}[{i}]"
+        gpus.append(
+            GpuFacts(
+                index=r.integer(obj, "index", at),
+                name=r.string(obj, "name", at),
+                memory_gib=r.duration(r.get(obj, "memory_gib", at), f"{at}.memory_gib"),
+                driver=r.string(obj, "driver", at),
+                cuda_driver=r.string(obj, "cuda_driver", at),
+                compute_capability=r.string(obj, "compute_capability", at),
+            )
+        )
+    return tuple(gpus)
 
 
 def check_schema_version(r: _Reader, document: Mapping[str, Any]) -> int:

@@ -17,7 +17,15 @@ from pytest_infergate.results import (
     Verdict,
 )
 from pytest_infergate.session import GateSession
-from pytest_infergate.timing import PairTiming, SamplingPlan, Timing, resolve_sync, run
+from pytest_infergate.timing import (
+    EventFactory,
+    PairTiming,
+    SamplingPlan,
+    Timing,
+    resolve_sync,
+    resolve_timer,
+    run,
+)
 
 if TYPE_CHECKING:
     from pytest_infergate.provenance import RuntimeFacts
@@ -69,6 +77,7 @@ class InferBench:
         expect_providers: Sequence[str] | None = None,
         expect_quantized: bool | None = None,
         expect_ops: Mapping[str, str | int] | None = None,
+        timer: str = "perf_counter",
     ) -> LatencyResult:
         """Time ``fn(*args, **kwargs)`` and return the :class:`LatencyResult`.
 
@@ -78,6 +87,8 @@ class InferBench:
         is the object whose runtime facts are recorded (default: ``fn`` or the object
         it is bound to); ``expect_providers``/``expect_quantized``/``expect_ops`` are
         checked against them (NOT-APPLIED when unmet), as the marker keys are.
+        ``timer="cuda_events"`` times each sample with CUDA events (GPU time of the
+        current stream) instead of the wall clock.
 
         With a stored value for this machine, sampling is adaptive: it looks at 50,
         150, 300, 500 and 1000 samples and stops once the verdict is clear (or at
@@ -108,6 +119,7 @@ class InferBench:
             overrides=overrides,
             sync=sync,
             model=model,
+            timer=timer,
         )
         return result
 
@@ -288,19 +300,22 @@ class InferBench:
         overrides: Settings,
         sync: Callable[[], object] | str | None = None,
         model: object = None,
+        timer: str = "perf_counter",
     ) -> tuple[LatencyResult, Any]:
         __tracebackhide__ = True
         key = self._key(name)
         settings = self._session.config.resolve(overrides, self._marker)
         sync_fn = resolve_sync(sync)
+        events = resolve_timer(timer)
         if self._session.config.mode is Mode.OFF:
             timing = run(fn, args, kwargs, plan=_ONE_CALL, sync=sync_fn)
             return _result(key, timing, batch_size), timing.last_value
         facts = _facts(fn, model)  # outside the timed loop; file digests are cached
-        with self._session.timing_lock:
-            timing = self._time(key, fn, args, kwargs, settings, batch_size, sync_fn)
+        with self._session.timing_lock, self._session.gpu_sampling() as sampler:
+            timing = self._time(key, fn, args, kwargs, settings, batch_size, sync_fn, events)
+        gpu = sampler.telemetry if sampler is not None else None
         result = _result(key, timing, batch_size)
-        measurement = self._session.record(self._nodeid, result, settings, facts)
+        measurement = self._session.record(self._nodeid, result, settings, facts, gpu)
         if self._session.fails(measurement.verdict):
             pytest.fail(_failure(key, "latency", measurement.verdict), pytrace=False)
         return result, timing.last_value
@@ -314,6 +329,7 @@ class InferBench:
         settings: Settings,
         batch_size: int,
         sync: Callable[[], object] | None,
+        events: EventFactory | None = None,
     ) -> Timing:
         """Sample adaptively when there is a stored value to decide against, else by plan."""
         from pytest_infergate.gate import LATENCY_LOOKS, latency_settled, wants_adaptive_stop
@@ -321,7 +337,7 @@ class InferBench:
         session = self._session
         entry, profile = session.entry(key), session.profile
         if session.config.update or not wants_adaptive_stop(entry, profile):
-            return run(fn, args, kwargs, plan=settings.plan(), sync=sync)
+            return run(fn, args, kwargs, plan=settings.plan(), sync=sync, events=events)
         policy = settings.policy()
 
         def decide(samples: tuple[int, ...], look: int, final: bool) -> bool:
@@ -329,7 +345,14 @@ class InferBench:
             return latency_settled(provisional, entry, profile, policy)
 
         return run(
-            fn, args, kwargs, plan=settings.plan(), sync=sync, looks=LATENCY_LOOKS, decide=decide
+            fn,
+            args,
+            kwargs,
+            plan=settings.plan(),
+            sync=sync,
+            looks=LATENCY_LOOKS,
+            decide=decide,
+            events=events,
         )
 
 

@@ -211,7 +211,12 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     gate = config.stash.get(_SESSION_KEY, None)
     if gate is None or gate.config.mode is Mode.OFF or not gate.measurements:
         return
-    from pytest_infergate.report.terminal import format_notes, format_table, summary
+    from pytest_infergate.report.terminal import (
+        format_notes,
+        format_table,
+        gpu_warnings,
+        summary,
+    )
 
     table = summary(gate.measurements, regressions_only=config.get_verbosity() < 0)
     if table:
@@ -222,6 +227,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             terminalreporter.write_line(line, **_COLOURS.get(row.outcome.value, {}))
         for note in format_notes(table):
             terminalreporter.write_line(note, yellow=True)
+    for warning in gpu_warnings(gate.measurements):
+        terminalreporter.write_line(f"infergate: {warning}", yellow=True)
     hooks: XdistHooks | None = config.stash.get(_XDIST_KEY, None)
     if hooks is not None and hooks.workers > 1:
         terminalreporter.write_line(

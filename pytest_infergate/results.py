@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pytest_infergate.provenance import RuntimeFacts
+    from pytest_infergate.telemetry import GpuTelemetry
 
 
 class Outcome(enum.Enum):
@@ -310,3 +311,5 @@ class Measurement:
     tolerances: dict[str, float]
     #: What ran (providers, op histogram, model digest...), when the model exposes it.
     facts: RuntimeFacts | None = None
+    #: GPU readings over the timed window (NVML), when a GPU is present.
+    gpu: GpuTelemetry | None = None

@@ -10,10 +10,11 @@ import contextlib
 import dataclasses
 import datetime as _dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from pytest_infergate.baseline import (
@@ -41,6 +42,7 @@ from pytest_infergate.results import (
 
 if TYPE_CHECKING:
     from pytest_infergate.provenance import RuntimeFacts
+    from pytest_infergate.telemetry import GpuSampler, GpuTelemetry
 
 #: Results file history: 1 -- latency measurements; 2 -- adds "ratio" measurements
 #: (``infer_bench.compare``), ``stop_reason`` on every measurement, and ``mdr`` and
@@ -69,6 +71,7 @@ class GateSession:
         #: Held around every timed section; a cross-process file lock under
         #: pytest-xdist, so that two workers never time at once.
         self.timing_lock: AbstractContextManager[object] = contextlib.nullcontext()
+        self._nvml: ModuleType | bool | None = False  # False: not opened yet
 
     @classmethod
     def open(cls, config: GateConfig) -> GateSession:
@@ -94,6 +97,22 @@ class GateSession:
         """The machine profile id latencies are stored under."""
         return self.config.machine or self.fingerprint.profile_id()
 
+    @contextlib.contextmanager
+    def gpu_sampling(self) -> Iterator[GpuSampler | None]:
+        """Sample GPU 0 in the background while the block runs; yields ``None`` (and
+        samples nothing) without NVML or a GPU. NVML is opened once per session."""
+        if self._nvml is False:
+            from pytest_infergate.telemetry import open_nvml
+
+            self._nvml = open_nvml() if self.fingerprint.gpus else None
+        if not isinstance(self._nvml, ModuleType):
+            yield None
+            return
+        from pytest_infergate.telemetry import GpuSampler
+
+        with GpuSampler(self._nvml, 0) as sampler:
+            yield sampler
+
     def entry(self, key: str) -> object:
         """The loaded baseline's entry for ``key`` (of any kind), or ``None``."""
         return self.baseline.entries.get(key)
@@ -113,9 +132,12 @@ class GateSession:
         result: LatencyResult | AccuracyResult,
         settings: Settings,
         facts: RuntimeFacts | None = None,
+        gpu: GpuTelemetry | None = None,
     ) -> Measurement:
-        """Judge ``result`` and keep it (``facts``: what ran, when the model exposes it)."""
-        return self.record_verdict(nodeid, result, self.judge(result, settings), settings, facts)
+        """Judge ``result`` and keep it (``facts``: what ran, when the model exposes it;
+        ``gpu``: telemetry over the timed window)."""
+        verdict = self.judge(result, settings)
+        return self.record_verdict(nodeid, result, verdict, settings, facts, gpu)
 
     def model_change(self, key: str, facts: RuntimeFacts | None) -> str:
         """``"model changed (sha256 abc… → def…)"`` when the measured model's digest differs
@@ -148,6 +170,7 @@ class GateSession:
         verdict: Verdict,
         settings: Settings,
         facts: RuntimeFacts | None = None,
+        gpu: GpuTelemetry | None = None,
     ) -> Measurement:
         """Keep a judged measurement (an A/B run decides as it samples); one key holds
         one kind of measurement. ``facts`` are checked against the settings'
@@ -170,6 +193,7 @@ class GateSession:
             verdict=self.applied(verdict, facts, settings),
             tolerances=tolerances,
             facts=facts,
+            gpu=gpu,
         )
         self.measurements.append(measurement)
         return measurement
@@ -315,6 +339,25 @@ def _encode_verdict(v: Verdict) -> dict[str, Any]:
     }
 
 
+#: GPU reading fields summarised as min/mean/max in the results file.
+GPU_FIELDS = ("utilization_pct", "memory_used_mib", "power_w", "sm_clock_mhz", "temperature_c")
+
+
+def encode_gpu(gpu: GpuTelemetry) -> dict[str, Any]:
+    """GPU telemetry as min/mean/max per reading field, plus slowdowns and other processes."""
+    figures = {}
+    for name in GPU_FIELDS:
+        low, mean, high = gpu.stats(name)
+        figures[name] = {"min": low, "mean": mean, "max": high}
+    return {
+        "gpu": gpu.index,
+        "readings": len(gpu.samples),
+        "slowdowns": list(gpu.slowdowns),
+        "other_processes": gpu.other_processes,
+        **figures,
+    }
+
+
 def encode_facts(facts: RuntimeFacts | None) -> dict[str, Any] | None:
     """Runtime facts as plain JSON values (``None`` when the model exposed none)."""
     if facts is None:
@@ -370,5 +413,6 @@ def _encode_measurement(m: Measurement) -> Mapping[str, Any]:
         "kind": v.kind,
         **body,
         "runtime_facts": encode_facts(m.facts),
+        **({"gpu_telemetry": encode_gpu(m.gpu)} if m.gpu is not None else {}),
         "verdict": _encode_verdict(v),
     }

@@ -31,6 +31,7 @@ from pytest_infergate.results import (
     StopReason,
     Verdict,
 )
+from pytest_infergate.telemetry import GpuSample, GpuTelemetry
 
 #: Wire format history: 1 -- first version.
 WIRE_VERSION = 1
@@ -46,6 +47,8 @@ _RECORDS: dict[str, type[Any]] = {
         Measurement,
         RuntimeFacts,
         Verdict,
+        GpuSample,
+        GpuTelemetry,
     )
 }
 _ENUMS: dict[str, type[enum.Enum]] = {cls.__name__: cls for cls in (Outcome, StopReason)}

@@ -200,3 +200,13 @@ def _numbered_notes(table: Sequence[Row]) -> dict[str, int]:
         if row.note and row.note not in numbers:
             numbers[row.note] = len(numbers) + 1
     return numbers
+
+
+def gpu_warnings(measurements: Sequence[Measurement]) -> list[str]:
+    """One line per GPU throttling or shared-GPU warning of a timed window."""
+    return [
+        f"{m.result.key}: {warning}"
+        for m in measurements
+        if m.gpu is not None
+        for warning in m.gpu.warnings()
+    ]

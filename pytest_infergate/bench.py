@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,7 @@ from pytest_infergate.timing import (
 
 if TYPE_CHECKING:
     from pytest_infergate.provenance import RuntimeFacts
+    from pytest_infergate.trace import Trace
 
 
 class InferBench:
@@ -314,8 +316,12 @@ class InferBench:
         with self._session.timing_lock, self._session.gpu_sampling() as sampler:
             timing = self._time(key, fn, args, kwargs, settings, batch_size, sync_fn, events)
         gpu = sampler.telemetry if sampler is not None else None
+        trace = None
+        if settings.trace:
+            with self._session.timing_lock:
+                trace = _trace(functools.partial(fn, *args, **kwargs), fn, model, facts)
         result = _result(key, timing, batch_size)
-        measurement = self._session.record(self._nodeid, result, settings, facts, gpu)
+        measurement = self._session.record(self._nodeid, result, settings, facts, gpu, trace)
         if self._session.fails(measurement.verdict):
             pytest.fail(_failure(key, "latency", measurement.verdict), pytrace=False)
         return result, timing.last_value
@@ -375,6 +381,23 @@ def _facts(fn: Callable[..., Any], model: object) -> RuntimeFacts | None:
     owner = getattr(fn, "__self__", None)
     facts = runtime_facts(fn)
     return facts if facts is not None or owner is None else runtime_facts(owner)
+
+
+def _trace(
+    call: Callable[[], Any], fn: Callable[..., Any], model: object, facts: RuntimeFacts | None
+) -> Trace | None:
+    """Top operators of a few profiled calls, after the timed loop; ``None`` when the
+    model is neither an onnxruntime session (or ORTModel) nor a torch model."""
+    from pytest_infergate.trace import trace_onnxruntime, trace_torch
+
+    if facts is None:
+        return None
+    if facts.runtime == "onnxruntime":
+        owner = model if model is not None else getattr(fn, "__self__", fn)
+        return trace_onnxruntime(call, owner)
+    if facts.runtime == "torch":
+        return trace_torch(call)
+    return None
 
 
 def _failure(key: str, kind: str, verdict: Verdict) -> str:

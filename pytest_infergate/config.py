@@ -182,6 +182,7 @@ class Settings:
     expect_providers: tuple[str, ...] | None = None
     expect_quantized: bool | None = None
     expect_ops: Mapping[str, str] | None = None
+    trace: bool | None = None
 
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any]) -> Settings:
@@ -263,6 +264,7 @@ _SETTING_PARSERS: dict[str, Any] = {
     "expect_providers": lambda v: parse_providers(v),
     "expect_quantized": lambda v: parse_strict_bool(v),
     "expect_ops": lambda v: parse_op_rules(v),
+    "trace": lambda v: parse_strict_bool(v),
 }
 
 DEFAULTS = Settings(
@@ -336,6 +338,7 @@ def gate_config_from_options(
         for key, setting in INI_SETTINGS.items()
     }
     cli_layer = {
+        "trace": True if get_option("infer_trace") else None,
         "latency_tolerance": get_option("infer_latency_tolerance"),
         "max_time_s": get_option("infer_max_time"),
         "accuracy_tolerance": get_option("infer_accuracy_tolerance"),

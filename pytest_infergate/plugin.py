@@ -104,6 +104,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="gate|report|off",
         help="gate: fail on regressions; report: compare and print only; off: call once, no timing",
     )
+    group.addoption(
+        "--infer-trace",
+        action="store_true",
+        default=None,
+        help="After each measurement, profile a few calls of its ONNX Runtime session or torch "
+        "model and list the top operators (marker: trace=True)",
+    )
     for key, help_text in (
         ("infer_baseline", "Baseline JSON to gate against"),
         ("infer_strict", "Fail on NEW and INCONCLUSIVE verdicts too (true/false)"),
@@ -125,7 +132,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "percentiles=('p50', 'p95'), warmup=10, warmup_s=0.5, min_samples=100, "
         "min_time_s=1.0, max_time_s=10, accuracy_tolerance=0.01, max_flip_rate=0.05, "
         "expect_providers=['CUDAExecutionProvider'], expect_quantized=True, "
-        "expect_ops={'MatMulInteger': '>=1'}",
+        "expect_ops={'MatMulInteger': '>=1'}, trace=True",
     )
     from pytest_infergate.baseline import BaselineError
     from pytest_infergate.session import GateSession
@@ -214,6 +221,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     from pytest_infergate.report.terminal import (
         format_notes,
         format_table,
+        format_traces,
         gpu_warnings,
         summary,
     )
@@ -229,6 +237,11 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             terminalreporter.write_line(note, yellow=True)
     for warning in gpu_warnings(gate.measurements):
         terminalreporter.write_line(f"infergate: {warning}", yellow=True)
+    traces = format_traces(gate.measurements)
+    if traces:
+        terminalreporter.write_sep("-", "infergate: where the time goes")
+        for line in traces:
+            terminalreporter.write_line(line)
     hooks: XdistHooks | None = config.stash.get(_XDIST_KEY, None)
     if hooks is not None and hooks.workers > 1:
         terminalreporter.write_line(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pytest_infergate.provenance import RuntimeFacts
     from pytest_infergate.telemetry import GpuTelemetry
+    from pytest_infergate.trace import Trace
 
 
 class Outcome(enum.Enum):
@@ -313,3 +314,5 @@ class Measurement:
     facts: RuntimeFacts | None = None
     #: GPU readings over the timed window (NVML), when a GPU is present.
     gpu: GpuTelemetry | None = None
+    #: Top operators of a few profiled calls (``--infer-trace``, marker ``trace=True``).
+    trace: Trace | None = None

@@ -43,6 +43,7 @@ from pytest_infergate.results import (
 if TYPE_CHECKING:
     from pytest_infergate.provenance import RuntimeFacts
     from pytest_infergate.telemetry import GpuSampler, GpuTelemetry
+    from pytest_infergate.trace import Trace
 
 #: Results file history: 1 -- latency measurements; 2 -- adds "ratio" measurements
 #: (``infer_bench.compare``), ``stop_reason`` on every measurement, and ``mdr`` and
@@ -133,11 +134,12 @@ class GateSession:
         settings: Settings,
         facts: RuntimeFacts | None = None,
         gpu: GpuTelemetry | None = None,
+        trace: Trace | None = None,
     ) -> Measurement:
         """Judge ``result`` and keep it (``facts``: what ran, when the model exposes it;
-        ``gpu``: telemetry over the timed window)."""
+        ``gpu``: telemetry over the timed window; ``trace``: its top operators)."""
         verdict = self.judge(result, settings)
-        return self.record_verdict(nodeid, result, verdict, settings, facts, gpu)
+        return self.record_verdict(nodeid, result, verdict, settings, facts, gpu, trace)
 
     def model_change(self, key: str, facts: RuntimeFacts | None) -> str:
         """``"model changed (sha256 abc… → def…)"`` when the measured model's digest differs
@@ -171,6 +173,7 @@ class GateSession:
         settings: Settings,
         facts: RuntimeFacts | None = None,
         gpu: GpuTelemetry | None = None,
+        trace: Trace | None = None,
     ) -> Measurement:
         """Keep a judged measurement (an A/B run decides as it samples); one key holds
         one kind of measurement. ``facts`` are checked against the settings'
@@ -194,6 +197,7 @@ class GateSession:
             tolerances=tolerances,
             facts=facts,
             gpu=gpu,
+            trace=trace,
         )
         self.measurements.append(measurement)
         return measurement
@@ -358,6 +362,17 @@ def encode_gpu(gpu: GpuTelemetry) -> dict[str, Any]:
     }
 
 
+def encode_trace(trace: Trace) -> dict[str, Any]:
+    """A trace's top operators (``total_ms`` over all profiled calls, ``share`` of them)."""
+    return {
+        "runtime": trace.runtime,
+        "calls": trace.calls,
+        "call_ms": trace.call_ms,
+        "covered_share": trace.covered_share,
+        "ops": [dataclasses.asdict(op) for op in trace.ops],
+    }
+
+
 def encode_facts(facts: RuntimeFacts | None) -> dict[str, Any] | None:
     """Runtime facts as plain JSON values (``None`` when the model exposed none)."""
     if facts is None:
@@ -414,5 +429,6 @@ def _encode_measurement(m: Measurement) -> Mapping[str, Any]:
         **body,
         "runtime_facts": encode_facts(m.facts),
         **({"gpu_telemetry": encode_gpu(m.gpu)} if m.gpu is not None else {}),
+        **({"trace": encode_trace(m.trace)} if m.trace is not None else {}),
         "verdict": _encode_verdict(v),
     }

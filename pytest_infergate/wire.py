@@ -32,6 +32,7 @@ from pytest_infergate.results import (
     Verdict,
 )
 from pytest_infergate.telemetry import GpuSample, GpuTelemetry
+from pytest_infergate.trace import OpTime, Trace
 
 #: Wire format history: 1 -- first version.
 WIRE_VERSION = 1
@@ -49,6 +50,8 @@ _RECORDS: dict[str, type[Any]] = {
         Verdict,
         GpuSample,
         GpuTelemetry,
+        OpTime,
+        Trace,
     )
 }
 _ENUMS: dict[str, type[enum.Enum]] = {cls.__name__: cls for cls in (Outcome, StopReason)}

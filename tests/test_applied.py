@@ -213,3 +213,42 @@ def test_bad_marker_expectation_is_a_usage_error(project: pytest.Pytester) -> No
     run = project.runpytest("test_bad.py")
     assert run.ret == pytest.ExitCode.USAGE_ERROR
     run.stderr.fnmatch_lines(["*test_x*expect_quantized: expected True or False*"])
+
+
+def test_infer_trace_lists_the_top_operators(onnx_project: pytest.Pytester) -> None:
+    onnx_project.makepyfile(
+        test_traced="""
+        import numpy as np
+        from models import pytest, session
+
+        BATCH = np.ones((256, 64), np.float32)
+
+        def test_onnx(infer_bench):
+            s = session("mlp.onnx")
+            infer_bench(s.run, None, {"x": BATCH})
+
+        @pytest.mark.infergate(trace=True)
+        def test_plain_function(infer_bench):
+            infer_bench(sum, [1, 2])
+        """
+    )
+    results = onnx_project.path / "results.json"
+    plain = onnx_project.runpytest(f"--infer-json={results}")
+    plain.assert_outcomes(passed=2)
+    assert "where the time goes" not in plain.stdout.str()
+
+    traced = onnx_project.runpytest("--infer-trace", f"--infer-json={results}")
+    traced.assert_outcomes(passed=2)
+    traced.stdout.fnmatch_lines(
+        [
+            "*infergate: where the time goes*",
+            "test_traced.py::test_onnx: onnxruntime, * ms per profiled call over 10 calls*",
+            "  MatMul * ms/call *%*",
+        ]
+    )
+    by_key = {m["key"]: m for m in json.loads(results.read_text())["measurements"]}
+    trace = by_key["test_traced.py::test_onnx"]["trace"]
+    assert trace["ops"][0]["op_type"] == "MatMul"
+    assert {op["op_type"] for op in trace["ops"]} == {"MatMul", "Relu"}
+    assert 0.5 <= trace["covered_share"] <= 1.0
+    assert "trace" not in by_key["test_traced.py::test_plain_function"]

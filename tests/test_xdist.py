@@ -22,6 +22,7 @@ from pytest_infergate.results import (
     StopReason,
     Verdict,
 )
+from pytest_infergate.trace import OpTime, Trace
 from pytest_infergate.wire import WireError, decode_measurements, encode_measurements
 
 #: Four slowable tests; each writes the wall-clock span of its model calls to a file,
@@ -129,6 +130,7 @@ def _measurements() -> list[Measurement]:
             Verdict("t::a", "latency", Outcome.PASS, (check,), "", "model changed (x)"),
             {"p50": 0.1},
             facts,
+            trace=Trace("onnxruntime", 10, 0.05, (OpTime("MatMul", "n0", 0.3, 1, 0.6),)),
         ),
         Measurement(
             "t::b",

@@ -210,3 +210,23 @@ def gpu_warnings(measurements: Sequence[Measurement]) -> list[str]:
         if m.gpu is not None
         for warning in m.gpu.warnings()
     ]
+
+
+def format_traces(measurements: Sequence[Measurement]) -> list[str]:
+    """The detail section of ``--infer-trace``: each traced measurement's top operators."""
+    lines: list[str] = []
+    for m in measurements:
+        t = m.trace
+        if t is None:
+            continue
+        lines.append(
+            f"{m.result.key}: {t.runtime}, {t.call_ms:.4g} ms per profiled call over {t.calls} "
+            f"calls; the top {len(t.ops)} operators explain {t.covered_share:.0%}"
+        )
+        width = max(len(op.op_type) for op in t.ops) if t.ops else 0
+        for op in t.ops:
+            per_call = op.total_ms / max(t.calls, 1)
+            lines.append(
+                f"  {op.op_type.ljust(width)}  {per_call:9.4g} ms/call  {op.share:6.1%}  {op.node}"
+            )
+    return lines

@@ -193,7 +193,11 @@ class GateSession:
         measurement = Measurement(
             nodeid=nodeid,
             result=result,
-            verdict=self.applied(verdict, facts, settings),
+            # Accuracy evaluations carry no runtime facts yet: expectations are the
+            # timed measurements' business.
+            verdict=verdict
+            if isinstance(result, AccuracyResult)
+            else self.applied(verdict, facts, settings),
             tolerances=tolerances,
             facts=facts,
             gpu=gpu,

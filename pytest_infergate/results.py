@@ -316,3 +316,6 @@ class Measurement:
     gpu: GpuTelemetry | None = None
     #: Top operators of a few profiled calls (``--infer-trace``, marker ``trace=True``).
     trace: Trace | None = None
+    #: The 1-minute load average right after the timed window (``None`` where the OS has
+    #: none): under pytest-xdist, how busy the other workers kept the machine.
+    load_average: float | None = None

@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import datetime as _dt
 import math
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -59,6 +60,14 @@ class FinishReport:
     baseline_written: Path | None = None
     results_written: Path | None = None
     skipped_reason: str = ""
+
+
+def load_average() -> float | None:
+    """The 1-minute load average (``os.getloadavg``), or ``None`` where there is none."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
 
 
 class GateSession:
@@ -202,6 +211,7 @@ class GateSession:
             facts=facts,
             gpu=gpu,
             trace=trace,
+            load_average=load_average(),
         )
         self.measurements.append(measurement)
         return measurement
@@ -434,5 +444,6 @@ def _encode_measurement(m: Measurement) -> Mapping[str, Any]:
         "runtime_facts": encode_facts(m.facts),
         **({"gpu_telemetry": encode_gpu(m.gpu)} if m.gpu is not None else {}),
         **({"trace": encode_trace(m.trace)} if m.trace is not None else {}),
+        "load_average_1m": m.load_average,
         "verdict": _encode_verdict(v),
     }

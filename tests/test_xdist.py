@@ -88,6 +88,7 @@ def test_update_then_gate_in_every_mode(spread: pytest.Pytester, mode: str) -> N
     # Gated against the recorded entries (never NEW); a busy 2-core box may leave one
     # undecided, which still passes.
     assert {m["verdict"]["outcome"] for m in measurements} <= {"PASS", "IMPROVED", "INCONCLUSIVE"}
+    assert all(m["load_average_1m"] >= 0 for m in measurements)
 
 
 def test_two_workers_time_one_at_a_time_and_regressions_fail(

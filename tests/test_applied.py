@@ -25,7 +25,11 @@ MODELS = textwrap.dedent(
     X = np.ones((1, 64), np.float32)
 
     def session(path, providers=("CPUExecutionProvider",)):
-        return ort.InferenceSession(path, providers=list(providers))
+        # One thread that sleeps when idle: no spinning pool left to load later tests.
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return ort.InferenceSession(path, options, providers=list(providers))
     """
 )
 

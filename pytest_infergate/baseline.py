@@ -13,7 +13,9 @@ Schema history:
   (machine-independent) with the metric, the slice's sha256 and the per-example
   predictions as base64 of little-endian uint16/uint32 class ids; latency records
   gain ``history_p95_ms`` (optional; the newest run last, like
-  ``history_p50_ms``). Version 1 files load unchanged.
+  ``history_p50_ms``). Version 1 files load unchanged. Later, still version 2:
+  latency records gain an optional ``model_sha256`` (the measured model's
+  digest, see :mod:`pytest_infergate.provenance`); files without it load.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -34,6 +37,7 @@ from typing import Any
 
 from pytest_infergate.environment import Fingerprint
 from pytest_infergate.results import AccuracyResult, ComparisonResult, LatencyResult
+from pytest_infergate.telemetry import GpuFacts
 
 SCHEMA_VERSION = 2
 HISTORY_LENGTH = 10
@@ -61,6 +65,7 @@ class LatencyRecord:
     sketch_ms: tuple[float, ...]
     recorded_at: str
     history_p95_ms: tuple[float, ...] = ()
+    model_sha256: str | None = None
 
     def percentile_ms(self, name: str) -> float:
         value: float = getattr(self, f"{name}_ms")
@@ -148,8 +153,10 @@ class Baseline:
         fingerprint: Fingerprint,
         tolerance: Mapping[str, float],
         recorded_at: str,
+        model_sha256: str | None = None,
     ) -> Baseline:
-        """A copy with ``result`` recorded for ``profile``; other machines and entries stay."""
+        """A copy with ``result`` recorded for ``profile``; other machines and entries stay.
+        ``model_sha256`` is the measured model's digest, when it is known."""
         from pytest_infergate.stats import sketch_ms
 
         previous = self.entries.get(result.key)
@@ -172,6 +179,7 @@ class Baseline:
             sketch_ms=sketch_ms(result.samples_ns),
             recorded_at=recorded_at,
             history_p95_ms=history_p95,
+            model_sha256=model_sha256,
         )
         entries = dict(self.entries)
         entries[result.key] = LatencyEntry(machines=machines, tolerance=dict(tolerance))
@@ -244,11 +252,14 @@ def encode_fingerprint(fingerprint: Fingerprint) -> dict[str, Any]:
         "python": fingerprint.python,
         "libraries": dict(fingerprint.libraries),
         "thread_env": dict(fingerprint.thread_env),
+        **({"gpus": [dataclasses.asdict(g) for g in fingerprint.gpus]} if fingerprint.gpus else {}),
     }
 
 
 def _encode_record(record: LatencyRecord) -> dict[str, Any]:
+    digest = {"model_sha256": record.model_sha256} if record.model_sha256 else {}
     return {
+        **digest,
         "n": record.n,
         "batch_size": record.batch_size,
         **{name: _round(getattr(record, name)) for name in LATENCY_FIGURES},
@@ -427,6 +438,7 @@ def _decode_record(r: _Reader, raw: object, where: str) -> LatencyRecord:
         sketch_ms=r.durations(obj, "sketch_ms", where),
         recorded_at=r.string(obj, "recorded_at", where),
         history_p95_ms=r.durations(obj, "history_p95_ms", where, optional=True),
+        model_sha256=r.string(obj, "model_sha256", where) if "model_sha256" in obj else None,
         **floats,
     )
 
@@ -556,7 +568,28 @@ def decode_fingerprint(r: _Reader, raw: object, where: str) -> Fingerprint:
         python=r.string(obj, "python", where),
         libraries=r.string_map(obj, "libraries", where),
         thread_env=r.string_map(obj, "thread_env", where),
+        gpus=_decode_gpus(r, obj.get("gpus", []), f"{where}.gpus"),
     )
+
+
+def _decode_gpus(r: _Reader, raw: object, where: str) -> tuple[GpuFacts, ...]:
+    if not isinstance(raw, list):
+        raise r.fail(where, f"expected a list, got {type(raw).__name__}")
+    gpus = []
+    for i, item in enumerate(raw):
+        obj = r.mapping(item, f"{where}[{i}]")
+        at = f"{where}[{i}]"
+        gpus.append(
+            GpuFacts(
+                index=r.integer(obj, "index", at),
+                name=r.string(obj, "name", at),
+                memory_gib=r.duration(r.get(obj, "memory_gib", at), f"{at}.memory_gib"),
+                driver=r.string(obj, "driver", at),
+                cuda_driver=r.string(obj, "cuda_driver", at),
+                compute_capability=r.string(obj, "compute_capability", at),
+            )
+        )
+    return tuple(gpus)
 
 
 def check_schema_version(r: _Reader, document: Mapping[str, Any]) -> int:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -19,7 +20,19 @@ from pytest_infergate.results import (
     Verdict,
 )
 from pytest_infergate.session import GateSession
-from pytest_infergate.timing import PairTiming, SamplingPlan, Timing, resolve_sync, run
+from pytest_infergate.timing import (
+    EventFactory,
+    PairTiming,
+    SamplingPlan,
+    Timing,
+    resolve_sync,
+    resolve_timer,
+    run,
+)
+
+if TYPE_CHECKING:
+    from pytest_infergate.provenance import RuntimeFacts
+    from pytest_infergate.trace import Trace
 
 
 class InferBench:
@@ -37,10 +50,19 @@ class InferBench:
         self._marker = marker
         self._keys: set[str] = set()
 
-    def __call__(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Time ``fn(*args, **kwargs)`` with the default settings; return its last value."""
+    def __call__(
+        self, fn: Callable[..., Any], *args: Any, model: object = None, **kwargs: Any
+    ) -> Any:
+        """Time ``fn(*args, **kwargs)`` with the default settings; return its last value.
+
+        ``model`` is the object whose runtime facts are recorded and checked against
+        ``expect_*`` settings (default: ``fn``, or the object ``fn`` is bound to, such
+        as the ``InferenceSession`` of ``session.run``). A keyword argument of ``fn``
+        named ``model`` must go through ``measure(kwargs=...)``."""
         __tracebackhide__ = True
-        _, value = self._measure(fn, args, kwargs, name=None, batch_size=1, overrides=Settings())
+        _, value = self._measure(
+            fn, args, kwargs, name=None, batch_size=1, overrides=Settings(), model=model
+        )
         return value
 
     def measure(
@@ -55,12 +77,22 @@ class InferBench:
         min_samples: int | None = None,
         max_time_s: float | None = None,
         sync: Callable[[], object] | str | None = None,
+        model: object = None,
+        expect_providers: Sequence[str] | None = None,
+        expect_quantized: bool | None = None,
+        expect_ops: Mapping[str, str | int] | None = None,
+        timer: str = "perf_counter",
     ) -> LatencyResult:
         """Time ``fn(*args, **kwargs)`` and return the :class:`LatencyResult`.
 
         ``name`` tells several measurements of one test apart (baseline key
         ``nodeid::name``); ``batch_size`` is the items per call, for throughput;
-        ``sync`` (a callable or ``"cuda"``) runs before every clock read.
+        ``sync`` (a callable or ``"cuda"``) runs before every clock read; ``model``
+        is the object whose runtime facts are recorded (default: ``fn`` or the object
+        it is bound to); ``expect_providers``/``expect_quantized``/``expect_ops`` are
+        checked against them (NOT-APPLIED when unmet), as the marker keys are.
+        ``timer="cuda_events"`` times each sample with CUDA events (GPU time of the
+        current stream) instead of the wall clock.
 
         With a stored value for this machine, sampling is adaptive: it looks at 50,
         150, 300, 500 and 1000 samples and stops once the verdict is clear (or at
@@ -70,13 +102,28 @@ class InferBench:
         __tracebackhide__ = True
         try:
             overrides = Settings.from_kwargs(
-                {"warmup": warmup, "min_samples": min_samples, "max_time_s": max_time_s}
+                {
+                    "warmup": warmup,
+                    "min_samples": min_samples,
+                    "max_time_s": max_time_s,
+                    "expect_providers": expect_providers,
+                    "expect_quantized": expect_quantized,
+                    "expect_ops": expect_ops,
+                }
             )
         except ValueError as exc:
             raise ValueError(f"infer_bench.measure(): {exc}") from None
         _check_batch_size("measure", batch_size)
         result, _ = self._measure(
-            fn, args, kwargs or {}, name=name, batch_size=batch_size, overrides=overrides, sync=sync
+            fn,
+            args,
+            kwargs or {},
+            name=name,
+            batch_size=batch_size,
+            overrides=overrides,
+            sync=sync,
+            model=model,
+            timer=timer,
         )
         return result
 
@@ -125,6 +172,10 @@ class InferBench:
         warmup: int | None = None,
         max_time_s: float | None = None,
         sync: Callable[[], object] | str | None = None,
+        model: object = None,
+        expect_providers: Sequence[str] | None = None,
+        expect_quantized: bool | None = None,
+        expect_ops: Mapping[str, str | int] | None = None,
     ) -> ComparisonResult:
         """Time ``candidate`` against ``reference`` interleaved, and gate their ratio.
 
@@ -142,13 +193,25 @@ class InferBench:
 
         Sampling is sequential: looks at 50, 150 and 500 samples per arm, stopping as
         soon as every gate is decided; undecided at the cap is INCONCLUSIVE.
+
+        ``model`` is the candidate's model, whose runtime facts are recorded and
+        checked against ``expect_*`` settings (default: ``candidate`` or the object
+        it is bound to).
         """
         __tracebackhide__ = True
         for what, fn in (("candidate", candidate), ("reference", reference)):
             if not callable(fn):
                 raise TypeError(f"infer_bench.compare(): {what} must be callable, got {fn!r}")
         try:
-            overrides = Settings.from_kwargs({"warmup": warmup, "max_time_s": max_time_s})
+            overrides = Settings.from_kwargs(
+                {
+                    "warmup": warmup,
+                    "max_time_s": max_time_s,
+                    "expect_providers": expect_providers,
+                    "expect_quantized": expect_quantized,
+                    "expect_ops": expect_ops,
+                }
+            )
             slowdown = None if max_slowdown is None else parse_fraction(max_slowdown)
         except ValueError as exc:
             raise ValueError(f"infer_bench.compare(): {exc}") from None
@@ -177,6 +240,7 @@ class InferBench:
 
         if self._session.config.mode is Mode.OFF:
             return _comparison_once(key, call_candidate, call_reference, batch_size, sync_fn)
+        facts = _facts(candidate, model)
         result, verdict = self._compare(
             key,
             call_candidate,
@@ -187,9 +251,9 @@ class InferBench:
             batch_size,
             sync_fn,
         )
-        measurement = self._session.record_verdict(self._nodeid, result, verdict, settings)
+        measurement = self._session.record_verdict(self._nodeid, result, verdict, settings, facts)
         if self._session.fails(measurement.verdict):
-            pytest.fail(f"{key}: A/B {verdict.outcome.value}: {_hint(verdict)}", pytrace=False)
+            pytest.fail(_failure(key, "A/B", measurement.verdict), pytrace=False)
         return result
 
     def _compare(
@@ -231,14 +295,15 @@ class InferBench:
             last[:] = [verdict]
             return ratio_settled(verdict)
 
-        timing = run_pair(
-            call_candidate,
-            call_reference,
-            plan=settings.plan(),
-            looks=[n for n, _ in SEQUENTIAL_LOOKS],
-            decide=decide,
-            sync=sync,
-        )
+        with self._session.timing_lock:
+            timing = run_pair(
+                call_candidate,
+                call_reference,
+                plan=settings.plan(),
+                looks=[n for n, _ in SEQUENTIAL_LOOKS],
+                decide=decide,
+                sync=sync,
+            )
         result = _comparison(
             key,
             timing.candidate.samples_ns,
@@ -267,24 +332,29 @@ class InferBench:
         batch_size: int,
         overrides: Settings,
         sync: Callable[[], object] | str | None = None,
+        model: object = None,
+        timer: str = "perf_counter",
     ) -> tuple[LatencyResult, Any]:
         __tracebackhide__ = True
         key = self._key(name)
         settings = self._session.config.resolve(overrides, self._marker)
         sync_fn = resolve_sync(sync)
+        events = resolve_timer(timer)
         if self._session.config.mode is Mode.OFF:
             timing = run(fn, args, kwargs, plan=_ONE_CALL, sync=sync_fn)
             return _result(key, timing, batch_size), timing.last_value
-        timing = self._time(key, fn, args, kwargs, settings, batch_size, sync_fn)
+        facts = _facts(fn, model)  # outside the timed loop; file digests are cached
+        with self._session.timing_lock, self._session.gpu_sampling() as sampler:
+            timing = self._time(key, fn, args, kwargs, settings, batch_size, sync_fn, events)
+        gpu = sampler.telemetry if sampler is not None else None
+        trace = None
+        if settings.trace:
+            with self._session.timing_lock:
+                trace = _trace(functools.partial(fn, *args, **kwargs), fn, model, facts)
         result = _result(key, timing, batch_size)
-        measurement = self._session.record(self._nodeid, result, settings)
+        measurement = self._session.record(self._nodeid, result, settings, facts, gpu, trace)
         if self._session.fails(measurement.verdict):
-            verdict = measurement.verdict
-            pytest.fail(
-                f"{key}: latency {verdict.outcome.value}: {verdict.reason or 'see the summary'}. "
-                "If this change is expected, re-record with --infer-update-baseline.",
-                pytrace=False,
-            )
+            pytest.fail(_failure(key, "latency", measurement.verdict), pytrace=False)
         return result, timing.last_value
 
     def _time(
@@ -296,6 +366,7 @@ class InferBench:
         settings: Settings,
         batch_size: int,
         sync: Callable[[], object] | None,
+        events: EventFactory | None = None,
     ) -> Timing:
         """Sample adaptively when there is a stored value to decide against, else by plan."""
         from pytest_infergate.gate import LATENCY_LOOKS, latency_settled, wants_adaptive_stop
@@ -303,7 +374,7 @@ class InferBench:
         session = self._session
         entry, profile = session.entry(key), session.profile
         if session.config.update or not wants_adaptive_stop(entry, profile):
-            return run(fn, args, kwargs, plan=settings.plan(), sync=sync)
+            return run(fn, args, kwargs, plan=settings.plan(), sync=sync, events=events)
         policy = settings.policy()
 
         def decide(samples: tuple[int, ...], look: int, final: bool) -> bool:
@@ -311,7 +382,14 @@ class InferBench:
             return latency_settled(provisional, entry, profile, policy)
 
         return run(
-            fn, args, kwargs, plan=settings.plan(), sync=sync, looks=LATENCY_LOOKS, decide=decide
+            fn,
+            args,
+            kwargs,
+            plan=settings.plan(),
+            sync=sync,
+            looks=LATENCY_LOOKS,
+            decide=decide,
+            events=events,
         )
 
 
@@ -323,6 +401,56 @@ def _check_batch_size(method: str, batch_size: object) -> None:
         raise ValueError(
             f"infer_bench.{method}(): batch_size must be an int >= 1, got {batch_size!r}"
         )
+
+
+def _facts(fn: Callable[..., Any], model: object) -> RuntimeFacts | None:
+    """Runtime facts of ``model``, else of ``fn``, else of the object ``fn`` is bound to."""
+    from pytest_infergate.provenance import runtime_facts
+
+    if model is not None:
+        return runtime_facts(model)
+    owner = getattr(fn, "__self__", None)
+    facts = runtime_facts(fn)
+    return facts if facts is not None or owner is None else runtime_facts(owner)
+
+
+def _trace(
+    call: Callable[[], Any], fn: Callable[..., Any], model: object, facts: RuntimeFacts | None
+) -> Trace | None:
+    """Top operators of a few profiled calls, after the timed loop; ``None`` when the
+    model is neither an onnxruntime session (or ORTModel) nor a torch model."""
+    from pytest_infergate.trace import trace_onnxruntime, trace_torch
+
+    if facts is None:
+        return None
+    if facts.runtime == "onnxruntime":
+        owner = model if model is not None else getattr(fn, "__self__", fn)
+        return trace_onnxruntime(call, owner)
+    if facts.runtime == "torch":
+        return trace_torch(call)
+    return None
+
+
+def _failure(key: str, kind: str, verdict: Verdict) -> str:
+    """The message a gated failure raises in its test."""
+    outcome = verdict.outcome.value
+    if verdict.outcome is Outcome.NOT_APPLIED:
+        return (
+            f"{key}: {outcome}: the optimisation was not applied: {verdict.reason}. "
+            "Fix the runtime (or the test's expect_* settings); re-recording does not help."
+        )
+    if verdict.outcome not in (Outcome.REGRESSED, Outcome.INCONCLUSIVE, Outcome.NEW):
+        return (
+            f"{key}: {verdict.model_change}, and --infer-strict is set; "
+            "re-record with --infer-update-baseline if the new model is intended."
+        )
+    change = f" ({verdict.model_change})" if verdict.model_change else ""
+    if kind == "A/B":
+        return f"{key}: A/B {outcome}{change}: {_hint(verdict)}"
+    return (
+        f"{key}: latency {outcome}{change}: {verdict.reason or 'see the summary'}. "
+        "If this change is expected, re-record with --infer-update-baseline."
+    )
 
 
 def _hint(verdict: Verdict) -> str:

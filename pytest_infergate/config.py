@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_infergate.gate import AccuracyPolicy, LatencyPolicy
+from pytest_infergate.provenance import Expectations, parse_count_rule
 from pytest_infergate.timing import SamplingPlan
 
 PERCENTILES = ("p50", "p90", "p95", "p99")
@@ -129,6 +130,42 @@ def parse_bool(value: object) -> bool:
     raise ValueError(f"expected true or false, got {value!r}")
 
 
+def parse_strict_bool(value: object) -> bool:
+    """``True`` or ``False`` only (a marker key, where ``"no"`` would be a typo)."""
+    if not isinstance(value, bool):
+        raise ValueError(f"expected True or False, got {value!r}")
+    return value
+
+
+def parse_providers(value: object) -> tuple[str, ...]:
+    """Execution provider names, e.g. ``["CUDAExecutionProvider"]``."""
+    names = (value,) if isinstance(value, str) else value
+    if (
+        not isinstance(names, (tuple, list))
+        or not names
+        or not all(isinstance(n, str) and n for n in names)
+    ):
+        raise ValueError(
+            f"expected provider names such as ['CUDAExecutionProvider'], got {value!r}"
+        )
+    return tuple(names)
+
+
+def parse_op_rules(value: object) -> dict[str, str]:
+    """Operator count rules, e.g. ``{"MatMulInteger": ">=1", "MatMul": "==0"}``."""
+    if not isinstance(value, Mapping) or not value:
+        raise ValueError(
+            f"expected operator rules such as {{'MatMulInteger': '>=1'}}, got {value!r}"
+        )
+    rules = {}
+    for op, rule in value.items():
+        if not isinstance(op, str) or not op:
+            raise ValueError(f"expected an operator type name, got {op!r}")
+        symbol, count = parse_count_rule(rule)
+        rules[op] = f"{symbol}{count}"
+    return rules
+
+
 @dataclass(frozen=True)
 class Settings:
     """One layer of per-measurement settings; ``None`` means "not set here"."""
@@ -142,6 +179,10 @@ class Settings:
     max_time_s: float | None = None
     accuracy_tolerance: float | None = None
     max_flip_rate: float | None = None
+    expect_providers: tuple[str, ...] | None = None
+    expect_quantized: bool | None = None
+    expect_ops: Mapping[str, str] | None = None
+    trace: bool | None = None
 
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any]) -> Settings:
@@ -195,6 +236,14 @@ class Settings:
             tolerance=_required(self.accuracy_tolerance), max_flip_rate=self.max_flip_rate
         )
 
+    def expectations(self) -> Expectations:
+        """What the runtime must be (issue 8): checked against the measured model's facts."""
+        return Expectations(
+            providers=self.expect_providers,
+            quantized=self.expect_quantized,
+            ops=dict(self.expect_ops or {}),
+        )
+
 
 def _required(value: Any) -> Any:
     if value is None:
@@ -212,6 +261,10 @@ _SETTING_PARSERS: dict[str, Any] = {
     "max_time_s": lambda v: parse_seconds(v, allow_zero=False),
     "accuracy_tolerance": parse_share,
     "max_flip_rate": parse_share,
+    "expect_providers": lambda v: parse_providers(v),
+    "expect_quantized": lambda v: parse_strict_bool(v),
+    "expect_ops": lambda v: parse_op_rules(v),
+    "trace": lambda v: parse_strict_bool(v),
 }
 
 DEFAULTS = Settings(
@@ -298,6 +351,7 @@ def gate_config_from_options(
         for key, setting in INI_SETTINGS.items()
     }
     cli_layer = {
+        "trace": True if get_option("infer_trace") else None,
         "latency_tolerance": get_option("infer_latency_tolerance"),
         "max_time_s": get_option("infer_max_time"),
         "accuracy_tolerance": get_option("infer_accuracy_tolerance"),

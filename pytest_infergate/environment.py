@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
+from pytest_infergate.telemetry import GpuFacts, gpu_facts, open_nvml
+
 #: Libraries whose installed version changes inference speed.
 TRACKED_LIBRARIES = ("numpy", "onnxruntime", "torch", "transformers", "optimum", "optimum-onnx")
 
@@ -34,10 +36,17 @@ class Fingerprint:
     python: str
     libraries: dict[str, str] = field(default_factory=dict)
     thread_env: dict[str, str] = field(default_factory=dict)
+    #: The NVIDIA GPUs NVML sees (empty without a GPU, a driver or ``nvidia-ml-py``).
+    gpus: tuple[GpuFacts, ...] = ()
 
     def profile_id(self) -> str:
-        """A short, stable id for machines like this one, e.g. ``intel-xeon-8480-2c``."""
-        return f"{_slug(self.cpu)}-{self.cores}c"
+        """A short, stable id for machines like this one, e.g. ``intel-xeon-8480-2c``, or
+        ``intel-xeon-8480-2c-nvidia-h100-80gb-hbm3`` with a GPU (``-2x...`` for two)."""
+        cpu = f"{_slug(self.cpu)}-{self.cores}c"
+        if not self.gpus:
+            return cpu
+        count = f"{len(self.gpus)}x-" if len(self.gpus) > 1 else ""
+        return f"{cpu}-{count}{_slug(self.gpus[0].name)}"
 
 
 def _slug(text: str) -> str:
@@ -85,4 +94,15 @@ def collect_fingerprint() -> Fingerprint:
         python=platform.python_version(),
         libraries=_installed_versions(TRACKED_LIBRARIES),
         thread_env={k: os.environ[k] for k in THREAD_VARIABLES if k in os.environ},
+        gpus=_gpus(),
     )
+
+
+def _gpus() -> tuple[GpuFacts, ...]:
+    nvml = open_nvml()
+    if nvml is None:
+        return ()
+    try:
+        return gpu_facts(nvml)
+    except nvml.NVMLError:
+        return ()

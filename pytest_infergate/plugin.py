@@ -24,6 +24,7 @@ from pytest_infergate.config import (
 
 if TYPE_CHECKING:
     from pytest_infergate.bench import InferBench
+    from pytest_infergate.distributed import XdistHooks
     from pytest_infergate.evaluation import AccuracyEval
     from pytest_infergate.session import FinishReport, GateSession
 
@@ -31,6 +32,7 @@ _SESSION_KEY = pytest.StashKey["GateSession"]()
 _FINISH_KEY = pytest.StashKey["FinishReport"]()
 _MARKER_KEY = pytest.StashKey[Settings]()
 _REPORTS_KEY = pytest.StashKey["list[str]"]()
+_XDIST_KEY = pytest.StashKey["XdistHooks"]()
 
 
 def _argtype(parse: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -114,6 +116,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="gate|report|off",
         help="gate: fail on regressions; report: compare and print only; off: call once, no timing",
     )
+    group.addoption(
+        "--infer-trace",
+        action="store_true",
+        default=None,
+        help="After each measurement, profile a few calls of its ONNX Runtime session or torch "
+        "model and list the top operators (marker: trace=True)",
+    )
     for key, help_text in (
         ("infer_baseline", "Baseline JSON to gate against"),
         ("infer_strict", "Fail on NEW and INCONCLUSIVE verdicts too (true/false)"),
@@ -133,7 +142,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "infergate(**settings): per-test gate settings, e.g. latency_tolerance=0.2, "
         "percentiles=('p50', 'p95'), warmup=10, warmup_s=0.5, min_samples=100, "
-        "min_time_s=1.0, max_time_s=10, accuracy_tolerance=0.01, max_flip_rate=0.05",
+        "min_time_s=1.0, max_time_s=10, accuracy_tolerance=0.01, max_flip_rate=0.05, "
+        "expect_providers=['CUDAExecutionProvider'], expect_quantized=True, "
+        "expect_ops={'MatMulInteger': '>=1'}, trace=True",
     )
     from pytest_infergate.baseline import BaselineError
     from pytest_infergate.session import GateSession
@@ -148,11 +159,15 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         ini_dir = config.inipath.parent if config.inipath else None
         gate_config = gate_config_from_options(config.getoption, config.getini, ini_dir)
-        if gate_config.update and hasattr(config, "workerinput"):
-            raise ValueError("--infer-update-baseline does not support pytest-xdist yet; use -n0")
         config.stash[_SESSION_KEY] = GateSession.open(gate_config)
     except (BaselineError, ValueError) as exc:
         raise pytest.UsageError(f"infergate: {exc}") from None
+    if config.pluginmanager.hasplugin("xdist"):
+        from pytest_infergate.distributed import XdistHooks
+
+        hooks = XdistHooks(config, config.stash[_SESSION_KEY])
+        config.stash[_XDIST_KEY] = hooks
+        config.pluginmanager.register(hooks, "infergate-xdist")
 
 
 def get_session(config: pytest.Config) -> GateSession:
@@ -215,8 +230,8 @@ def accuracy_eval(request: pytest.FixtureRequest) -> Iterator[AccuracyEval]:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     gate = session.config.stash.get(_SESSION_KEY, None)
-    if gate is None:
-        return
+    if gate is None or hasattr(session.config, "workerinput"):
+        return  # an xdist worker publishes its measurements; the controller writes
     try:
         report = gate.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
     except OSError as exc:
@@ -267,7 +282,13 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     gate = config.stash.get(_SESSION_KEY, None)
     if gate is None or gate.config.mode is Mode.OFF or not gate.measurements:
         return
-    from pytest_infergate.report.terminal import format_notes, format_table, summary
+    from pytest_infergate.report.terminal import (
+        format_notes,
+        format_table,
+        format_traces,
+        gpu_warnings,
+        summary,
+    )
 
     table = summary(gate.measurements, regressions_only=config.get_verbosity() < 0)
     if table:
@@ -278,6 +299,20 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             terminalreporter.write_line(line, **_COLOURS.get(row.outcome.value, {}))
         for note in format_notes(table):
             terminalreporter.write_line(note, yellow=True)
+    for warning in gpu_warnings(gate.measurements):
+        terminalreporter.write_line(f"infergate: {warning}", yellow=True)
+    traces = format_traces(gate.measurements)
+    if traces:
+        terminalreporter.write_sep("-", "infergate: where the time goes")
+        for line in traces:
+            terminalreporter.write_line(line)
+    hooks: XdistHooks | None = config.stash.get(_XDIST_KEY, None)
+    if hooks is not None and hooks.workers > 1:
+        terminalreporter.write_line(
+            f"infergate: {hooks.workers} xdist workers timed one at a time, but the other "
+            "workers' tests may still load the CPU; use -n0 for the steadiest figures",
+            yellow=True,
+        )
     report = config.stash.get(_FINISH_KEY, None)
     if report is not None:
         written = (("baseline", report.baseline_written), ("results", report.results_written))
@@ -291,6 +326,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 
 _COLOURS: dict[str, dict[str, bool]] = {
+    "NOT-APPLIED": {"red": True, "bold": True},
     "REGRESSED": {"red": True, "bold": True},
     "INCONCLUSIVE": {"yellow": True},
     "IMPROVED": {"cyan": True},

@@ -10,6 +10,12 @@ import enum
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pytest_infergate.provenance import RuntimeFacts
+    from pytest_infergate.telemetry import GpuTelemetry
+    from pytest_infergate.trace import Trace
 
 
 class Outcome(enum.Enum):
@@ -22,10 +28,14 @@ class Outcome(enum.Enum):
     NEW = "NEW"
     NO_BASELINE_FOR_MACHINE = "NO-BASELINE-FOR-MACHINE"
     SKIPPED = "SKIPPED"
+    #: The runtime is not what the test expects (a provider fallback, a float graph
+    #: where a quantised one was meant): the numbers measure the wrong thing.
+    NOT_APPLIED = "NOT-APPLIED"
 
 
 #: How bad an outcome is when several checks of one measurement are combined.
 SEVERITY: dict[Outcome, int] = {
+    Outcome.NOT_APPLIED: 6,
     Outcome.REGRESSED: 5,
     Outcome.INCONCLUSIVE: 4,
     Outcome.IMPROVED: 3,
@@ -283,10 +293,13 @@ class Verdict:
     outcome: Outcome
     checks: tuple[Check, ...] = ()
     reason: str = ""
+    #: ``"model changed (sha256 abc… → def…)"`` when the measured model's digest
+    #: differs from the one stored with the baseline entry; else empty.
+    model_change: str = ""
 
     @property
     def failed(self) -> bool:
-        return self.outcome is Outcome.REGRESSED
+        return self.outcome in (Outcome.REGRESSED, Outcome.NOT_APPLIED)
 
 
 @dataclass(frozen=True)
@@ -297,6 +310,15 @@ class Measurement:
     result: LatencyResult | ComparisonResult | AccuracyResult
     verdict: Verdict
     tolerances: dict[str, float]
+    #: What ran (providers, op histogram, model digest...), when the model exposes it.
+    facts: RuntimeFacts | None = None
+    #: GPU readings over the timed window (NVML), when a GPU is present.
+    gpu: GpuTelemetry | None = None
+    #: Top operators of a few profiled calls (``--infer-trace``, marker ``trace=True``).
+    trace: Trace | None = None
+    #: The 1-minute load average right after the timed window (``None`` where the OS has
+    #: none): under pytest-xdist, how busy the other workers kept the machine.
+    load_average: float | None = None
 
 
 @dataclass(frozen=True)

@@ -6,16 +6,22 @@ drive it directly.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as _dt
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from pytest_infergate.baseline import (
     LATENCY_FIGURES,
     Baseline,
+    LatencyEntry,
     dumps,
     encode_fingerprint,
     load_baseline,
@@ -35,9 +41,15 @@ from pytest_infergate.results import (
     Verdict,
 )
 
+if TYPE_CHECKING:
+    from pytest_infergate.provenance import RuntimeFacts
+    from pytest_infergate.telemetry import GpuSampler, GpuTelemetry
+    from pytest_infergate.trace import Trace
+
 #: Results file history: 1 -- latency measurements; 2 -- adds "ratio" measurements
 #: (``infer_bench.compare``), ``stop_reason`` on every measurement, and ``mdr`` and
-#: ``p_value`` on checks.
+#: ``p_value`` on checks. Later, still 2 (additive, optional): ``runtime_facts`` on
+#: measurements and ``model_change`` on verdicts (model provenance, issue 8).
 RESULTS_SCHEMA_VERSION = 2
 
 
@@ -50,6 +62,14 @@ class FinishReport:
     skipped_reason: str = ""
 
 
+def load_average() -> float | None:
+    """The 1-minute load average (``os.getloadavg``), or ``None`` where there is none."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
 class GateSession:
     """The gate's state for one test session."""
 
@@ -58,6 +78,10 @@ class GateSession:
         self.baseline = baseline if baseline is not None else Baseline()
         self.measurements: list[Measurement] = []
         self._fingerprint: Fingerprint | None = None
+        #: Held around every timed section; a cross-process file lock under
+        #: pytest-xdist, so that two workers never time at once.
+        self.timing_lock: AbstractContextManager[object] = contextlib.nullcontext()
+        self._nvml: ModuleType | bool | None = False  # False: not opened yet
 
     @classmethod
     def open(cls, config: GateConfig) -> GateSession:
@@ -83,6 +107,22 @@ class GateSession:
         """The machine profile id latencies are stored under."""
         return self.config.machine or self.fingerprint.profile_id()
 
+    @contextlib.contextmanager
+    def gpu_sampling(self) -> Iterator[GpuSampler | None]:
+        """Sample GPU 0 in the background while the block runs; yields ``None`` (and
+        samples nothing) without NVML or a GPU. NVML is opened once per session."""
+        if self._nvml is False:
+            from pytest_infergate.telemetry import open_nvml
+
+            self._nvml = open_nvml() if self.fingerprint.gpus else None
+        if not isinstance(self._nvml, ModuleType):
+            yield None
+            return
+        from pytest_infergate.telemetry import GpuSampler
+
+        with GpuSampler(self._nvml, 0) as sampler:
+            yield sampler
+
     def entry(self, key: str) -> object:
         """The loaded baseline's entry for ``key`` (of any kind), or ``None``."""
         return self.baseline.entries.get(key)
@@ -97,10 +137,42 @@ class GateSession:
         return compare_latency(result, entry, self.profile, settings.policy())
 
     def record(
-        self, nodeid: str, result: LatencyResult | AccuracyResult, settings: Settings
+        self,
+        nodeid: str,
+        result: LatencyResult | AccuracyResult,
+        settings: Settings,
+        facts: RuntimeFacts | None = None,
+        gpu: GpuTelemetry | None = None,
+        trace: Trace | None = None,
     ) -> Measurement:
-        """Judge ``result`` and keep it."""
-        return self.record_verdict(nodeid, result, self.judge(result, settings), settings)
+        """Judge ``result`` and keep it (``facts``: what ran, when the model exposes it;
+        ``gpu``: telemetry over the timed window; ``trace``: its top operators)."""
+        verdict = self.judge(result, settings)
+        return self.record_verdict(nodeid, result, verdict, settings, facts, gpu, trace)
+
+    def model_change(self, key: str, facts: RuntimeFacts | None) -> str:
+        """``"model changed (sha256 abc… → def…)"`` when the measured model's digest differs
+        from the one stored in ``key``'s baseline entry (this machine's record first)."""
+        entry = self.baseline.entries.get(key)
+        current = facts.digest if facts is not None else None
+        if not isinstance(entry, LatencyEntry) or current is None:
+            return ""
+        records = [entry.machines.get(self.profile), *entry.machines.values()]
+        stored = next((r.model_sha256 for r in records if r and r.model_sha256), None)
+        if stored is None or stored == current:
+            return ""
+        return f"model changed (sha256 {stored[:12]}… → {current[:12]}…)"
+
+    def applied(self, verdict: Verdict, facts: RuntimeFacts | None, settings: Settings) -> Verdict:
+        """``verdict`` turned NOT-APPLIED when the runtime does not meet the test's
+        expectations, and carrying the model change, if any."""
+        from pytest_infergate.provenance import unmet
+
+        problems = unmet(facts, settings.expectations())
+        if problems:
+            verdict = replace(verdict, outcome=Outcome.NOT_APPLIED, reason="; ".join(problems))
+        change = self.model_change(verdict.key, facts)
+        return replace(verdict, model_change=change) if change else verdict
 
     def record_verdict(
         self,
@@ -108,9 +180,13 @@ class GateSession:
         result: LatencyResult | ComparisonResult | AccuracyResult,
         verdict: Verdict,
         settings: Settings,
+        facts: RuntimeFacts | None = None,
+        gpu: GpuTelemetry | None = None,
+        trace: Trace | None = None,
     ) -> Measurement:
         """Keep a judged measurement (an A/B run decides as it samples); one key holds
-        one kind of measurement."""
+        one kind of measurement. ``facts`` are checked against the settings'
+        expectations (NOT-APPLIED) and the stored model digest."""
         for earlier in self.measurements:
             if earlier.result.key == result.key and earlier.verdict.kind != verdict.kind:
                 raise ValueError(
@@ -126,25 +202,53 @@ class GateSession:
         measurement = Measurement(
             nodeid=nodeid,
             result=result,
-            verdict=verdict,
+            # Accuracy evaluations carry no runtime facts yet: expectations are the
+            # timed measurements' business.
+            verdict=verdict
+            if isinstance(result, AccuracyResult)
+            else self.applied(verdict, facts, settings),
             tolerances=tolerances,
+            facts=facts,
+            gpu=gpu,
+            trace=trace,
+            load_average=load_average(),
         )
         self.measurements.append(measurement)
         return measurement
 
+    def merge(self, measurements: Sequence[Measurement]) -> None:
+        """Add measurements judged elsewhere (a pytest-xdist worker's); one key holds
+        one measurement, as in a single process."""
+        taken = {m.result.key for m in self.measurements}
+        for m in measurements:
+            if m.result.key in taken:
+                raise ValueError(f"{m.result.key} was measured twice in this run")
+            taken.add(m.result.key)
+            self.measurements.append(m)
+
     def fails(self, verdict: Verdict) -> bool:
-        """Whether ``verdict`` fails its test under this session's mode and flags."""
-        if self.config.mode is not Mode.GATE or self.config.update:
+        """Whether ``verdict`` fails its test under this session's mode and flags.
+
+        NOT-APPLIED fails even while re-recording: a new baseline does not fix a
+        runtime that is not the one the test expects. With ``--infer-strict``, a
+        changed model fails unless the baseline is being re-recorded."""
+        if self.config.mode is not Mode.GATE:
+            return False
+        if verdict.outcome is Outcome.NOT_APPLIED:
+            return True
+        if self.config.update:
             return False
         if verdict.outcome is Outcome.REGRESSED:
             return True
-        return self.config.strict and verdict.outcome in (Outcome.NEW, Outcome.INCONCLUSIVE)
+        return self.config.strict and (
+            bool(verdict.model_change) or verdict.outcome in (Outcome.NEW, Outcome.INCONCLUSIVE)
+        )
 
     def updated_baseline(self) -> Baseline:
         """The baseline with every measurement of this session recorded."""
         now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
         baseline = self.baseline
-        for m in self.measurements:
+        for m in self._recordable():
             if isinstance(m.result, AccuracyResult):
                 baseline = baseline.with_accuracy(m.result, recorded_at=now)
                 continue
@@ -163,8 +267,13 @@ class GateSession:
                 fingerprint=self.fingerprint,
                 tolerance={k: m.tolerances[k] for k in ("p50", "p95") if k in m.tolerances},
                 recorded_at=now,
+                model_sha256=m.facts.digest if m.facts is not None else None,
             )
         return baseline
+
+    def _recordable(self) -> list[Measurement]:
+        """The measurements a baseline update records: never those of the wrong runtime."""
+        return [m for m in self.measurements if m.verdict.outcome is not Outcome.NOT_APPLIED]
 
     def finish(self, *, interrupted: bool) -> FinishReport:
         """Write the results file and, when updating, the baseline (never after an interrupt)."""
@@ -180,7 +289,7 @@ class GateSession:
                 results_written=results_written,
                 skipped_reason="the run was interrupted; the baseline was left as it was",
             )
-        if not self.measurements:
+        if not self._recordable():
             return FinishReport(
                 results_written=results_written,
                 skipped_reason="no measurement ran; the baseline was left as it was",
@@ -244,7 +353,48 @@ def _encode_verdict(v: Verdict) -> dict[str, Any]:
         "outcome": v.outcome.value,
         "reason": v.reason,
         "checks": [_encode_check(c) for c in v.checks],
+        "model_change": v.model_change,
     }
+
+
+#: GPU reading fields summarised as min/mean/max in the results file.
+GPU_FIELDS = ("utilization_pct", "memory_used_mib", "power_w", "sm_clock_mhz", "temperature_c")
+
+
+def encode_gpu(gpu: GpuTelemetry) -> dict[str, Any]:
+    """GPU telemetry as min/mean/max per reading field, plus slowdowns and other processes."""
+    figures = {}
+    for name in GPU_FIELDS:
+        low, mean, high = gpu.stats(name)
+        figures[name] = {"min": low, "mean": mean, "max": high}
+    return {
+        "gpu": gpu.index,
+        "readings": len(gpu.samples),
+        "slowdowns": list(gpu.slowdowns),
+        "other_processes": gpu.other_processes,
+        **figures,
+    }
+
+
+def encode_trace(trace: Trace) -> dict[str, Any]:
+    """A trace's top operators (``total_ms`` over all profiled calls, ``share`` of them)."""
+    return {
+        "runtime": trace.runtime,
+        "calls": trace.calls,
+        "call_ms": trace.call_ms,
+        "covered_share": trace.covered_share,
+        "ops": [dataclasses.asdict(op) for op in trace.ops],
+    }
+
+
+def encode_facts(facts: RuntimeFacts | None) -> dict[str, Any] | None:
+    """Runtime facts as plain JSON values (``None`` when the model exposed none)."""
+    if facts is None:
+        return None
+    encoded = dataclasses.asdict(facts)
+    encoded["providers"] = list(facts.providers)
+    encoded["op_histogram"] = dict(facts.op_histogram)
+    return encoded
 
 
 def _encode_accuracy(r: AccuracyResult) -> dict[str, Any]:
@@ -286,4 +436,14 @@ def _encode_measurement(m: Measurement) -> Mapping[str, Any]:
         }
     else:
         body = _encode_latency(r)
-    return {"key": r.key, "nodeid": m.nodeid, "kind": v.kind, **body, "verdict": _encode_verdict(v)}
+    return {
+        "key": r.key,
+        "nodeid": m.nodeid,
+        "kind": v.kind,
+        **body,
+        "runtime_facts": encode_facts(m.facts),
+        **({"gpu_telemetry": encode_gpu(m.gpu)} if m.gpu is not None else {}),
+        **({"trace": encode_trace(m.trace)} if m.trace is not None else {}),
+        "load_average_1m": m.load_average,
+        "verdict": _encode_verdict(v),
+    }

@@ -92,6 +92,29 @@ def resolve_sync(sync: Callable[[], object] | str | None) -> Callable[[], object
     raise ValueError(f'sync must be a callable, "cuda" or None, got {sync!r}')
 
 
+#: Timers a measurement can use: the wall clock, or CUDA events on the current stream.
+TIMERS = ("perf_counter", "cuda_events")
+
+#: ``() -> event`` with ``record()``, ``synchronize()`` and ``elapsed_time(other)`` (ms).
+EventFactory = Callable[[], Any]
+
+
+def resolve_timer(timer: str) -> EventFactory | None:
+    """``"cuda_events"`` -> a factory of timing-enabled ``torch.cuda.Event``; ``None`` for the
+    wall clock. Imports torch only for CUDA events."""
+    if timer == "perf_counter":
+        return None
+    if timer != "cuda_events":
+        raise ValueError(f"timer must be one of {', '.join(TIMERS)}, got {timer!r}")
+    try:
+        import torch
+    except ModuleNotFoundError:
+        raise ValueError('timer="cuda_events" needs torch: pip install torch') from None
+    if not torch.cuda.is_available():
+        raise ValueError('timer="cuda_events" was asked for, but torch sees no CUDA device')
+    return functools.partial(torch.cuda.Event, enable_timing=True)
+
+
 def _warm_up(
     call: Callable[[], Any], plan: SamplingPlan, sync: Callable[[], object] | None
 ) -> tuple[int, int, Any]:
@@ -124,8 +147,13 @@ def run(
     sync: Callable[[], object] | None = None,
     looks: Sequence[int] = (),
     decide: Decide | None = None,
+    events: EventFactory | None = None,
 ) -> Timing:
     """Time ``fn(*args, **kwargs)``; exceptions from ``fn`` propagate.
+
+    With ``events`` (see :func:`resolve_timer`), each sample is the GPU time between
+    two CUDA events recorded on the current stream around the sample's calls (the
+    end event is waited for); the wall clock still bounds the run's time caps.
 
     Without ``decide``, sampling follows ``plan`` (``min_samples`` and ``min_time_s``,
     capped by ``max_time_s``). With it, ``plan``'s minimums are replaced by the
@@ -146,15 +174,25 @@ def run(
         look = 0
         start = perf()
         while True:
-            if sync is not None:
-                sync()
-            t0 = perf()
-            for _ in range(group):
-                value = call()
-            if sync is not None:
-                sync()
-            t1 = perf()
-            samples.append((t1 - t0) // group)
+            if events is not None:
+                begin, end = events(), events()
+                begin.record()
+                for _ in range(group):
+                    value = call()
+                end.record()
+                end.synchronize()
+                samples.append(int(begin.elapsed_time(end) * 1e6) // group)
+                t1 = perf()
+            else:
+                if sync is not None:
+                    sync()
+                t0 = perf()
+                for _ in range(group):
+                    value = call()
+                if sync is not None:
+                    sync()
+                t1 = perf()
+                samples.append((t1 - t0) // group)
             elapsed, n = t1 - start, len(samples)
             if decide is None:
                 if n >= plan.min_samples and elapsed >= min_ns:

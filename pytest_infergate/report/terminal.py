@@ -8,7 +8,7 @@ has them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pytest_infergate.gate import percent
 from pytest_infergate.results import (
@@ -133,10 +133,27 @@ def rows(measurements: Sequence[Measurement]) -> list[Row]:
     table: list[Row] = []
     for m in measurements:
         if isinstance(m.result, AccuracyResult):
-            table.extend(_accuracy_rows(m, m.result))
+            table.extend(_with_provenance(m, _accuracy_rows(m, m.result)))
         else:
-            table.extend(_speed_rows(m, m.result))
+            table.extend(_with_provenance(m, _speed_rows(m, m.result)))
     return sorted(table, key=lambda row: -SEVERITY[row.outcome])
+
+
+def _with_provenance(m: Measurement, table: list[Row]) -> list[Row]:
+    """Mark a changed model on the measurement's rows, and add a NOT-APPLIED row that
+    says which expectation the runtime missed."""
+    v = m.verdict
+    if v.model_change:
+        change = f"{m.result.key}: {v.model_change}"
+        table = [
+            replace(row, note=f"{row.note}; {change}" if row.note else change) for row in table
+        ]
+    if v.outcome is Outcome.NOT_APPLIED and any(r.outcome is not v.outcome for r in table):
+        cells = (m.result.key, "runtime", "expected", "other", "", "", "", "", "", v.outcome.value)
+        table.append(Row(cells, v.outcome, f"{m.result.key}: not applied: {v.reason}"))
+    elif v.outcome is Outcome.NOT_APPLIED:
+        table = [replace(row, note=f"{m.result.key}: not applied: {v.reason}") for row in table]
+    return table
 
 
 def summary(measurements: Sequence[Measurement], *, regressions_only: bool) -> list[Row]:
@@ -183,3 +200,33 @@ def _numbered_notes(table: Sequence[Row]) -> dict[str, int]:
         if row.note and row.note not in numbers:
             numbers[row.note] = len(numbers) + 1
     return numbers
+
+
+def gpu_warnings(measurements: Sequence[Measurement]) -> list[str]:
+    """One line per GPU throttling or shared-GPU warning of a timed window."""
+    return [
+        f"{m.result.key}: {warning}"
+        for m in measurements
+        if m.gpu is not None
+        for warning in m.gpu.warnings()
+    ]
+
+
+def format_traces(measurements: Sequence[Measurement]) -> list[str]:
+    """The detail section of ``--infer-trace``: each traced measurement's top operators."""
+    lines: list[str] = []
+    for m in measurements:
+        t = m.trace
+        if t is None:
+            continue
+        lines.append(
+            f"{m.result.key}: {t.runtime}, {t.call_ms:.4g} ms per profiled call over {t.calls} "
+            f"calls; the top {len(t.ops)} operators explain {t.covered_share:.0%}"
+        )
+        width = max(len(op.op_type) for op in t.ops) if t.ops else 0
+        for op in t.ops:
+            per_call = op.total_ms / max(t.calls, 1)
+            lines.append(
+                f"  {op.op_type.ljust(width)}  {per_call:9.4g} ms/call  {op.share:6.1%}  {op.node}"
+            )
+    return lines

@@ -1,0 +1,115 @@
+"""GPU timing, facts and telemetry: CPU-only paths here, CUDA paths skip without a GPU."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pytest_infergate.baseline import _Reader, decode_fingerprint, encode_fingerprint
+from pytest_infergate.environment import Fingerprint, collect_fingerprint
+from pytest_infergate.report.terminal import gpu_warnings
+from pytest_infergate.results import LatencyResult, Measurement, Outcome, Verdict
+from pytest_infergate.session import encode_gpu
+from pytest_infergate.telemetry import GpuFacts, GpuSample, GpuTelemetry
+from pytest_infergate.timing import SamplingPlan, resolve_sync, resolve_timer, run
+from pytest_infergate.wire import decode_measurements, encode_measurements
+
+H100 = GpuFacts(0, "NVIDIA H100 80GB HBM3", 79.6, "580.159.04", "13.0", "9.0")
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ModuleNotFoundError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def _fingerprint(gpus: tuple[GpuFacts, ...] = ()) -> Fingerprint:
+    return Fingerprint(
+        "Intel(R) Xeon(R) Platinum 8480+", 2, 8.0, "Linux", "x86_64", "3.11", gpus=gpus
+    )
+
+
+def test_profile_id_gets_a_gpu_slug_only_with_a_gpu() -> None:
+    assert _fingerprint().profile_id() == "intel-xeon-platinum-8480-2c"
+    assert _fingerprint((H100,)).profile_id() == "intel-xeon-platinum-8480-2c-nvidia-h100-80gb-hbm3"
+    two = (H100, GpuFacts(1, H100.name, 79.6, "580.159.04", "13.0", "9.0"))
+    assert _fingerprint(two).profile_id().endswith("-2c-2x-nvidia-h100-80gb-hbm3")
+
+
+def test_fingerprint_codec_keeps_gpus_and_reads_files_without_them() -> None:
+    reader = _Reader("baseline.json")
+    with_gpu = _fingerprint((H100,))
+    assert decode_fingerprint(reader, encode_fingerprint(with_gpu), "machines['x']") == with_gpu
+    plain = encode_fingerprint(_fingerprint())
+    assert "gpus" not in plain
+    assert decode_fingerprint(reader, plain, "machines['x']").gpus == ()
+
+
+def _telemetry(mask: int = 0, others: int = 0) -> GpuTelemetry:
+    samples = tuple(
+        GpuSample(t / 50, util, 2192.8, 675.0 + t, 1980.0, 60.0 + t, mask)
+        for t, util in enumerate((93.0, 95.0, 100.0))
+    )
+    return GpuTelemetry(0, samples, others)
+
+
+def _measurement(gpu: GpuTelemetry | None) -> Measurement:
+    result = LatencyResult("t::gpu", (1000, 1100, 1200), 1, 1, 0, 0.1)
+    return Measurement("t::gpu", result, Verdict("t::gpu", "latency", Outcome.NEW), {}, gpu=gpu)
+
+
+def test_telemetry_is_summarised_and_warns_on_throttling_and_shared_gpus() -> None:
+    throttled = _measurement(_telemetry(mask=0x40, others=1))
+    encoded = encode_gpu(throttled.gpu)
+    assert encoded["utilization_pct"] == {"min": 93.0, "mean": 96.0, "max": 100.0}
+    assert encoded["temperature_c"]["max"] == 62.0
+    assert encoded["readings"] == 3
+    assert gpu_warnings([throttled]) == [
+        "t::gpu: GPU 0 slowed down during timing: hardware thermal slowdown",
+        "t::gpu: GPU 0 had 1 other process(es) computing on it",
+    ]
+    assert gpu_warnings([_measurement(_telemetry()), _measurement(None)]) == []
+    assert decode_measurements(encode_measurements([throttled])) == [throttled]
+
+
+def test_cpu_only_runs_record_no_gpu_fields(project: pytest.Pytester) -> None:
+    if collect_fingerprint().gpus:
+        pytest.skip("this machine has a GPU")
+    results = project.path / "results.json"
+    run_ = project.runpytest(f"--infer-json={results}")
+    run_.assert_outcomes(passed=1)
+    assert "GPU" not in run_.stdout.str()
+    document = json.loads(results.read_text())
+    assert "gpus" not in document["fingerprint"]
+    assert "gpu_telemetry" not in document["measurements"][0]
+
+
+def test_timer_names_are_validated() -> None:
+    assert resolve_timer("perf_counter") is None
+    with pytest.raises(ValueError, match="timer must be one of perf_counter, cuda_events"):
+        resolve_timer("wall")
+
+
+def test_cuda_events_without_cuda_say_why() -> None:
+    if _cuda_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ValueError, match="cuda_events"):
+        resolve_timer("cuda_events")
+
+
+def test_cuda_events_agree_with_the_synchronised_wall_clock() -> None:
+    # Checked here, not at collection: importing torch is slow and only this test needs it.
+    if not _cuda_available():
+        pytest.skip("needs a CUDA GPU (torch.cuda.is_available() is False)")
+    import torch
+
+    x = torch.randn(2048, 2048, device="cuda")
+    plan = SamplingPlan(warmup_calls=5, warmup_s=0.1, min_samples=50, min_time_s=0.2)
+    events = run(torch.mm, (x, x), plan=plan, events=resolve_timer("cuda_events"))
+    synced = run(torch.mm, (x, x), plan=plan, sync=resolve_sync("cuda"))
+    ev = sorted(events.samples_ns)[len(events.samples_ns) // 2]
+    wall = sorted(synced.samples_ns)[len(synced.samples_ns) // 2]
+    assert abs(wall / ev - 1) < 0.2

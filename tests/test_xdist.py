@@ -1,0 +1,164 @@
+"""pytest-xdist: workers measure, the controller merges and writes the files once."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import textwrap
+
+import pytest
+
+pytest.importorskip("xdist")
+
+from pytest_infergate.provenance import RuntimeFacts
+from pytest_infergate.results import (
+    AccuracyCheck,
+    AccuracyResult,
+    Check,
+    ComparisonResult,
+    LatencyResult,
+    Measurement,
+    Outcome,
+    StopReason,
+    Verdict,
+)
+from pytest_infergate.trace import OpTime, Trace
+from pytest_infergate.wire import WireError, decode_measurements, encode_measurements
+
+#: Four slowable tests; each writes the wall-clock span of its model calls to a file,
+#: so the test can check that no two workers ever timed at once.
+MODELS = textwrap.dedent(
+    """
+    import json
+    import os
+    import time
+
+    import pytest
+
+    SPAN = []
+
+    def model(x):
+        factor = float(os.environ.get("INFERGATE_TEST_SLOWDOWN", "1"))
+        now = time.time_ns()
+        SPAN[:] = [SPAN[0] if SPAN else now, now]
+        end = time.perf_counter() + 0.001 * factor
+        while time.perf_counter() < end:
+            pass
+        return x * 2
+
+    @pytest.mark.parametrize("n", range(4))
+    def test_model(infer_bench, n):
+        SPAN.clear()
+        assert infer_bench(model, n) == 2 * n
+        with open(f"span-{n}.json", "w") as out:
+            json.dump([os.environ.get("PYTEST_XDIST_WORKER", "main"), *SPAN], out)
+    """
+)
+
+MODES = {
+    "no_xdist": ["-p", "no:xdist"],
+    "xdist_zero": ["-n", "0"],
+    "xdist_two": ["-n", "2"],
+}
+
+
+@pytest.fixture
+def spread(pytester: pytest.Pytester) -> pytest.Pytester:
+    pytester.makeini("[pytest]\ninfer_max_time = 0.2\n")
+    pytester.makepyfile(test_models=MODELS)
+    return pytester
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_update_then_gate_in_every_mode(spread: pytest.Pytester, mode: str) -> None:
+    baseline, results = spread.path / "baseline.json", spread.path / "results.json"
+    args = [*MODES[mode], f"--infer-baseline={baseline}", f"--infer-json={results}"]
+
+    spread.runpytest(*args, "--infer-update-baseline").assert_outcomes(passed=4)
+    entries = json.loads(baseline.read_text())["entries"]
+    assert sorted(entries) == [f"test_models.py::test_model[{n}]" for n in range(4)]
+    assert {e["kind"] for e in entries.values()} == {"latency"}
+
+    gated = spread.runpytest(*args)
+    gated.assert_outcomes(passed=4)
+    for n in range(4):  # rows come worst first, in no fixed order among equals
+        gated.stdout.fnmatch_lines([f"*test_models.py::test_model[[]{n}[]]*p50*ms*%*"])
+    measurements = json.loads(results.read_text())["measurements"]
+    assert sorted(m["key"] for m in measurements) == sorted(entries)
+    # Gated against the recorded entries (never NEW); a busy 2-core box may leave one
+    # undecided, which still passes.
+    assert {m["verdict"]["outcome"] for m in measurements} <= {"PASS", "IMPROVED", "INCONCLUSIVE"}
+    assert all(m["load_average_1m"] >= 0 for m in measurements)
+
+
+def test_two_workers_time_one_at_a_time_and_regressions_fail(
+    spread: pytest.Pytester, slowdown
+) -> None:
+    baseline = spread.path / "baseline.json"
+    spread.runpytest("-n", "2", f"--infer-baseline={baseline}", "--infer-update-baseline")
+    spans = [json.loads((spread.path / f"span-{n}.json").read_text()) for n in range(4)]
+    assert len({worker for worker, *_ in spans}) == 2, "both workers should have measured"
+    ordered = sorted(spans, key=lambda span: span[1])
+    for (_, _, end), (_, start, _) in itertools.pairwise(ordered):
+        assert end <= start, f"timed sections overlapped: {ordered}"
+
+    slowdown(2.0)
+    slower = spread.runpytest("-n", "2", f"--infer-baseline={baseline}")
+    slower.assert_outcomes(failed=4)
+    slower.stdout.fnmatch_lines(
+        ["*test_model*REGRESSED*", "*2 xdist workers timed one at a time*other workers*"]
+    )
+    before = json.loads(baseline.read_text())
+    assert before == json.loads(baseline.read_text())
+
+
+def _measurements() -> list[Measurement]:
+    latency = LatencyResult("t::a", (1000, 2000, 1500), 2, 1, 10, 0.5, StopReason.DECIDED)
+    check = Check("p50_ms", 1.0, 1.5, float("-inf"), 2.0, 0.1, Outcome.PASS, note="other machine")
+    facts = RuntimeFacts(
+        runtime="onnxruntime", providers=("CPUExecutionProvider",), op_histogram={"MatMul": 2}
+    )
+    ref = LatencyResult("t::b::reference", (900, 1100, 1000), 1, 1, 0, 0.1)
+    cand = LatencyResult("t::b::candidate", (1000, 1200, 1100), 1, 1, 0, 0.1)
+    accuracy = AccuracyResult(
+        "t::c", "accuracy", 2 / 3, (1, 0, 1), (1, 1, 1), "ab" * 32, "head 3", 0.2
+    )
+    acc_check = AccuracyCheck("accuracy", 1.0, 2 / 3, 0.2, 0.9, 0.01, Outcome.INCONCLUSIVE, worse=1)
+    return [
+        Measurement(
+            "t::a",
+            latency,
+            Verdict("t::a", "latency", Outcome.PASS, (check,), "", "model changed (x)"),
+            {"p50": 0.1},
+            facts,
+            trace=Trace("onnxruntime", 10, 0.05, (OpTime("MatMul", "n0", 0.3, 1, 0.6),)),
+        ),
+        Measurement(
+            "t::b",
+            ComparisonResult("t::b", cand, ref, 0.2),
+            Verdict("t::b", "ratio", Outcome.NOT_APPLIED, reason="no CUDA"),
+            {"p50": 0.1},
+        ),
+        Measurement(
+            "t::c", accuracy, Verdict("t::c", "accuracy", Outcome.INCONCLUSIVE, (acc_check,)), {}
+        ),
+    ]
+
+
+def test_wire_round_trip_is_lossless() -> None:
+    measurements = _measurements()
+    assert decode_measurements(encode_measurements(measurements)) == measurements
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"wire_version": 99, "measurements": []}', "another pytest-infergate version"),
+        ('{"wire_version": 1, "measurements": [{"@": "Popen", "args": "rm"}]}', "unknown record"),
+        ('{"wire_version": 1, "measurements": [{"@tuple": [1]}]}', "other than measurements"),
+        ("not json", "cannot decode"),
+    ],
+)
+def test_wire_refuses_what_it_does_not_know(text: str, message: str) -> None:
+    with pytest.raises(WireError, match=message):
+        decode_measurements(text)

@@ -377,13 +377,16 @@ def encode_gpu(gpu: GpuTelemetry) -> dict[str, Any]:
 
 
 def encode_trace(trace: Trace) -> dict[str, Any]:
-    """A trace's top operators (``total_ms`` over all profiled calls, ``share`` of them)."""
+    """A trace's top operators and every operator type (``total_ms`` over all profiled
+    calls, ``share`` of them); ``outside_share`` is the call's time outside any operator."""
     return {
         "runtime": trace.runtime,
         "calls": trace.calls,
         "call_ms": trace.call_ms,
         "covered_share": trace.covered_share,
         "ops": [dataclasses.asdict(op) for op in trace.ops],
+        "by_type": [dataclasses.asdict(t) for t in trace.by_type],
+        "outside_share": trace.outside_share,
     }
 
 

@@ -30,29 +30,54 @@ class OpTime:
 
 
 @dataclass(frozen=True)
+class OpTypeTime:
+    """Time spent in every operator of one type, over all profiled calls; ``per_call``
+    counts the operators of that type one call runs (graph nodes, aten calls)."""
+
+    op_type: str
+    per_call: int
+    total_ms: float
+    share: float
+
+
+@dataclass(frozen=True)
 class Trace:
-    """Profile of ``calls`` calls: mean time per call and the operators that took it."""
+    """Profile of ``calls`` calls: mean time per call and the operators that took it.
+
+    ``ops`` are the slowest single operators (graph nodes); ``by_type`` covers every
+    operator, summed per type, so that ``by_type`` plus :attr:`outside_share` (the
+    executor, input and output copies, the profiler itself) add up to the call.
+    """
 
     runtime: str
     calls: int
     call_ms: float
     ops: tuple[OpTime, ...]
+    by_type: tuple[OpTypeTime, ...] = ()
 
     @property
     def covered_share(self) -> float:
         """How much of the call time the listed operators explain."""
         return sum(op.share for op in self.ops)
 
+    @property
+    def outside_share(self) -> float:
+        """The share of the call spent outside every operator (never below zero)."""
+        return max(0.0, 1.0 - sum(t.share for t in self.by_type))
+
 
 def _inference_session(owner: object) -> Any:
-    if hasattr(owner, "get_providers") and hasattr(owner, "_sess"):
-        return owner
-    session = getattr(owner, "session", None)
-    if session is not None and hasattr(session, "_sess"):
-        return session
+    """The ``InferenceSession`` behind ``owner``: itself, an optimum ``ORTModel``'s
+    ``session``, or that of a transformers pipeline's ``model``."""
+    for candidate in (owner, getattr(owner, "model", None)):
+        if hasattr(candidate, "get_providers") and hasattr(candidate, "_sess"):
+            return candidate
+        session = getattr(candidate, "session", None)
+        if session is not None and hasattr(session, "_sess"):
+            return session
     raise ValueError(
-        f"cannot trace {type(owner).__name__}: expected an onnxruntime InferenceSession "
-        "or an optimum ORTModel"
+        f"cannot trace {type(owner).__name__}: expected an onnxruntime InferenceSession, "
+        "an optimum ORTModel or a pipeline over one"
     )
 
 
@@ -91,12 +116,20 @@ def _summarise_ort(events: list[dict[str, Any]], calls: int, top: int) -> Trace:
     run_us = sum(r["dur"] for r in kept_runs)
     totals: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0])
     for event in events:
-        if event.get("cat") != "Node" or event["ts"] <= first_end:
+        name = event.get("name", "")
+        # Fence events time the waits around a node, not its kernel.
+        if event.get("cat") != "Node" or not name.endswith("_kernel_time"):
             continue
-        key = (event["args"].get("op_name", "?"), event["name"].removesuffix("_kernel_time"))
+        if event["ts"] <= first_end:
+            continue
+        key = (event["args"].get("op_name", "?"), name.removesuffix("_kernel_time"))
         totals[key][0] += event["dur"]
         totals[key][1] += 1
     ranked = sorted(totals.items(), key=lambda item: -item[1][0])[:top]
+    per_type: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
+    for (op, _node), (total, _n) in totals.items():
+        per_type[op][0] += 1
+        per_type[op][1] += total
     return Trace(
         runtime="onnxruntime",
         calls=len(kept_runs),
@@ -105,6 +138,20 @@ def _summarise_ort(events: list[dict[str, Any]], calls: int, top: int) -> Trace:
             OpTime(op, node, total / 1e3, int(n) // len(kept_runs), total / run_us)
             for (op, node), (total, n) in ranked
         ),
+        by_type=_ranked_types(
+            {op: (int(nodes), total / 1e3) for op, (nodes, total) in per_type.items()},
+            run_us / 1e3,
+        ),
+    )
+
+
+def _ranked_types(totals: dict[str, tuple[int, float]], wall_ms: float) -> tuple[OpTypeTime, ...]:
+    """Operator types, slowest first, with their share of ``wall_ms`` (all profiled calls);
+    ``totals`` maps a type to (operators per call, total ms)."""
+    ranked = sorted(totals.items(), key=lambda item: -item[1][1])
+    return tuple(
+        OpTypeTime(op, per_call, total_ms, total_ms / wall_ms)
+        for op, (per_call, total_ms) in ranked
     )
 
 
@@ -126,7 +173,8 @@ def trace_torch(call: Callable[[], object], *, calls: int = 10, top: int = 10) -
         if torch.cuda.is_available():
             torch.cuda.synchronize()
         wall_us = (time.perf_counter() - start) * 1e6
-    averages = sorted(profiler.key_averages(), key=lambda a: -a.self_cpu_time_total)[:top]
+    everything = sorted(profiler.key_averages(), key=lambda a: -a.self_cpu_time_total)
+    averages = everything[:top]
     return Trace(
         runtime="torch",
         calls=calls,
@@ -140,5 +188,9 @@ def trace_torch(call: Callable[[], object], *, calls: int = 10, top: int = 10) -
                 a.self_cpu_time_total / wall_us,
             )
             for a in averages
+        ),
+        by_type=_ranked_types(
+            {a.key: (a.count // calls, a.self_cpu_time_total / 1e3) for a in everything},
+            wall_us / 1e3,
         ),
     )

@@ -32,7 +32,7 @@ from pytest_infergate.results import (
     Verdict,
 )
 from pytest_infergate.telemetry import GpuSample, GpuTelemetry
-from pytest_infergate.trace import OpTime, Trace
+from pytest_infergate.trace import OpTime, OpTypeTime, Trace
 
 #: Wire format history: 1 -- first version.
 WIRE_VERSION = 1
@@ -51,6 +51,7 @@ _RECORDS: dict[str, type[Any]] = {
         GpuSample,
         GpuTelemetry,
         OpTime,
+        OpTypeTime,
         Trace,
     )
 }

@@ -65,3 +65,25 @@ def test_damaged_int8_fails_the_accuracy_gate() -> None:
     row = next(line for line in result.stdout.splitlines() if " pts " in line)
     assert row.startswith("tests/test_accuracy.py::test_accuracy[onnx-int8-test]")
     assert row.rstrip().endswith("REGRESSED")
+
+
+def test_trace_of_the_onnx_model_adds_up_to_the_call() -> None:
+    """``--infer-trace`` on the fp32 ONNX pipeline: matrix products lead, and the
+    per-type lines plus the time outside operators account for the whole call."""
+    result = _run("tests/test_latency.py::test_latency[onnx]", "--infer-trace")
+    assert result.returncode == 0, result.stdout[-3000:]
+    section = result.stdout.split("infergate: where the time goes", 1)[1].splitlines()
+    start = next(i for i, line in enumerate(section) if "by operator type" in line)
+    rows = []
+    for line in section[start + 1 :]:
+        if not line.startswith("    "):
+            break
+        label, ms, _unit, share = line.strip().rsplit(maxsplit=3)
+        rows.append((label, float(ms), float(share.rstrip("%")) / 100))
+    assert rows[-1][0] == "outside operators"
+    heaviest = rows[0][0].split()[0]
+    assert "MatMul" in heaviest or "Attention" in heaviest or "Gemm" in heaviest, rows
+    assert sum(share for *_, share in rows) == pytest.approx(1.0, abs=0.01)
+    headline = section[start - 1]
+    call_ms = float(headline.split(" ms per profiled call")[0].rsplit(maxsplit=1)[-1])
+    assert sum(ms for _, ms, _ in rows) == pytest.approx(call_ms, rel=0.01)

@@ -22,6 +22,10 @@ def test_ort_trace_ranks_matmuls_and_adds_up_to_the_call(tmp_path) -> None:
     assert trace.ops[0].op_type == "MatMul"
     assert 0.5 <= trace.covered_share <= 1.0
     assert trace.ops[0].calls == 1
+    assert [(t.op_type, t.per_call) for t in trace.by_type] == [("MatMul", 2), ("Relu", 1)]
+    node_share = sum(t.share for t in trace.by_type)
+    assert node_share == pytest.approx(trace.covered_share)  # two types, three nodes: all listed
+    assert node_share + trace.outside_share == pytest.approx(1.0)
 
 
 def test_ort_trace_restores_the_session_even_on_error(tmp_path) -> None:
@@ -52,3 +56,5 @@ def test_torch_trace_lists_aten_ops() -> None:
     assert trace.runtime == "torch"
     assert any("addmm" in op.op_type or "linear" in op.op_type for op in trace.ops)
     assert 0 < trace.covered_share <= 1.5
+    assert {t.op_type for t in trace.by_type} >= {op.op_type for op in trace.ops}
+    assert sum(t.total_ms for t in trace.by_type) >= sum(op.total_ms for op in trace.ops)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from pytest_infergate.gate import percent
 from pytest_infergate.results import (
@@ -21,6 +22,9 @@ from pytest_infergate.results import (
     Measurement,
     Outcome,
 )
+
+if TYPE_CHECKING:
+    from pytest_infergate.trace import Trace
 
 HEADER = (
     "test",
@@ -212,21 +216,59 @@ def gpu_warnings(measurements: Sequence[Measurement]) -> list[str]:
     ]
 
 
+#: Operator types listed by name in the trace section; the rest are summed in one line.
+TRACE_TYPES_SHOWN = 8
+
+
 def format_traces(measurements: Sequence[Measurement]) -> list[str]:
-    """The detail section of ``--infer-trace``: each traced measurement's top operators."""
+    """The detail section of ``--infer-trace``: per traced measurement, the time per call
+    by operator type (adding up to the profiled call) and the slowest single operators."""
     lines: list[str] = []
     for m in measurements:
         t = m.trace
         if t is None:
             continue
-        lines.append(
-            f"{m.result.key}: {t.runtime}, {t.call_ms:.4g} ms per profiled call over {t.calls} "
-            f"calls; the top {len(t.ops)} operators explain {t.covered_share:.0%}"
+        unprofiled = (
+            f" (timed without the profiler: p50 {m.result.p50_ms:.4g} ms)"
+            if isinstance(m.result, LatencyResult)
+            else ""
         )
-        width = max(len(op.op_type) for op in t.ops) if t.ops else 0
+        lines.append(
+            f"{m.result.key}: {t.runtime}, {t.call_ms:.4g} ms per profiled call over "
+            f"{t.calls} calls{unprofiled}"
+        )
+        lines.extend(_type_lines(t))
+        if any(op.node != op.op_type for op in t.ops):  # torch ops are their own types
+            lines.append(f"  slowest operators ({t.covered_share:.0%} of the call):")
+        width = max((len(op.op_type) for op in t.ops), default=0)
         for op in t.ops:
             per_call = op.total_ms / max(t.calls, 1)
             lines.append(
-                f"  {op.op_type.ljust(width)}  {per_call:9.4g} ms/call  {op.share:6.1%}  {op.node}"
+                f"    {op.op_type.ljust(width)}  {per_call:9.4g} ms  {op.share:6.1%}  {op.node}"
             )
+    return lines
+
+
+def _type_lines(t: Trace) -> list[str]:
+    """Time per call by operator type, the long tail summed, then the time outside
+    operators: the lines add up to the profiled call."""
+    if not t.by_type:
+        return []
+    calls = max(t.calls, 1)
+    shown, rest = t.by_type[:TRACE_TYPES_SHOWN], t.by_type[TRACE_TYPES_SHOWN:]
+    figures = [(f"{op.op_type} x{op.per_call}", op.total_ms / calls, op.share) for op in shown]
+    if rest:
+        figures.append(
+            (
+                f"{len(rest)} other types",
+                sum(op.total_ms for op in rest) / calls,
+                sum(op.share for op in rest),
+            )
+        )
+    figures.append(("outside operators", t.call_ms * t.outside_share, t.outside_share))
+    width = max(len(label) for label, _, _ in figures)
+    lines = ["  by operator type (adds up to the call):"]
+    lines.extend(
+        f"    {label.ljust(width)}  {ms:9.4g} ms  {share:6.1%}" for label, ms, share in figures
+    )
     return lines

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_infergate.config import Mode, Settings, parse_fraction
+from pytest_infergate.cpu import cpu_window
 from pytest_infergate.results import (
     ComparisonResult,
     LatencyResult,
@@ -31,6 +32,7 @@ from pytest_infergate.timing import (
 )
 
 if TYPE_CHECKING:
+    from pytest_infergate.cpu import CpuUsage
     from pytest_infergate.provenance import RuntimeFacts
     from pytest_infergate.trace import Trace
 
@@ -241,7 +243,7 @@ class InferBench:
         if self._session.config.mode is Mode.OFF:
             return _comparison_once(key, call_candidate, call_reference, batch_size, sync_fn)
         facts = _facts(candidate, model)
-        result, verdict = self._compare(
+        result, verdict, cpu = self._compare(
             key,
             call_candidate,
             call_reference,
@@ -251,7 +253,9 @@ class InferBench:
             batch_size,
             sync_fn,
         )
-        measurement = self._session.record_verdict(self._nodeid, result, verdict, settings, facts)
+        measurement = self._session.record_verdict(
+            self._nodeid, result, verdict, settings, facts, cpu=cpu
+        )
         if self._session.fails(measurement.verdict):
             pytest.fail(_failure(key, "A/B", measurement.verdict), pytrace=False)
         return result
@@ -266,7 +270,7 @@ class InferBench:
         min_speedup: float | None,
         batch_size: int,
         sync: Callable[[], object] | None,
-    ) -> tuple[ComparisonResult, Verdict]:
+    ) -> tuple[ComparisonResult, Verdict, CpuUsage | None]:
         from pytest_infergate.gate import (
             compare_ratio,
             fixed_ratio_gates,
@@ -295,7 +299,7 @@ class InferBench:
             last[:] = [verdict]
             return ratio_settled(verdict)
 
-        with self._session.timing_lock:
+        with self._session.timing_lock, cpu_window() as cpu:
             timing = run_pair(
                 call_candidate,
                 call_reference,
@@ -312,7 +316,7 @@ class InferBench:
             timing.measured_s,
             timing,
         )
-        return result, last[0]
+        return result, last[0], cpu.usage
 
     def _key(self, name: str | None) -> str:
         key = self._nodeid if name is None else f"{self._nodeid}::{name}"
@@ -344,7 +348,11 @@ class InferBench:
             timing = run(fn, args, kwargs, plan=_ONE_CALL, sync=sync_fn)
             return _result(key, timing, batch_size), timing.last_value
         facts = _facts(fn, model)  # outside the timed loop; file digests are cached
-        with self._session.timing_lock, self._session.gpu_sampling() as sampler:
+        with (
+            self._session.timing_lock,
+            self._session.gpu_sampling() as sampler,
+            cpu_window() as cpu,
+        ):
             timing = self._time(key, fn, args, kwargs, settings, batch_size, sync_fn, events)
         gpu = sampler.telemetry if sampler is not None else None
         trace = None
@@ -352,7 +360,9 @@ class InferBench:
             with self._session.timing_lock:
                 trace = _trace(functools.partial(fn, *args, **kwargs), fn, model, facts)
         result = _result(key, timing, batch_size)
-        measurement = self._session.record(self._nodeid, result, settings, facts, gpu, trace)
+        measurement = self._session.record(
+            self._nodeid, result, settings, facts, gpu, trace, cpu.usage
+        )
         if self._session.fails(measurement.verdict):
             pytest.fail(_failure(key, "latency", measurement.verdict), pytrace=False)
         return result, timing.last_value

@@ -283,6 +283,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if gate is None or gate.config.mode is Mode.OFF or not gate.measurements:
         return
     from pytest_infergate.report.terminal import (
+        cpu_lines,
         format_notes,
         format_table,
         format_traces,
@@ -299,7 +300,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             terminalreporter.write_line(line, **_COLOURS.get(row.outcome.value, {}))
         for note in format_notes(table):
             terminalreporter.write_line(note, yellow=True)
-    for warning in gpu_warnings(gate.measurements):
+    cpu_facts, cpu_warnings = cpu_lines(gate.measurements)
+    for line in cpu_facts:
+        terminalreporter.write_line(f"infergate: {line}")
+    for warning in [*cpu_warnings, *gpu_warnings(gate.measurements)]:
         terminalreporter.write_line(f"infergate: {warning}", yellow=True)
     traces = format_traces(gate.measurements)
     if traces:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pytest_infergate.cpu import CpuUsage
     from pytest_infergate.provenance import RuntimeFacts
     from pytest_infergate.telemetry import GpuTelemetry
     from pytest_infergate.trace import Trace
@@ -316,9 +317,9 @@ class Measurement:
     gpu: GpuTelemetry | None = None
     #: Top operators of a few profiled calls (``--infer-trace``, marker ``trace=True``).
     trace: Trace | None = None
-    #: The 1-minute load average right after the timed window (``None`` where the OS has
-    #: none): under pytest-xdist, how busy the other workers kept the machine.
-    load_average: float | None = None
+    #: Process CPU time against wall time over the timed window, and the machine's load
+    #: average after it: under pytest-xdist, how busy the other workers kept the machine.
+    cpu: CpuUsage | None = None
 
 
 @dataclass(frozen=True)

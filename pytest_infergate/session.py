@@ -10,7 +10,6 @@ import contextlib
 import dataclasses
 import datetime as _dt
 import math
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -42,6 +41,7 @@ from pytest_infergate.results import (
 )
 
 if TYPE_CHECKING:
+    from pytest_infergate.cpu import CpuUsage
     from pytest_infergate.provenance import RuntimeFacts
     from pytest_infergate.telemetry import GpuSampler, GpuTelemetry
     from pytest_infergate.trace import Trace
@@ -60,14 +60,6 @@ class FinishReport:
     baseline_written: Path | None = None
     results_written: Path | None = None
     skipped_reason: str = ""
-
-
-def load_average() -> float | None:
-    """The 1-minute load average (``os.getloadavg``), or ``None`` where there is none."""
-    try:
-        return round(os.getloadavg()[0], 2)
-    except (AttributeError, OSError):
-        return None
 
 
 class GateSession:
@@ -144,11 +136,12 @@ class GateSession:
         facts: RuntimeFacts | None = None,
         gpu: GpuTelemetry | None = None,
         trace: Trace | None = None,
+        cpu: CpuUsage | None = None,
     ) -> Measurement:
         """Judge ``result`` and keep it (``facts``: what ran, when the model exposes it;
-        ``gpu``: telemetry over the timed window; ``trace``: its top operators)."""
+        ``gpu``/``cpu``: telemetry over the timed window; ``trace``: its top operators)."""
         verdict = self.judge(result, settings)
-        return self.record_verdict(nodeid, result, verdict, settings, facts, gpu, trace)
+        return self.record_verdict(nodeid, result, verdict, settings, facts, gpu, trace, cpu)
 
     def model_change(self, key: str, facts: RuntimeFacts | None) -> str:
         """``"model changed (sha256 abc… → def…)"`` when the measured model's digest differs
@@ -183,6 +176,7 @@ class GateSession:
         facts: RuntimeFacts | None = None,
         gpu: GpuTelemetry | None = None,
         trace: Trace | None = None,
+        cpu: CpuUsage | None = None,
     ) -> Measurement:
         """Keep a judged measurement (an A/B run decides as it samples); one key holds
         one kind of measurement. ``facts`` are checked against the settings'
@@ -211,7 +205,7 @@ class GateSession:
             facts=facts,
             gpu=gpu,
             trace=trace,
-            load_average=load_average(),
+            cpu=cpu,
         )
         self.measurements.append(measurement)
         return measurement
@@ -390,6 +384,11 @@ def encode_trace(trace: Trace) -> dict[str, Any]:
     }
 
 
+def encode_cpu(cpu: CpuUsage) -> dict[str, Any]:
+    """CPU use over the timed window; ``utilisation`` is CPU seconds per wall second."""
+    return {**dataclasses.asdict(cpu), "utilisation": cpu.utilisation}
+
+
 def encode_facts(facts: RuntimeFacts | None) -> dict[str, Any] | None:
     """Runtime facts as plain JSON values (``None`` when the model exposed none)."""
     if facts is None:
@@ -447,6 +446,7 @@ def _encode_measurement(m: Measurement) -> Mapping[str, Any]:
         "runtime_facts": encode_facts(m.facts),
         **({"gpu_telemetry": encode_gpu(m.gpu)} if m.gpu is not None else {}),
         **({"trace": encode_trace(m.trace)} if m.trace is not None else {}),
-        "load_average_1m": m.load_average,
+        "load_average_1m": m.cpu.load_average if m.cpu is not None else None,
+        **({"cpu": encode_cpu(m.cpu)} if m.cpu is not None else {}),
         "verdict": _encode_verdict(v),
     }

@@ -19,6 +19,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from pytest_infergate.cpu import CpuUsage
 from pytest_infergate.provenance import RuntimeFacts
 from pytest_infergate.results import (
     AccuracyCheck,
@@ -43,6 +44,7 @@ _RECORDS: dict[str, type[Any]] = {
         AccuracyCheck,
         AccuracyResult,
         Check,
+        CpuUsage,
         ComparisonResult,
         LatencyResult,
         Measurement,

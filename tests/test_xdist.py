@@ -10,6 +10,7 @@ import pytest
 
 pytest.importorskip("xdist")
 
+from pytest_infergate.cpu import CpuUsage
 from pytest_infergate.provenance import RuntimeFacts
 from pytest_infergate.results import (
     AccuracyCheck,
@@ -22,7 +23,7 @@ from pytest_infergate.results import (
     StopReason,
     Verdict,
 )
-from pytest_infergate.trace import OpTime, Trace
+from pytest_infergate.trace import OpTime, OpTypeTime, Trace
 from pytest_infergate.wire import WireError, decode_measurements, encode_measurements
 
 #: Four slowable tests; each writes the wall-clock span of its model calls to a file,
@@ -46,7 +47,9 @@ MODELS = textwrap.dedent(
             pass
         return x * 2
 
-    @pytest.mark.parametrize("n", range(4))
+    @pytest.mark.parametrize(
+        "n", [pytest.param(n, marks=pytest.mark.xdist_group(f"g{n % 2}")) for n in range(4)]
+    )
     def test_model(infer_bench, n):
         SPAN.clear()
         assert infer_bench(model, n) == 2 * n
@@ -59,12 +62,15 @@ MODES = {
     "no_xdist": ["-p", "no:xdist"],
     "xdist_zero": ["-n", "0"],
     "xdist_two": ["-n", "2"],
+    "xdist_loadgroup": ["-n", "2", "--dist", "loadgroup"],
 }
 
 
 @pytest.fixture
 def spread(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeini("[pytest]\ninfer_max_time = 0.2\n")
+    pytester.makeini(
+        "[pytest]\ninfer_max_time = 0.2\nmarkers =\n    xdist_group(name): xdist's grouping\n"
+    )
     pytester.makepyfile(test_models=MODELS)
     return pytester
 
@@ -89,6 +95,45 @@ def test_update_then_gate_in_every_mode(spread: pytest.Pytester, mode: str) -> N
     # undecided, which still passes.
     assert {m["verdict"]["outcome"] for m in measurements} <= {"PASS", "IMPROVED", "INCONCLUSIVE"}
     assert all(m["load_average_1m"] >= 0 for m in measurements)
+    # The models busy-wait: their process uses about one CPU second per wall second.
+    assert all(0.5 < m["cpu"]["utilisation"] < 2.0 for m in measurements)
+    gated.stdout.fnmatch_lines(["infergate: timed windows used *CPU s per wall s*load average*"])
+    if mode == "xdist_loadgroup":  # one worker per group, both groups in the one baseline
+        spans = [json.loads((spread.path / f"span-{n}.json").read_text()) for n in range(4)]
+        workers = [worker for worker, *_ in spans]
+        assert workers[0] == workers[2], workers
+        assert workers[1] == workers[3], workers
+
+
+def _comparable(entry: dict[str, object]) -> dict[str, object]:
+    """A baseline entry with its measured figures replaced by their names and types."""
+    machines = entry["machines"]
+    assert isinstance(machines, dict)
+    return {
+        **entry,
+        "machines": {
+            profile: {
+                name: value if name == "batch_size" else type(value).__name__
+                for name, value in record.items()
+            }
+            for profile, record in machines.items()
+        },
+    }
+
+
+def test_two_workers_write_the_baseline_a_serial_run_writes(spread: pytest.Pytester) -> None:
+    serial, spread_out = spread.path / "serial.json", spread.path / "xdist.json"
+    spread.runpytest("-p", "no:xdist", f"--infer-baseline={serial}", "--infer-update-baseline")
+    spread.runpytest("-n", "2", f"--infer-baseline={spread_out}", "--infer-update-baseline")
+    one, two = json.loads(serial.read_text()), json.loads(spread_out.read_text())
+    assert two["machines"] == one["machines"]
+    assert sorted(two["entries"]) == sorted(one["entries"])
+    for key, entry in one["entries"].items():
+        assert _comparable(two["entries"][key]) == _comparable(entry), key
+        (record_one,) = entry["machines"].values()
+        (record_two,) = two["entries"][key]["machines"].values()
+        # Both time the same 1 ms busy-wait; a 2x slowdown would show here.
+        assert 0.67 < record_two["p50_ms"] / record_one["p50_ms"] < 1.5, key
 
 
 def test_two_workers_time_one_at_a_time_and_regressions_fail(
@@ -131,7 +176,14 @@ def _measurements() -> list[Measurement]:
             Verdict("t::a", "latency", Outcome.PASS, (check,), "", "model changed (x)"),
             {"p50": 0.1},
             facts,
-            trace=Trace("onnxruntime", 10, 0.05, (OpTime("MatMul", "n0", 0.3, 1, 0.6),)),
+            trace=Trace(
+                "onnxruntime",
+                10,
+                0.05,
+                (OpTime("MatMul", "n0", 0.3, 1, 0.6),),
+                (OpTypeTime("MatMul", 1, 0.3, 0.6),),
+            ),
+            cpu=CpuUsage(0.5, 0.49, 2, load_average=1.5, torch_threads=1),
         ),
         Measurement(
             "t::b",

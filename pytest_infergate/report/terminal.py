@@ -272,3 +272,34 @@ def _type_lines(t: Trace) -> list[str]:
         f"    {label.ljust(width)}  {ms:9.4g} ms  {share:6.1%}" for label, ms, share in figures
     )
     return lines
+
+
+def cpu_lines(measurements: Sequence[Measurement]) -> tuple[list[str], list[str]]:
+    """(facts, warnings) about the CPU over the timed windows: one line with the range of
+    CPU-per-wall utilisation, torch threads and load average, and a warning when the load
+    exceeded the cores (other processes competed: latencies are inflated)."""
+    usages = [(m.result.key, m.cpu) for m in measurements if m.cpu is not None]
+    if not usages:
+        return [], []
+    utilisation = [cpu.utilisation for _, cpu in usages]
+    facts = f"timed windows used {min(utilisation):.2f}-{max(utilisation):.2f} CPU s per wall s"
+    threads = sorted({cpu.torch_threads for _, cpu in usages if cpu.torch_threads is not None})
+    if threads:
+        facts += f" (torch threads: {', '.join(map(str, threads))})"
+    loads = [cpu.load_average for _, cpu in usages if cpu.load_average is not None]
+    cores = usages[0][1].cores
+    if loads:
+        facts += f"; load average {min(loads):.2f}-{max(loads):.2f} on {cores} cores"
+    busy = sorted(
+        ((key, cpu.load_average) for key, cpu in usages if cpu.overloaded),
+        key=lambda item: -(item[1] or 0.0),
+    )
+    warnings = []
+    if busy:
+        key, load = busy[0]
+        warnings.append(
+            f"{len(busy)} of {len(usages)} measurements were timed while the load average "
+            f"exceeded the {cores} cores (worst: {key}, {load}): other processes competed "
+            "for the CPU and inflated those latencies"
+        )
+    return [facts], warnings

@@ -89,7 +89,9 @@ class InferBench:
 
         ``name`` tells several measurements of one test apart (baseline key
         ``nodeid::name``); ``batch_size`` is the items per call, for throughput;
-        ``sync`` (a callable or ``"cuda"``) runs before every clock read; ``model``
+        ``sync`` (a callable or ``"cuda"``) runs before every clock read; by default it
+        is ``torch.cuda.synchronize`` when an argument or the model is on a CUDA device
+        (``sync="none"`` turns that off); ``model``
         is the object whose runtime facts are recorded (default: ``fn`` or the object
         it is bound to); ``expect_providers``/``expect_quantized``/``expect_ops`` are
         checked against them (NOT-APPLIED when unmet), as the marker keys are.
@@ -229,10 +231,11 @@ class InferBench:
         _check_batch_size("compare", batch_size)
         key = self._key(name)
         settings = self._session.config.resolve(overrides, self._marker)
-        sync_fn = resolve_sync(sync)
         cand_kwargs = dict(kwargs or {})
         ref_args = args if reference_args is None else reference_args
         ref_kwargs = dict(cand_kwargs if reference_kwargs is None else reference_kwargs)
+        involved = (*args, cand_kwargs, *ref_args, ref_kwargs, candidate, reference, model)
+        sync_fn = resolve_sync(sync, involved)
 
         def call_candidate() -> Any:
             return candidate(*args, **cand_kwargs)
@@ -342,7 +345,7 @@ class InferBench:
         __tracebackhide__ = True
         key = self._key(name)
         settings = self._session.config.resolve(overrides, self._marker)
-        sync_fn = resolve_sync(sync)
+        sync_fn = resolve_sync(sync, (*args, kwargs, fn, model))
         events = resolve_timer(timer)
         if self._session.config.mode is Mode.OFF:
             timing = run(fn, args, kwargs, plan=_ONE_CALL, sync=sync_fn)

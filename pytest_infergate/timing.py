@@ -22,8 +22,9 @@ from __future__ import annotations
 import functools
 import gc
 import math
+import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,10 +77,24 @@ class Timing:
     stop_reason: StopReason = StopReason.PLAN
 
 
-def resolve_sync(sync: Callable[[], object] | str | None) -> Callable[[], object] | None:
-    """Turn ``sync="cuda"`` into ``torch.cuda.synchronize``, importing torch only then."""
-    if sync is None or callable(sync):
+def resolve_sync(
+    sync: Callable[[], object] | str | None, involved: Sequence[object] = ()
+) -> Callable[[], object] | None:
+    """The hook run before each clock read.
+
+    ``"cuda"`` is ``torch.cuda.synchronize``; ``"none"`` is no hook; a callable is
+    itself. ``None`` chooses: ``torch.cuda.synchronize`` when one of ``involved``
+    (the arguments, the model) is a CUDA tensor or module, since CUDA calls return
+    before the GPU has finished and an unsynchronised time is the launch time only.
+    torch is imported only for ``"cuda"``; ``None`` looks at it only when the test
+    already imported it.
+    """
+    if callable(sync):
         return sync
+    if sync is None:
+        return _cuda_synchronize() if _uses_cuda(involved) else None
+    if sync == "none":
+        return None
     if sync == "cuda":
         try:
             import torch
@@ -87,9 +102,40 @@ def resolve_sync(sync: Callable[[], object] | str | None) -> Callable[[], object
             raise ValueError('sync="cuda" needs torch: pip install torch') from None
         if not torch.cuda.is_available():
             raise ValueError('sync="cuda" was asked for, but torch sees no CUDA device')
-        synchronize: Callable[[], object] = torch.cuda.synchronize
-        return synchronize
-    raise ValueError(f'sync must be a callable, "cuda" or None, got {sync!r}')
+        return _cuda_synchronize()
+    raise ValueError(f'sync must be a callable, "cuda", "none" or None, got {sync!r}')
+
+
+def _cuda_synchronize() -> Callable[[], object]:
+    import torch
+
+    synchronize: Callable[[], object] = torch.cuda.synchronize
+    return synchronize
+
+
+def _uses_cuda(involved: Sequence[object]) -> bool:
+    """Whether any object, or a value of a mapping or sequence among them (a tokenizer's
+    batch, a tuple of tensors), is a CUDA tensor or a module whose weights are on a GPU.
+    A transformers pipeline counts through its ``model``."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return False
+    for item in involved:
+        values: Iterable[object] = (item,)
+        if isinstance(item, Mapping):
+            values = item.values()
+        elif isinstance(item, (list, tuple)):
+            values = item
+        for value in values:
+            owner = getattr(value, "__self__", None)
+            for candidate in (value, owner, getattr(value, "model", None)):
+                if isinstance(candidate, torch.Tensor) and candidate.is_cuda:
+                    return True
+                if isinstance(candidate, torch.nn.Module):
+                    first = next(candidate.parameters(), None)
+                    if first is not None and first.is_cuda:
+                        return True
+    return False
 
 
 #: Timers a measurement can use: the wall clock, or CUDA events on the current stream.

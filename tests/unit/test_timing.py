@@ -64,5 +64,5 @@ def test_max_time_caps_sampling():
 
 def test_sync_names():
     assert resolve_sync(None) is None
-    with pytest.raises(ValueError, match='sync must be a callable, "cuda" or None'):
+    with pytest.raises(ValueError, match='sync must be a callable, "cuda", "none" or None'):
         resolve_sync("rocm")

@@ -16,6 +16,7 @@ as ``None``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from pytest_infergate.results import (
     AccuracyResult,
     Check,
     ComparisonResult,
+    FixedGates,
     LatencyResult,
     Measurement,
     Outcome,
@@ -98,7 +100,23 @@ def _latency(r: _Reader, raw: object, key: str, where: str) -> LatencyResult:
     )
 
 
+def _gates(r: _Reader, obj: Mapping[str, Any], where: str) -> FixedGates:
+    where = f"{where}.gates"
+    gates = r.mapping(obj.get("gates", {}), where)  # absent before the gates were stored
+    known = [f.name for f in dataclasses.fields(FixedGates)]
+    unknown = sorted(set(gates) - set(known))
+    if unknown:
+        raise r.fail(where, f"unknown gate(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    try:
+        return FixedGates(**{name: _optional_number(r, gates, name, where) for name in known})
+    except ValueError as exc:
+        if isinstance(exc, BaselineError):
+            raise
+        raise r.fail(where, str(exc)) from None
+
+
 def _ratio(r: _Reader, obj: Mapping[str, Any], key: str, where: str) -> ComparisonResult:
+    gates = _gates(r, obj, where)
     try:
         return ComparisonResult(
             key=key,
@@ -107,6 +125,7 @@ def _ratio(r: _Reader, obj: Mapping[str, Any], key: str, where: str) -> Comparis
             measured_s=r.duration(r.get(obj, "measured_s", where), f"{where}.measured_s"),
             stop_reason=_stop_reason(r, obj, where),
             confidence=r.number(obj, "confidence", where),
+            gates=gates,
         )
     except ValueError as exc:
         if isinstance(exc, BaselineError):

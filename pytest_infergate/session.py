@@ -50,7 +50,8 @@ if TYPE_CHECKING:
 #: (``infer_bench.compare``), ``stop_reason`` on every measurement, and ``mdr`` and
 #: ``p_value`` on checks. Later, still 2 (additive, optional): ``runtime_facts`` on
 #: measurements and ``model_change`` on verdicts (model provenance, issue 8); ``series``
-#: in ``gpu_telemetry`` (the readings over the timed window, at most 500; issue 6).
+#: in ``gpu_telemetry`` (the readings over the timed window, at most 500) and ``gates`` on
+#: ratio measurements (the test's ``max_slowdown``/``min_speedup``), issue 6.
 RESULTS_SCHEMA_VERSION = 2
 
 
@@ -434,6 +435,7 @@ def _encode_measurement(m: Measurement) -> Mapping[str, Any]:
             "confidence": r.confidence,
             "p95_ratio": r.p95_ratio,
             "speedup": r.speedup,
+            "gates": {k: v for k, v in dataclasses.asdict(r.gates).items() if v is not None},
             "candidate": _encode_latency(r.candidate),
             "reference": _encode_latency(r.reference),
         }

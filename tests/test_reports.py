@@ -321,6 +321,43 @@ def test_bad_gpu_series_name_the_field() -> None:
     assert empty == f"{where}.t_s: a series needs at least one reading"
 
 
+def test_report_paths_from_the_ini_file_resolve_against_its_folder(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makeini(
+        "[pytest]\ninfer_max_time = 0.05\n"
+        "infer_markdown = reports/summary.md\ninfer_html = reports/report.html\n"
+    )
+    test_file = pytester.makepyfile(
+        test_one="def test_one(infer_bench):\n    infer_bench(sum, [1])\n"
+    )
+    reports = pytester.mkdir("reports")
+    elsewhere = pytester.mkdir("elsewhere")
+    monkeypatch.chdir(elsewhere)
+
+    run = pytester.runpytest(str(test_file))
+
+    run.assert_outcomes(passed=1)
+    run.stdout.fnmatch_lines(
+        [
+            f"infergate: report written to {reports / 'summary.md'}",
+            f"infergate: report written to {reports / 'report.html'}",
+        ]
+    )
+    assert (reports / "summary.md").read_text().startswith("## infergate: 1 NEW")
+    page = _Page()
+    page.feed((reports / "report.html").read_text())
+    assert page.sections == ["verdicts", "latency", "tradeoff", "sweep", "machines"]
+    assert not (elsewhere / "reports").exists()
+
+    # the command line wins, relative to the working directory
+    (reports / "summary.md").unlink()
+    run = pytester.runpytest(str(test_file), "--infer-markdown=cli.md")
+    run.assert_outcomes(passed=1)
+    assert (elsewhere / "cli.md").read_text().startswith("## infergate: 1 NEW")
+    assert not (reports / "summary.md").exists()
+
+
 def test_an_unwritable_report_is_a_usage_error(variants: pytest.Pytester) -> None:
     variants.makepyfile(test_variants="def test_one(infer_bench):\n    infer_bench(sum, [1])\n")
     run = variants.runpytest(f"--infer-markdown={variants.path / 'missing' / 'summary.md'}")

@@ -13,6 +13,7 @@ from pytest_infergate.config import Mode, Settings, parse_fraction
 from pytest_infergate.cpu import cpu_window
 from pytest_infergate.results import (
     ComparisonResult,
+    FixedGates,
     LatencyResult,
     Outcome,
     StopReason,
@@ -318,6 +319,7 @@ class InferBench:
             batch_size,
             timing.measured_s,
             timing,
+            FixedGates(slowdown, min_speedup),
         )
         return result, last[0], cpu.usage
 
@@ -495,8 +497,10 @@ def _comparison(
     batch_size: int,
     measured_s: float,
     timing: PairTiming | None = None,
+    gates: FixedGates | None = None,
 ) -> ComparisonResult:
-    """A :class:`ComparisonResult` from raw samples (``timing``: the finished run, if any)."""
+    """A :class:`ComparisonResult` from raw samples (``timing``: the finished run, if any;
+    ``gates``: the test's fixed gates)."""
     arms = []
     for arm, samples in (("candidate", candidate_ns), ("reference", reference_ns)):
         t: Timing | None = None
@@ -514,7 +518,7 @@ def _comparison(
             )
         )
     stop = timing.stop_reason if timing is not None else StopReason.PLAN
-    return ComparisonResult(key, arms[0], arms[1], measured_s, stop)
+    return ComparisonResult(key, arms[0], arms[1], measured_s, stop, gates=gates or FixedGates())
 
 
 def _comparison_once(

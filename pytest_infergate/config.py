@@ -289,6 +289,8 @@ class GateConfig:
     mode: Mode = Mode.GATE
     machine: str | None = None
     json_path: Path | None = None
+    markdown_path: Path | None = None
+    html_path: Path | None = None
     cli: Settings = Settings()
     ini: Settings = Settings()
 
@@ -368,6 +370,8 @@ def gate_config_from_options(
         mode=mode or Mode.GATE,
         machine=get_option("infer_machine") or ini("infer_machine"),
         json_path=json_path,
+        markdown_path=path("infer_markdown"),
+        html_path=path("infer_html"),
         cli=Settings(**{k: v for k, v in cli_layer.items() if v is not None}),
         ini=Settings(**{k: v for k, v in ini_layer.items() if v is not None}),
     )

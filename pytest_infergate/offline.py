@@ -43,9 +43,11 @@ def rejudge(
 
     Latency and accuracy go through :func:`compare_latency` / :func:`compare_accuracy`
     with the default policy unless tolerances are given. An A/B ratio is judged at its
-    final look against the default slowdown gate plus the baseline's stored ratio, as
-    :meth:`InferBench.compare` does without ``max_slowdown``/``min_speedup``. Latencies
-    are looked up under ``machine`` (default: the machine the results were measured on).
+    final look against the fixed gates its test set (``max_slowdown``/``min_speedup``,
+    stored with the result; else the default slowdown gate at the p50 tolerance) plus
+    the baseline's stored ratio at the p50 tolerance, as :meth:`InferBench.compare`
+    does. Latencies are looked up under ``machine`` (default: the machine the results
+    were measured on).
     """
     from pytest_infergate.gate import (
         AccuracyPolicy,
@@ -76,7 +78,10 @@ def rejudge(
             verdict = compare_accuracy(r, entry, accuracy)
         elif isinstance(r, ComparisonResult):
             tolerance = tolerances.get("p50", 0.10)
-            gates = fixed_ratio_gates(tolerance, None)
+            fixed = r.gates
+            gates = fixed_ratio_gates(fixed.max_slowdown, fixed.min_speedup)
+            if not gates:
+                gates = fixed_ratio_gates(tolerance, None)
             stored, context = stored_ratio_gate(entry, profile, tolerance)
             if stored is not None:
                 gates.append(stored)

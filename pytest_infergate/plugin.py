@@ -103,12 +103,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--infer-markdown",
         metavar="PATH",
         help="Write a Markdown summary (verdict table, top regressions); also appended to "
-        "$GITHUB_STEP_SUMMARY when that is set",
+        "$GITHUB_STEP_SUMMARY when that is set (ini: infer_markdown)",
     )
     group.addoption(
         "--infer-html",
         metavar="PATH",
-        help="Write a self-contained HTML report with charts (needs matplotlib: extra [report])",
+        help="Write a self-contained HTML report with charts (needs matplotlib: extra [report]; "
+        "ini: infer_html)",
     )
     group.addoption(
         "--infer-mode",
@@ -132,6 +133,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         ("infer_max_flip_rate", "Largest share of changed predictions allowed; default off"),
         ("infer_machine", "Machine profile the latencies are stored under"),
         ("infer_json", "Write every measurement and verdict to this JSON file"),
+        ("infer_markdown", "Write a Markdown summary to this file"),
+        ("infer_html", "Write a self-contained HTML report to this file"),
         ("infer_mode", "gate, report or off; default gate"),
     ):
         parser.addini(key, help_text, type="string", default="")
@@ -149,16 +152,11 @@ def pytest_configure(config: pytest.Config) -> None:
     from pytest_infergate.baseline import BaselineError
     from pytest_infergate.session import GateSession
 
-    if config.getoption("infer_html"):
-        from importlib.util import find_spec
-
-        if find_spec("matplotlib") is None:
-            raise pytest.UsageError(
-                "infergate: --infer-html needs matplotlib: pip install pytest-infergate[report]"
-            )
     try:
         ini_dir = config.inipath.parent if config.inipath else None
         gate_config = gate_config_from_options(config.getoption, config.getini, ini_dir)
+        if gate_config.html_path is not None:
+            _require_matplotlib()
         config.stash[_SESSION_KEY] = GateSession.open(gate_config)
     except (BaselineError, ValueError) as exc:
         raise pytest.UsageError(f"infergate: {exc}") from None
@@ -168,6 +166,17 @@ def pytest_configure(config: pytest.Config) -> None:
         hooks = XdistHooks(config, config.stash[_SESSION_KEY])
         config.stash[_XDIST_KEY] = hooks
         config.pluginmanager.register(hooks, "infergate-xdist")
+
+
+def _require_matplotlib() -> None:
+    """Fail at start-up, not after the whole run, when the HTML report cannot be drawn."""
+    from importlib.util import find_spec
+
+    if find_spec("matplotlib") is None:
+        raise pytest.UsageError(
+            "infergate: --infer-html (ini: infer_html) needs matplotlib: "
+            "pip install pytest-infergate[report]"
+        )
 
 
 def get_session(config: pytest.Config) -> GateSession:
@@ -246,10 +255,9 @@ def _write_reports(session: pytest.Session, gate: GateSession) -> None:
     """The Markdown and HTML reports asked for (not on xdist workers, not in off mode);
     a report that cannot be written makes the run a usage error, as the results file does."""
     import os
-    from pathlib import Path
 
     config = session.config
-    markdown, html = config.getoption("infer_markdown"), config.getoption("infer_html")
+    markdown, html = gate.config.markdown_path, gate.config.html_path
     if hasattr(config, "workerinput") or gate.config.mode is Mode.OFF:
         return
     step_summary = bool(os.environ.get("GITHUB_STEP_SUMMARY")) and bool(gate.measurements)
@@ -260,8 +268,8 @@ def _write_reports(session: pytest.Session, gate: GateSession) -> None:
     try:
         written = write_reports(
             gate.results_document(),
-            markdown=Path(markdown) if markdown else None,
-            html=Path(html) if html else None,
+            markdown=markdown,
+            html=html,
             environ=os.environ,
             baseline=gate.baseline,
         )

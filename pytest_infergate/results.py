@@ -168,6 +168,24 @@ class AccuracyResult:
 
 
 @dataclass(frozen=True)
+class FixedGates:
+    """The fixed ratio gates an A/B test asked for: ``compare(max_slowdown=...,
+    min_speedup=...)``. Kept with the result so that ``infergate compare`` judges it
+    as the run did; neither set means the default slowdown gate, at the latency
+    tolerance."""
+
+    max_slowdown: float | None = None
+    min_speedup: float | None = None
+
+    def __post_init__(self) -> None:
+        slowdown, speedup = self.max_slowdown, self.min_speedup
+        if slowdown is not None and not (math.isfinite(slowdown) and slowdown >= 0):
+            raise ValueError(f"max_slowdown must be a finite number >= 0, got {slowdown!r}")
+        if speedup is not None and not (math.isfinite(speedup) and speedup > 0):
+            raise ValueError(f"min_speedup must be a finite number > 0, got {speedup!r}")
+
+
+@dataclass(frozen=True)
 class ComparisonResult:
     """An interleaved A/B measurement: candidate and reference timed alternately.
 
@@ -176,7 +194,8 @@ class ComparisonResult:
     from :func:`pytest_infergate.stats.ratio_of_medians` (Price & Bonett). ``n`` is
     the samples per arm; ``p95_ratio`` is reported once ``n`` >= 300 (the order
     statistics cannot pin a p95 down with fewer), else ``None``. Both arms keep their
-    raw samples, so throughput and percentiles of each are at hand.
+    raw samples, so throughput and percentiles of each are at hand. ``gates`` are the
+    fixed gates the test set.
     """
 
     key: str
@@ -185,6 +204,7 @@ class ComparisonResult:
     measured_s: float
     stop_reason: StopReason = StopReason.PLAN
     confidence: float = 0.99
+    gates: FixedGates = FixedGates()
     n: int = field(init=False)
     ratio: float = field(init=False)
     ratio_low: float = field(init=False)

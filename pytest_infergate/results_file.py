@@ -8,11 +8,15 @@ types, and a re-judged verdict comes from the same ``compare_*`` functions.
 
 Errors are :class:`BaselineError` naming the file and the first bad field. The
 statistics of a latency result are recomputed from its raw samples, not read
-back. ``Measurement.tolerances`` is not stored in the file and decodes empty.
+back. ``Measurement.tolerances`` is not stored in the file and decodes empty. GPU
+telemetry decodes from its ``series`` (at most 500 readings; the file's min/mean/max
+were taken over all of them); telemetry written before the series was stored decodes
+as ``None``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,12 +29,14 @@ from pytest_infergate.results import (
     AccuracyResult,
     Check,
     ComparisonResult,
+    FixedGates,
     LatencyResult,
     Measurement,
     Outcome,
     StopReason,
     Verdict,
 )
+from pytest_infergate.telemetry import SERIES_DECIMALS, GpuSample, GpuTelemetry
 
 #: Must match :data:`pytest_infergate.session.RESULTS_SCHEMA_VERSION` (a test checks it;
 #: kept here too so decoding does not import the session).
@@ -94,7 +100,23 @@ def _latency(r: _Reader, raw: object, key: str, where: str) -> LatencyResult:
     )
 
 
+def _gates(r: _Reader, obj: Mapping[str, Any], where: str) -> FixedGates:
+    where = f"{where}.gates"
+    gates = r.mapping(obj.get("gates", {}), where)  # absent before the gates were stored
+    known = [f.name for f in dataclasses.fields(FixedGates)]
+    unknown = sorted(set(gates) - set(known))
+    if unknown:
+        raise r.fail(where, f"unknown gate(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    try:
+        return FixedGates(**{name: _optional_number(r, gates, name, where) for name in known})
+    except ValueError as exc:
+        if isinstance(exc, BaselineError):
+            raise
+        raise r.fail(where, str(exc)) from None
+
+
 def _ratio(r: _Reader, obj: Mapping[str, Any], key: str, where: str) -> ComparisonResult:
+    gates = _gates(r, obj, where)
     try:
         return ComparisonResult(
             key=key,
@@ -103,6 +125,7 @@ def _ratio(r: _Reader, obj: Mapping[str, Any], key: str, where: str) -> Comparis
             measured_s=r.duration(r.get(obj, "measured_s", where), f"{where}.measured_s"),
             stop_reason=_stop_reason(r, obj, where),
             confidence=r.number(obj, "confidence", where),
+            gates=gates,
         )
     except ValueError as exc:
         if isinstance(exc, BaselineError):
@@ -126,6 +149,36 @@ def _accuracy(r: _Reader, obj: Mapping[str, Any], key: str, where: str) -> Accur
         if isinstance(exc, BaselineError):
             raise
         raise r.fail(where, str(exc)) from None
+
+
+def _gpu(r: _Reader, obj: Mapping[str, Any], where: str) -> GpuTelemetry | None:
+    if obj.get("gpu_telemetry") is None:
+        return None
+    where = f"{where}.gpu_telemetry"
+    telemetry = r.mapping(obj["gpu_telemetry"], where)
+    if "series" not in telemetry:
+        return None
+    at = f"{where}.series"
+    series = r.mapping(telemetry["series"], at)
+    columns: dict[str, tuple[float, ...]] = {
+        name: r.durations(series, name, at) for name in SERIES_DECIMALS
+    }
+    masks = _ints(r, series, "slowdown_mask", at)
+    readings = len(columns["t_s"])
+    if not readings:
+        raise r.fail(f"{at}.t_s", "a series needs at least one reading")
+    for name, values in (*columns.items(), ("slowdown_mask", masks)):
+        if len(values) != readings:
+            raise r.fail(f"{at}.{name}", f"{len(values)} values for {readings} readings (t_s)")
+    samples = tuple(
+        GpuSample(**{name: values[i] for name, values in columns.items()}, slowdown_mask=masks[i])
+        for i in range(readings)
+    )
+    return GpuTelemetry(
+        index=r.integer(telemetry, "gpu", where),
+        samples=samples,
+        other_processes=r.integer(telemetry, "other_processes", where),
+    )
 
 
 def _check(r: _Reader, raw: object, where: str) -> Check:
@@ -185,7 +238,11 @@ def _measurement(r: _Reader, raw: object, where: str) -> Measurement:
         raise r.fail(f"{where}.kind", f"unknown measurement kind {kind!r}; known: {KINDS}")
     verdict = _verdict(r, r.get(obj, "verdict", where), key, kind, f"{where}.verdict")
     return Measurement(
-        nodeid=r.string(obj, "nodeid", where), result=result, verdict=verdict, tolerances={}
+        nodeid=r.string(obj, "nodeid", where),
+        result=result,
+        verdict=verdict,
+        tolerances={},
+        gpu=_gpu(r, obj, where),
     )
 
 

@@ -49,7 +49,9 @@ if TYPE_CHECKING:
 #: Results file history: 1 -- latency measurements; 2 -- adds "ratio" measurements
 #: (``infer_bench.compare``), ``stop_reason`` on every measurement, and ``mdr`` and
 #: ``p_value`` on checks. Later, still 2 (additive, optional): ``runtime_facts`` on
-#: measurements and ``model_change`` on verdicts (model provenance, issue 8).
+#: measurements and ``model_change`` on verdicts (model provenance, issue 8); ``series``
+#: in ``gpu_telemetry`` (the readings over the timed window, at most 500) and ``gates`` on
+#: ratio measurements (the test's ``max_slowdown``/``min_speedup``), issue 6.
 RESULTS_SCHEMA_VERSION = 2
 
 
@@ -356,7 +358,8 @@ GPU_FIELDS = ("utilization_pct", "memory_used_mib", "power_w", "sm_clock_mhz", "
 
 
 def encode_gpu(gpu: GpuTelemetry) -> dict[str, Any]:
-    """GPU telemetry as min/mean/max per reading field, plus slowdowns and other processes."""
+    """GPU telemetry as min/mean/max per reading field (over every reading), slowdowns,
+    other processes, and the readings themselves as a downsampled ``series`` for charts."""
     figures = {}
     for name in GPU_FIELDS:
         low, mean, high = gpu.stats(name)
@@ -367,6 +370,7 @@ def encode_gpu(gpu: GpuTelemetry) -> dict[str, Any]:
         "slowdowns": list(gpu.slowdowns),
         "other_processes": gpu.other_processes,
         **figures,
+        "series": gpu.series(),
     }
 
 
@@ -433,6 +437,7 @@ def _encode_measurement(m: Measurement) -> Mapping[str, Any]:
             "confidence": r.confidence,
             "p95_ratio": r.p95_ratio,
             "speedup": r.speedup,
+            "gates": {k: v for k, v in dataclasses.asdict(r.gates).items() if v is not None},
             "candidate": _encode_latency(r.candidate),
             "reference": _encode_latency(r.reference),
         }

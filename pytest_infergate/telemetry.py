@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Any
 
@@ -21,6 +21,20 @@ SLOWDOWN_REASONS = {
     0x20: "software thermal slowdown",
     0x40: "hardware thermal slowdown",
     0x80: "power brake",
+}
+
+#: Most readings a results file keeps per measurement: a 10 s window at 20 ms, and a
+#: chart that stays readable.
+SERIES_LIMIT = 500
+#: Decimals each reading field keeps in the results file: NVML reports utilisation and
+#: temperature as whole numbers, power in milliwatts, so more would be noise in the diff.
+SERIES_DECIMALS = {
+    "t_s": 3,
+    "utilization_pct": 1,
+    "memory_used_mib": 1,
+    "power_w": 1,
+    "sm_clock_mhz": 0,
+    "temperature_c": 1,
 }
 
 
@@ -120,6 +134,39 @@ class GpuTelemetry:
                 f"GPU {self.index} had {self.other_processes} other process(es) computing on it"
             )
         return tuple(notes)
+
+    def downsampled(self, limit: int = SERIES_LIMIT) -> GpuTelemetry:
+        """At most ``limit`` readings, evenly spaced by index, first and last kept.
+
+        Each kept reading carries the slowdown bits of the readings it stands for, so a
+        brief throttle is never thinned away: :attr:`slowdowns` stays the same.
+        """
+        n = len(self.samples)
+        if limit < 2:
+            raise ValueError(f"a series needs a limit of at least 2 readings, got {limit}")
+        if n <= limit:
+            return self
+        kept = []
+        start = 0
+        for i in range(limit):
+            index = round(i * (n - 1) / (limit - 1))
+            mask = 0
+            for sample in self.samples[start : index + 1]:
+                mask |= sample.slowdown_mask
+            kept.append(replace(self.samples[index], slowdown_mask=mask))
+            start = index + 1
+        return replace(self, samples=tuple(kept))
+
+    def series(self, limit: int = SERIES_LIMIT) -> dict[str, list[float]]:
+        """The readings as parallel arrays, one per :class:`GpuSample` field, downsampled
+        to ``limit`` and rounded to :data:`SERIES_DECIMALS`: compact in the results file."""
+        samples = self.downsampled(limit).samples
+        columns: dict[str, list[float]] = {
+            name: [round(getattr(s, name), digits) for s in samples]
+            for name, digits in SERIES_DECIMALS.items()
+        }
+        columns["slowdown_mask"] = [s.slowdown_mask for s in samples]
+        return columns
 
 
 class GpuSampler:

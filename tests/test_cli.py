@@ -57,6 +57,64 @@ def test_compare_exits_1_on_a_regression_and_0_otherwise(
     assert infergate("compare", baseline, slower, "--tolerance", "lots").returncode == 2
 
 
+AB_MODULE = """
+import time
+
+import pytest
+
+def busy(ms):
+    end = time.perf_counter() + ms / 1000
+    while time.perf_counter() < end:
+        pass
+
+def int8(x):
+    busy(1.0 / 1.2)
+
+def fp32(x):
+    busy(1.0)
+
+@pytest.mark.infergate(warmup_s=0.05)
+def test_int8_speedup(infer_bench):
+    infer_bench.compare(int8, fp32, args=(1,), min_speedup=1.3)
+"""
+
+
+def test_compare_reapplies_each_ab_tests_own_gates(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\ninfer_max_time = 5\n")
+    pytester.makepyfile(test_ab=AB_MODULE)
+    results, baseline = pytester.path / "results.json", pytester.path / "empty.json"
+    baseline.write_text('{"schema_version": 2, "entries": {}}')
+    run = pytester.runpytest(f"--infer-json={results}")
+    run.assert_outcomes(failed=1)
+    run.stdout.fnmatch_lines(["*A/B REGRESSED: speedup *x (required 1.30x*"])
+    document = json.loads(results.read_text())
+    (measurement,) = document["measurements"]
+    assert measurement["gates"] == {"min_speedup": 1.3}
+    assert measurement["verdict"]["outcome"] == "REGRESSED"
+
+    # the plugin's verdict, offline: the stored min_speedup, not the default slowdown gate
+    done = infergate("compare", baseline, results)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "test_ab.py::test_int8_speedup  speedup" in done.stdout
+    assert done.stdout.rstrip().endswith("1 of 1 measurements REGRESSED")
+    # --tolerance widens tolerance-derived gates only, not the test's fixed ones
+    assert infergate("compare", baseline, results, "--tolerance", "5").returncode == 1
+
+    measurement["gates"] = {"min_speedup": 0}
+    results.write_text(json.dumps(document))
+    bad = infergate("compare", baseline, results)
+    assert bad.returncode == 2
+    assert bad.stderr == (
+        f"infergate: error: {results}: measurements[0].gates: "
+        "min_speedup must be a finite number > 0, got 0.0\n"
+    )
+    measurement["gates"] = {"max_speedup": 2}
+    results.write_text(json.dumps(document))
+    assert "unknown gate(s) max_speedup; known: max_slowdown, min_speedup" in (
+        infergate("compare", baseline, results).stderr
+    )
+
+
 @pytest.fixture
 def bad_files(tmp_path: Path) -> dict[str, Path]:
     good = {"schema_version": 2, "machine": "m", "fingerprint": {}, "measurements": []}

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import textwrap
+import threading
+import types
 
 import pytest
 
@@ -12,7 +16,13 @@ from pytest_infergate.environment import Fingerprint, collect_fingerprint
 from pytest_infergate.report.terminal import gpu_warnings
 from pytest_infergate.results import LatencyResult, Measurement, Outcome, Verdict
 from pytest_infergate.session import encode_gpu
-from pytest_infergate.telemetry import GpuFacts, GpuSample, GpuTelemetry
+from pytest_infergate.telemetry import (
+    SERIES_LIMIT,
+    GpuFacts,
+    GpuSample,
+    GpuSampler,
+    GpuTelemetry,
+)
 from pytest_infergate.timing import SamplingPlan, resolve_sync, resolve_timer, run
 from pytest_infergate.wire import decode_measurements, encode_measurements
 
@@ -74,6 +84,78 @@ def test_telemetry_is_summarised_and_warns_on_throttling_and_shared_gpus() -> No
     ]
     assert gpu_warnings([_measurement(_telemetry()), _measurement(None)]) == []
     assert decode_measurements(encode_measurements([throttled])) == [throttled]
+
+
+def test_series_keeps_first_last_and_every_slowdown_within_the_limit() -> None:
+    # index 3 is not among the 500 kept of 1234: its slowdown moves to a kept neighbour
+    masks = {3: 0x4, 1233: 0x80}
+    samples = tuple(
+        GpuSample(i * 0.0201, 50.04, 1000.06, 99.96, 1980.4, 60.0, masks.get(i, 0))
+        for i in range(1234)
+    )
+    telemetry = GpuTelemetry(0, samples, 0)
+    thinned = telemetry.downsampled()
+    assert len(thinned.samples) == SERIES_LIMIT
+    assert thinned.samples[0] == samples[0]
+    assert thinned.samples[-1] == samples[-1]
+    assert [s.t_s for s in thinned.samples] == sorted(s.t_s for s in thinned.samples)
+    assert thinned.slowdowns == telemetry.slowdowns == ("software power cap", "power brake")
+    assert telemetry.downsampled(len(samples)) is telemetry
+    series = telemetry.series()
+    assert set(series) == {f.name for f in dataclasses.fields(GpuSample)}
+    assert series["t_s"][-1] == 24.783
+    assert series["utilization_pct"][0] == 50.0
+    assert series["memory_used_mib"][0] == 1000.1
+    assert series["sm_clock_mhz"][0] == 1980.0
+    assert sum(series["slowdown_mask"]) == 0x4 + 0x80
+    with pytest.raises(ValueError, match="at least 2"):
+        telemetry.downsampled(1)
+
+
+def _fake_nvml(reads_before_release: int) -> tuple[types.ModuleType, threading.Event]:
+    """A stand-in for ``pynvml`` (no GPU here): only for the sampler's bookkeeping.
+    The event is set once the sampler has taken ``reads_before_release`` readings."""
+    nvml = types.ModuleType("fake_pynvml")
+    enough = threading.Event()
+    reads = []
+
+    def utilization(handle: object) -> types.SimpleNamespace:
+        reads.append(handle)
+        if len(reads) >= reads_before_release:
+            enough.set()
+        return types.SimpleNamespace(gpu=90 + len(reads) % 3)
+
+    mine, other = types.SimpleNamespace(pid=os.getpid()), types.SimpleNamespace(pid=-1)
+    nvml.__dict__.update(
+        NVML_CLOCK_SM=1,
+        NVML_TEMPERATURE_GPU=0,
+        nvmlDeviceGetHandleByIndex=lambda index: f"gpu{index}",
+        nvmlDeviceGetUtilizationRates=utilization,
+        nvmlDeviceGetMemoryInfo=lambda handle: types.SimpleNamespace(used=3 * 2**30),
+        nvmlDeviceGetPowerUsage=lambda handle: 250_500,
+        nvmlDeviceGetClockInfo=lambda handle, clock: 1980,
+        nvmlDeviceGetTemperature=lambda handle, sensor: 61,
+        nvmlDeviceGetCurrentClocksEventReasons=lambda handle: 0x20 if len(reads) == 2 else 0,
+        nvmlDeviceGetComputeRunningProcesses=lambda handle: [mine, other],
+    )
+    return nvml, enough
+
+
+def test_sampler_bookkeeping_with_a_fake_nvml() -> None:
+    nvml, enough = _fake_nvml(reads_before_release=3)
+    with GpuSampler(nvml, 1, period_s=0.001) as sampler:
+        assert enough.wait(timeout=30)
+    telemetry = sampler.telemetry
+    assert telemetry.index == 1
+    assert telemetry.other_processes == 1
+    assert len(telemetry.samples) >= 4  # the thread's readings, then one more at exit
+    assert sampler.telemetry == telemetry  # the thread has stopped
+    times = [s.t_s for s in telemetry.samples]
+    assert times == sorted(times)
+    assert times[0] >= 0
+    assert {s.memory_used_mib for s in telemetry.samples} == {3072.0}
+    assert {s.power_w for s in telemetry.samples} == {250.5}
+    assert telemetry.slowdowns == ("software thermal slowdown",)
 
 
 def test_cpu_only_runs_record_no_gpu_fields(project: pytest.Pytester) -> None:

@@ -12,11 +12,20 @@ from pathlib import Path
 
 import pytest
 
-from pytest_infergate.baseline import BaselineError
-from pytest_infergate.report.html import batch_sweeps, pareto_front, variant
+from pytest_infergate.baseline import BaselineError, dumps
+from pytest_infergate.report.html import (
+    batch_sweeps,
+    html_report,
+    pareto_front,
+    render_html,
+    slowdown_spans,
+    variant,
+)
 from pytest_infergate.results import Outcome
 from pytest_infergate.results_file import RESULTS_SCHEMA_VERSION, decode_results
 from pytest_infergate.session import RESULTS_SCHEMA_VERSION as WRITTEN_VERSION
+from pytest_infergate.session import encode_gpu
+from pytest_infergate.telemetry import GpuSample, GpuTelemetry
 
 #: Latency variants with a batch sweep, an A/B comparison, and two variants with
 #: both latency and accuracy (pairing by stem: fp32, int8).
@@ -222,6 +231,133 @@ def test_html_report_of_a_real_run_has_every_section_and_chart(variants: pytest.
     assert "baseline (" in text
 
 
+def gpu_telemetry(readings: int = 600) -> GpuTelemetry:
+    """Synthetic NVML readings every 20 ms (no GPU here): utilisation climbing to ~95%,
+    memory growing as buffers are allocated, a thermal slowdown from 5 s to 5.6 s, and
+    one other process on the GPU."""
+    samples = []
+    for i in range(readings):
+        t = i * 0.02
+        throttled = 5.0 <= t < 5.6
+        samples.append(
+            GpuSample(
+                t_s=t,
+                utilization_pct=min(95.0, 20.0 + 40.0 * t) - i % 7,
+                memory_used_mib=2100.0 + 250.0 * min(t, 2.0),
+                power_w=300.0 + i % 11,
+                sm_clock_mhz=1755.0 if throttled else 1980.0,
+                temperature_c=60.0 + t,
+                slowdown_mask=0x20 if throttled else 0,
+            )
+        )
+    return GpuTelemetry(0, tuple(samples), other_processes=1)
+
+
+def test_gpu_timeline_round_trips_and_is_charted() -> None:
+    telemetry = gpu_telemetry()
+    document = _document()
+    document["measurements"][0]["gpu_telemetry"] = encode_gpu(telemetry)
+    stored = json.loads(dumps(document))
+    encoded = stored["measurements"][0]["gpu_telemetry"]
+    assert encoded["readings"] == 600
+    series = encoded["series"]
+    assert {len(column) for column in series.values()} == {500}
+    assert series["t_s"][0] == 0.0
+    assert series["t_s"][-1] == round(telemetry.samples[-1].t_s, 3)
+
+    results = decode_results(stored, "r.json")
+    gpu = results.measurements[0].gpu
+    assert gpu is not None
+    assert len(gpu.samples) == 500
+    assert gpu.slowdowns == telemetry.slowdowns == ("software thermal slowdown",)
+    assert gpu.other_processes == 1
+    assert gpu.stats("memory_used_mib")[2] == pytest.approx(2600.0)
+
+    text = render_html(results)
+    page = _Page()
+    page.feed(text)
+    page.close()
+    assert page.sections == ["verdicts", "latency", "gpu", "tradeoff", "sweep", "machines"]
+    assert page.charts == {"latency": 1, "gpu": 1}
+    assert "<h2>GPU utilisation and memory over the timed window</h2>" in text
+    assert ">slowdown: software thermal slowdown<" in text
+    assert "t.py::t: 500 readings over 11.98 s; GPU 0 slowed down during timing" in text
+    assert "GPU 0 had 1 other process(es) computing on it" in text
+
+
+def test_no_gpu_section_without_telemetry() -> None:
+    text = html_report(_document())
+    page = _Page()
+    page.feed(text)
+    assert "gpu" not in page.sections
+    assert "GPU utilisation" not in text
+    # telemetry written before the series was stored cannot be charted, and decodes as None
+    document = _document()
+    document["measurements"][0]["gpu_telemetry"] = {"gpu": 0, "other_processes": 0}
+    assert decode_results(document, "r.json").measurements[0].gpu is None
+    assert "GPU utilisation" not in html_report(document)
+
+
+def test_bad_gpu_series_name_the_field() -> None:
+    def series(change):
+        def edit(document: dict) -> None:
+            encoded = encode_gpu(gpu_telemetry(3))
+            change(encoded["series"])
+            document["measurements"][0]["gpu_telemetry"] = encoded
+
+        return edit
+
+    where = "r.json: measurements[0].gpu_telemetry.series"
+    assert _bad(_document(), series(lambda s: s["power_w"].pop())) == (
+        f"{where}.power_w: 2 values for 3 readings (t_s)"
+    )
+    assert _bad(_document(), series(lambda s: s["utilization_pct"].__setitem__(1, "x"))) == (
+        f"{where}.utilization_pct[1]: expected a finite number >= 0, got 'x'"
+    )
+    assert _bad(_document(), series(lambda s: s.pop("slowdown_mask"))) == (
+        f"{where}.slowdown_mask: missing"
+    )
+    empty = _bad(_document(), series(lambda s: [column.clear() for column in s.values()]))
+    assert empty == f"{where}.t_s: a series needs at least one reading"
+
+
+def test_report_paths_from_the_ini_file_resolve_against_its_folder(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makeini(
+        "[pytest]\ninfer_max_time = 0.05\n"
+        "infer_markdown = reports/summary.md\ninfer_html = reports/report.html\n"
+    )
+    test_file = pytester.makepyfile(
+        test_one="def test_one(infer_bench):\n    infer_bench(sum, [1])\n"
+    )
+    reports = pytester.mkdir("reports")
+    elsewhere = pytester.mkdir("elsewhere")
+    monkeypatch.chdir(elsewhere)
+
+    run = pytester.runpytest(str(test_file))
+
+    run.assert_outcomes(passed=1)
+    run.stdout.fnmatch_lines(
+        [
+            f"infergate: report written to {reports / 'summary.md'}",
+            f"infergate: report written to {reports / 'report.html'}",
+        ]
+    )
+    assert (reports / "summary.md").read_text().startswith("## infergate: 1 NEW")
+    page = _Page()
+    page.feed((reports / "report.html").read_text())
+    assert page.sections == ["verdicts", "latency", "tradeoff", "sweep", "machines"]
+    assert not (elsewhere / "reports").exists()
+
+    # the command line wins, relative to the working directory
+    (reports / "summary.md").unlink()
+    run = pytester.runpytest(str(test_file), "--infer-markdown=cli.md")
+    run.assert_outcomes(passed=1)
+    assert (elsewhere / "cli.md").read_text().startswith("## infergate: 1 NEW")
+    assert not (reports / "summary.md").exists()
+
+
 def test_an_unwritable_report_is_a_usage_error(variants: pytest.Pytester) -> None:
     variants.makepyfile(test_variants="def test_one(infer_bench):\n    infer_bench(sum, [1])\n")
     run = variants.runpytest(f"--infer-markdown={variants.path / 'missing' / 'summary.md'}")
@@ -234,6 +370,9 @@ def test_report_helpers() -> None:
     assert variant("tests/test_m.py::test_fp32_latency") == "m-fp32"
     assert pareto_front([(1.0, 0.8), (2.0, 0.9), (3.0, 0.85), (1.0, 0.7)]) == [0, 1]
     assert batch_sweeps([]) == {}
+    masks = (0, 4, 4, 0, 0, 8)
+    readings = [GpuSample(i / 10, 50, 1000, 100, 1500, 60, m) for i, m in enumerate(masks)]
+    assert slowdown_spans(readings) == [(0.1, 0.3), (0.5, 0.5)]
 
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -242,6 +381,10 @@ CHROMIUM = Path("/usr/bin/chromium")
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian's chromium)")
 def test_html_report_screenshot_in_headless_chromium(variants: pytest.Pytester) -> None:
     page = _render(variants)
+    # no GPU here: give the first latency measurement a synthetic telemetry series
+    document = json.loads((variants.path / "results.json").read_text())
+    document["measurements"][0]["gpu_telemetry"] = encode_gpu(gpu_telemetry())
+    page.write_text(html_report(document))
     shot = variants.path / "report.png"
     subprocess.run(
         [

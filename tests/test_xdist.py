@@ -17,6 +17,7 @@ from pytest_infergate.results import (
     AccuracyResult,
     Check,
     ComparisonResult,
+    FixedGates,
     LatencyResult,
     Measurement,
     Outcome,
@@ -187,7 +188,7 @@ def _measurements() -> list[Measurement]:
         ),
         Measurement(
             "t::b",
-            ComparisonResult("t::b", cand, ref, 0.2),
+            ComparisonResult("t::b", cand, ref, 0.2, gates=FixedGates(min_speedup=1.3)),
             Verdict("t::b", "ratio", Outcome.NOT_APPLIED, reason="no CUDA"),
             {"p50": 0.1},
         ),

@@ -13,6 +13,9 @@ Sections, each a ``<section id=...>``:
   samples with p50/p95/p99 marked, the baseline's p50 (dashed) where the verdict
   has a p50 check, and the baseline's 21-point quantile sketch for this machine
   where the baseline is given.
+* ``gpu`` -- per measurement with GPU telemetry, utilisation and memory used over
+  the timed window, slowdowns shaded and other processes noted. Absent when no
+  measurement has telemetry (no GPU: nothing to say).
 * ``tradeoff`` -- p50 latency against accuracy across variants, Pareto front
   marked. Variants pair by name stem (:func:`variant`): a latency and an accuracy
   measurement whose keys reduce to the same stem are one variant.
@@ -45,13 +48,16 @@ from pytest_infergate.results import (
 from pytest_infergate.results_file import ResultsFile, decode_results
 
 if TYPE_CHECKING:
+    from matplotlib.artist import Artist
     from matplotlib.figure import Figure
+
+    from pytest_infergate.telemetry import GpuSample, GpuTelemetry
 
 #: A batch-size token in a measurement key; the number is the batch size.
 BATCH_TOKEN = re.compile(r"(?<![a-z0-9])(?:bs|batch_size|batch)[_=-]?(\d+)(?![0-9])", re.I)
 #: Words dropped from a key when finding its variant stem.
 STEM_NOISE = frozenset({"test", "tests", "py", "latency", "accuracy", "acc", "speed", "eval"})
-SECTIONS = ("verdicts", "latency", "tradeoff", "sweep", "machines")
+SECTIONS = ("verdicts", "latency", "gpu", "tradeoff", "sweep", "machines")
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
@@ -59,7 +65,8 @@ table{border-collapse:collapse;margin:1em 0}
 th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left;font-size:.9em}
 tr.REGRESSED td{background:#fdd}tr.IMPROVED td{background:#def}
 tr.INCONCLUSIVE td{background:#ffd}td.diff{background:#fec}
-figure{display:inline-block;margin:.5em}figcaption{font-size:.85em;color:#555}
+figure{display:inline-block;margin:.5em;vertical-align:top}
+figcaption{font-size:.85em;color:#555;max-width:40em}
 """
 
 _SCRIPT = """
@@ -170,6 +177,68 @@ def _latency_charts(
         else:
             continue
         charts.append(Chart("latency", f"{r.key}: latency ECDF, p50/p95/p99 marked", svg))
+    return charts
+
+
+def slowdown_spans(samples: Sequence[GpuSample]) -> list[tuple[float, float]]:
+    """Time spans (s) of consecutive readings with a slowdown bit set; a span runs to
+    the next reading's time (the last reading's own time at the end)."""
+    spans: list[tuple[float, float]] = []
+    start: float | None = None
+    for i, sample in enumerate(samples):
+        if sample.slowdown_mask and start is None:
+            start = sample.t_s
+        if start is not None and (i + 1 == len(samples) or not samples[i + 1].slowdown_mask):
+            spans.append((start, samples[i + 1].t_s if i + 1 < len(samples) else sample.t_s))
+            start = None
+    return spans
+
+
+def _gpu_chart(gpu: GpuTelemetry) -> str:
+    times = [s.t_s for s in gpu.samples]
+    figure = _figure()
+    axes = figure.add_subplot()
+    (utilisation,) = axes.plot(
+        times, [s.utilization_pct for s in gpu.samples], color="tab:blue", label="utilisation"
+    )
+    axes.set_ylim(0, 105)
+    axes.set_xlabel("time in the timed window (s)")
+    axes.set_ylabel("GPU utilisation (%)", color="tab:blue")
+    memory_axes = axes.twinx()
+    (memory,) = memory_axes.plot(
+        times,
+        [s.memory_used_mib for s in gpu.samples],
+        color="tab:orange",
+        linestyle="--",
+        label="memory used",
+    )
+    memory_axes.set_ylabel("memory used (MiB)", color="tab:orange")
+    handles: list[Artist] = [utilisation, memory]
+    for i, (start, end) in enumerate(slowdown_spans(gpu.samples)):
+        span = axes.axvspan(start, end, color="tab:red", alpha=0.15, linewidth=0)
+        if i == 0:
+            span.set_label("slowdown: " + ", ".join(gpu.slowdowns))
+            handles.append(span)
+    title = f"GPU {gpu.index}"
+    if gpu.other_processes:
+        title += f" (shared: {gpu.other_processes} other process(es) computing)"
+    axes.set_title(title, fontsize=9)
+    axes.legend(handles=handles, fontsize=7, loc="lower right")
+    return _svg(figure)
+
+
+def _gpu_charts(measurements: Sequence[Measurement]) -> list[Chart]:
+    charts = []
+    for m in measurements:
+        gpu = m.gpu
+        if gpu is None or not gpu.samples:
+            continue
+        span_s = gpu.samples[-1].t_s - gpu.samples[0].t_s
+        caption = f"{m.result.key}: {len(gpu.samples)} readings over {span_s:.2f} s"
+        notes = gpu.warnings()
+        if notes:
+            caption += "; " + "; ".join(notes)
+        charts.append(Chart("gpu", caption, _gpu_chart(gpu)))
     return charts
 
 
@@ -331,6 +400,7 @@ def render_html(results: ResultsFile, baseline: Baseline | None = None) -> str:
     tradeoff = (
         [Chart("tradeoff", "p50 latency vs accuracy", _tradeoff_chart(points))] if points else []
     )
+    gpu = _gpu_charts(measurements)
     sweeps = [
         Chart("sweep", f"{group}: throughput and p95 vs batch size", _sweep_chart(group, pts))
         for group, pts in batch_sweeps(measurements).items()
@@ -342,6 +412,11 @@ def render_html(results: ResultsFile, baseline: Baseline | None = None) -> str:
             "Latency distributions",
             latency,
             "No latency measurement.",
+        ),
+        *(
+            [_chart_section("gpu", "GPU utilisation and memory over the timed window", gpu, "")]
+            if gpu
+            else []
         ),
         _chart_section(
             "tradeoff",

@@ -81,11 +81,19 @@ def test_strict_and_mode_from_ini():
 def test_ini_paths_are_relative_to_the_ini_file_and_cli_paths_to_the_cwd(tmp_path):
     from pathlib import Path
 
-    ini = {"infer_baseline": "baseline.json", "infer_json": "out/results.json"}
+    ini = {
+        "infer_baseline": "baseline.json",
+        "infer_json": "out/results.json",
+        "infer_markdown": "out/summary.md",
+        "infer_html": "out/report.html",
+    }
     config = gate_config_from_options(lambda k: None, lambda k: ini.get(k, ""), tmp_path)
     assert config.baseline_path == tmp_path / "baseline.json"
     assert config.json_path == tmp_path / "out" / "results.json"
-    cli = gate_config_from_options(
-        lambda k: "b.json" if k == "infer_baseline" else None, lambda k: ini.get(k, ""), tmp_path
-    )
+    assert config.markdown_path == tmp_path / "out" / "summary.md"
+    assert config.html_path == tmp_path / "out" / "report.html"
+    given = {"infer_baseline": "b.json", "infer_html": "r.html"}
+    cli = gate_config_from_options(given.get, lambda k: ini.get(k, ""), tmp_path)
     assert cli.baseline_path == Path("b.json")
+    assert cli.html_path == Path("r.html")
+    assert cli.markdown_path == tmp_path / "out" / "summary.md"

@@ -4,8 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from pytest_infergate.baseline import AccuracyEntry, Baseline, LatencyEntry, LatencyRecord
-from pytest_infergate.offline import merge_baselines, prune_missing, prune_older
+from pytest_infergate.environment import Fingerprint
+from pytest_infergate.offline import merge_baselines, prune_missing, prune_older, rejudge
+from pytest_infergate.results import (
+    ComparisonResult,
+    FixedGates,
+    LatencyResult,
+    Measurement,
+    Outcome,
+    Verdict,
+)
+from pytest_infergate.results_file import ResultsFile
 
 
 def record(p50: float, at: str) -> LatencyRecord:
@@ -99,3 +111,44 @@ def test_prune() -> None:
     assert isinstance(entry, LatencyEntry)
     assert list(fresh.entries) == ["t"]
     assert list(entry.machines) == ["ci"]
+
+
+def _ab_results(scale: float, gates: FixedGates) -> ResultsFile:
+    """One A/B measurement of 500 samples per arm: the candidate takes ``scale`` times
+    the reference's time."""
+    cand = tuple(int(3e6 * scale * (1 + 0.001 * (i % 7))) for i in range(500))
+    ref = tuple(int(3e6 * (1 + 0.001 * (i % 5))) for i in range(500))
+    result = ComparisonResult(
+        "t::ab",
+        LatencyResult("t::ab::candidate", cand, 1, 1, 0, 1.0),
+        LatencyResult("t::ab::reference", ref, 1, 1, 0, 1.0),
+        1.0,
+        gates=gates,
+    )
+    measurement = Measurement("t::ab", result, Verdict("t::ab", "ratio", Outcome.PASS), {})
+    fingerprint = Fingerprint("cpu", 2, 8.0, "linux", "x86_64", "3.11")
+    return ResultsFile(2, "ci", fingerprint, (measurement,))
+
+
+@pytest.mark.parametrize(
+    ("scale", "gates", "tolerance", "metric", "outcome"),
+    [
+        # 1.2x faster, 1.3x required: the test's own gate, not the default slowdown gate
+        (1 / 1.2, FixedGates(min_speedup=1.3), None, "speedup", Outcome.REGRESSED),
+        (1 / 1.2, FixedGates(), None, "slowdown", Outcome.PASS),
+        # a fixed max_slowdown is the test's, whatever the tolerance given offline
+        (1.2, FixedGates(max_slowdown=0.5), {"p50": 0.05}, "slowdown", Outcome.PASS),
+        (1.2, FixedGates(), {"p50": 0.5}, "slowdown", Outcome.PASS),
+        (1.2, FixedGates(), None, "slowdown", Outcome.REGRESSED),
+    ],
+)
+def test_rejudge_applies_each_ab_tests_own_gates(
+    scale: float,
+    gates: FixedGates,
+    tolerance: dict[str, float] | None,
+    metric: str,
+    outcome: Outcome,
+) -> None:
+    (judged,) = rejudge(Baseline(), _ab_results(scale, gates), latency_tolerance=tolerance)
+    assert [c.metric for c in judged.verdict.checks] == [metric]
+    assert judged.verdict.outcome is outcome

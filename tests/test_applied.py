@@ -247,7 +247,10 @@ def test_infer_trace_lists_the_top_operators(onnx_project: pytest.Pytester) -> N
         [
             "*infergate: where the time goes*",
             "test_traced.py::test_onnx: onnxruntime, * ms per profiled call over 10 calls*",
-            "  MatMul * ms/call *%*",
+            "  by operator type (adds up to the call):",
+            "    MatMul x2 * ms *%",
+            "    outside operators * ms *%",
+            "    MatMul * ms *%  MatMul_*",
         ]
     )
     by_key = {m["key"]: m for m in json.loads(results.read_text())["measurements"]}

@@ -294,7 +294,8 @@ class Verdict:
     checks: tuple[Check, ...] = ()
     reason: str = ""
     #: ``"model changed (sha256 abc… → def…)"`` when the measured model's digest
-    #: differs from the one stored with the baseline entry; else empty.
+    #: differs from the one stored with the baseline entry (for an A/B measurement,
+    #: also ``"reference model changed (…)"``), joined by ``"; "``; else empty.
     model_change: str = ""
 
     @property
@@ -319,6 +320,8 @@ class Measurement:
     #: The 1-minute load average right after the timed window (``None`` where the OS has
     #: none): under pytest-xdist, how busy the other workers kept the machine.
     load_average: float | None = None
+    #: An A/B measurement's reference arm: what ran there, when its model exposes it.
+    reference_facts: RuntimeFacts | None = None
 
 
 @dataclass(frozen=True)

@@ -258,7 +258,7 @@ def test_infer_trace_lists_the_top_operators(onnx_project: pytest.Pytester) -> N
     assert "trace" not in by_key["test_traced.py::test_plain_function"]
 
 
-def test_expectations_apply_to_timed_measurements_only() -> None:
+def test_expectations_apply_to_every_measurement_kind() -> None:
     from pytest_infergate.config import GateConfig
     from pytest_infergate.results import AccuracyResult, LatencyResult, Outcome
     from pytest_infergate.session import GateSession
@@ -266,9 +266,12 @@ def test_expectations_apply_to_timed_measurements_only() -> None:
     session = GateSession(GateConfig(machine="ci"))
     settings = GateConfig().resolve(Settings.from_kwargs({"expect_quantized": True}))
     accuracy = AccuracyResult("t::acc", "accuracy", 0.5, (1, 0), (1, 1), "ab" * 32, "all 2", 0.1)
-    assert session.record("t", accuracy, settings).verdict.outcome is Outcome.NEW
+    evaluated = session.record("t", accuracy, settings)
+    assert evaluated.verdict.outcome is Outcome.NOT_APPLIED
+    assert "runtime_model=" in evaluated.verdict.reason
     latency = LatencyResult("t::lat", (1000, 1100), 1, 1, 0, 0.1)
     timed = session.record("t", latency, settings)
     assert timed.verdict.outcome is Outcome.NOT_APPLIED
     assert "pass model=" in timed.verdict.reason
     assert session.fails(timed.verdict)
+    assert session.fails(evaluated.verdict)

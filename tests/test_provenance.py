@@ -130,3 +130,19 @@ def test_plain_function_has_no_facts_and_expectations_say_so() -> None:
     assert runtime_facts(len) is None
     (problem,) = unmet(None, Expectations(quantized=True))
     assert "pass model=" in problem
+
+
+def test_op_changes_and_arm_labels() -> None:
+    from pytest_infergate.provenance import RuntimeFacts, op_changes
+    from pytest_infergate.report.terminal import _arm_labels
+
+    fp32 = RuntimeFacts("onnxruntime", op_histogram={"MatMul": 98, "Add": 10})
+    int8 = RuntimeFacts("onnxruntime", op_histogram={"MatMul": 2, "MatMulInteger": 96, "Add": 10})
+    assert op_changes(int8, fp32) == (("MatMul", 98, 2), ("MatMulInteger", 0, 96))
+    assert op_changes(fp32, fp32) == ()
+    assert _arm_labels("/m/onnx/model.onnx", "/m/onnx-int8/model_quantized.onnx") == (
+        "onnx/model.onnx",
+        "onnx-int8/model_quantized.onnx",
+    )
+    assert _arm_labels("/m/a.onnx", "/m/b.onnx") == ("a.onnx", "b.onnx")
+    assert _arm_labels(None, "/m/b.onnx") == ("reference", "/m/b.onnx")

@@ -191,7 +191,8 @@ def op_changes(
     candidate: RuntimeFacts, reference: RuntimeFacts
 ) -> tuple[tuple[str, int, int], ...]:
     """(op type, reference count, candidate count) for each operator whose count differs
-    between two graphs, the largest changes first."""
+    between two graphs: quantised operators first (they show whether quantisation
+    happened), then the largest changes."""
     ops = set(candidate.op_histogram) | set(reference.op_histogram)
     changes = [
         (op, reference.op_histogram.get(op, 0), candidate.op_histogram.get(op, 0)) for op in ops
@@ -199,7 +200,7 @@ def op_changes(
     return tuple(
         sorted(
             ((op, old, new) for op, old, new in changes if old != new),
-            key=lambda change: (-abs(change[2] - change[1]), change[0]),
+            key=lambda c: (c[0] not in QUANTIZED_OPS, -abs(c[2] - c[1]), c[0]),
         )
     )
 

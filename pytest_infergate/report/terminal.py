@@ -250,11 +250,11 @@ def _arm_labels(reference: str | None, candidate: str | None) -> tuple[str, str]
     return str(PurePath(*ref[shared:])), str(PurePath(*cand[shared:]))
 
 
-def _runtime_difference(key: str, candidate: RuntimeFacts, reference: RuntimeFacts) -> str:
+def _runtime_difference(key: str, candidate: RuntimeFacts, reference: RuntimeFacts) -> list[str]:
     changes = op_changes(candidate, reference)
     providers_differ = candidate.providers != reference.providers
     if not changes and not providers_differ:
-        return ""
+        return []
     ref_label, cand_label = _arm_labels(reference.model_file, candidate.model_file)
     if providers_differ:
         where = f"providers {', '.join(reference.providers)} → {', '.join(candidate.providers)}"
@@ -263,21 +263,19 @@ def _runtime_difference(key: str, candidate: RuntimeFacts, reference: RuntimeFac
     shown = [f"{op} {old}→{new}" for op, old, new in changes[:MAX_OP_CHANGES]]
     if len(changes) > MAX_OP_CHANGES:
         shown.append(f"{len(changes) - MAX_OP_CHANGES} more")
-    ops = f": {', '.join(shown)}" if shown else ""
-    return f"{key}: {ref_label} → {cand_label} ({where}){ops}"
+    lines = [f"{key}: {ref_label} → {cand_label} ({where})"]
+    return [*lines, f"  {', '.join(shown)}"] if shown else lines
 
 
 def format_runtime_differences(measurements: Sequence[Measurement]) -> list[str]:
-    """One line per A/B measurement whose arms ran different onnxruntime graphs or
-    providers: the operator types whose counts differ, reference → candidate. It shows
-    that the optimisation changed the graph the way it should (int8: MatMul became
-    MatMulInteger), next to the speed-up it bought."""
+    """For each A/B measurement whose arms ran different onnxruntime graphs or providers:
+    the two model files, then the operator types whose counts differ, reference →
+    candidate. It shows that the optimisation changed the graph as it should (int8:
+    MatMul became MatMulInteger), next to the speed-up it bought."""
     lines = []
     for m in measurements:
         cand, ref = m.facts, m.reference_facts
         if cand is None or ref is None or not cand.runtime == ref.runtime == "onnxruntime":
             continue
-        line = _runtime_difference(m.result.key, cand, ref)
-        if line:
-            lines.append(line)
+        lines.extend(_runtime_difference(m.result.key, cand, ref))
     return lines

@@ -16,6 +16,9 @@ Schema history:
   ``history_p50_ms``). Version 1 files load unchanged. Later, still version 2:
   latency records gain an optional ``model_sha256`` (the measured model's
   digest, see :mod:`pytest_infergate.provenance`); files without it load.
+  Later again, still version 2: accuracy entries gain an optional
+  ``model_sha256``, ratio records optional ``model_sha256`` (the candidate's)
+  and ``reference_model_sha256``; files without them load.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from pytest_infergate.telemetry import GpuFacts
 
 SCHEMA_VERSION = 2
 HISTORY_LENGTH = 10
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class BaselineError(ValueError):
@@ -107,6 +111,7 @@ class AccuracyEntry:
     sampling: str
     predictions: tuple[int, ...]
     recorded_at: str
+    model_sha256: str | None = None
     kind: str = "accuracy"
 
 
@@ -123,6 +128,8 @@ class RatioRecord:
     reference_p50_ms: float
     history_ratio: tuple[float, ...]
     recorded_at: str
+    model_sha256: str | None = None
+    reference_model_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +143,24 @@ class RatioEntry:
 
 #: Any baseline entry; ``kind`` tells them apart in the file.
 Entry = LatencyEntry | RatioEntry | AccuracyEntry
+
+
+def stored_digests(entry: object, profile: str) -> tuple[str | None, str | None]:
+    """The model digests stored with ``entry``: (the measured model's, an A/B reference's).
+
+    Per-machine entries answer from ``profile``'s record first, then any other
+    machine's: re-recording on one machine leaves the others' digests behind."""
+    if isinstance(entry, AccuracyEntry):
+        return entry.model_sha256, None
+    if not isinstance(entry, (LatencyEntry, RatioEntry)):
+        return None, None
+    records = [entry.machines.get(profile), *entry.machines.values()]
+
+    def first(name: str) -> str | None:
+        found = (getattr(r, name, None) for r in records if r is not None)
+        return next((digest for digest in found if digest), None)
+
+    return first("model_sha256"), first("reference_model_sha256")
 
 
 @dataclass(frozen=True)
@@ -185,8 +210,11 @@ class Baseline:
         entries[result.key] = LatencyEntry(machines=machines, tolerance=dict(tolerance))
         return replace(self, entries=entries, machines={**self.machines, profile: fingerprint})
 
-    def with_accuracy(self, result: AccuracyResult, *, recorded_at: str) -> Baseline:
-        """A copy with ``result`` as the accuracy entry of its key; other entries stay."""
+    def with_accuracy(
+        self, result: AccuracyResult, *, recorded_at: str, model_sha256: str | None = None
+    ) -> Baseline:
+        """A copy with ``result`` as the accuracy entry of its key; other entries stay.
+        ``model_sha256`` is the evaluated model's digest, when it is known."""
         entries = dict(self.entries)
         entries[result.key] = AccuracyEntry(
             metric=result.metric,
@@ -197,6 +225,7 @@ class Baseline:
             sampling=result.sampling,
             predictions=result.predictions,
             recorded_at=recorded_at,
+            model_sha256=model_sha256,
         )
         return replace(self, entries=entries)
 
@@ -208,8 +237,11 @@ class Baseline:
         fingerprint: Fingerprint,
         tolerance: Mapping[str, float],
         recorded_at: str,
+        model_sha256: str | None = None,
+        reference_model_sha256: str | None = None,
     ) -> Baseline:
-        """A copy with the A/B ``result``'s ratio recorded for ``profile``; others stay."""
+        """A copy with the A/B ``result``'s ratio recorded for ``profile``; others stay.
+        ``model_sha256``/``reference_model_sha256`` are the arms' model digests, when known."""
         previous = self.entries.get(result.key)
         machines = dict(previous.machines) if isinstance(previous, RatioEntry) else {}
         old = machines.get(profile)
@@ -224,6 +256,8 @@ class Baseline:
             reference_p50_ms=result.reference.p50_ms,
             history_ratio=history,
             recorded_at=recorded_at,
+            model_sha256=model_sha256,
+            reference_model_sha256=reference_model_sha256,
         )
         entries = dict(self.entries)
         entries[result.key] = RatioEntry(machines=machines, tolerance=dict(tolerance))
@@ -256,10 +290,15 @@ def encode_fingerprint(fingerprint: Fingerprint) -> dict[str, Any]:
     }
 
 
+def _digests(record: LatencyRecord | RatioRecord | AccuracyEntry) -> dict[str, str]:
+    """The record's model digests that are known: absent fields keep older files' diffs quiet."""
+    names = ("model_sha256", "reference_model_sha256")
+    return {name: value for name in names if (value := getattr(record, name, None))}
+
+
 def _encode_record(record: LatencyRecord) -> dict[str, Any]:
-    digest = {"model_sha256": record.model_sha256} if record.model_sha256 else {}
     return {
-        **digest,
+        **_digests(record),
         "n": record.n,
         "batch_size": record.batch_size,
         **{name: _round(getattr(record, name)) for name in LATENCY_FIGURES},
@@ -303,6 +342,7 @@ def _encode_accuracy_entry(entry: AccuracyEntry) -> dict[str, Any]:
         "predictions": predictions,
         "predictions_dtype": dtype,
         "recorded_at": entry.recorded_at,
+        **_digests(entry),
     }
 
 
@@ -318,6 +358,7 @@ def _encode_ratio_record(record: RatioRecord) -> dict[str, Any]:
         "reference_p50_ms": _round(record.reference_p50_ms),
         "history_ratio": [_round(v) for v in record.history_ratio],
         "recorded_at": record.recorded_at,
+        **_digests(record),
     }
 
 
@@ -418,6 +459,15 @@ class _Reader:
             raise self.fail(f"{where}.{name}", f"expected a list, got {type(value).__name__}")
         return tuple(self.duration(v, f"{where}.{name}[{i}]") for i, v in enumerate(value))
 
+    def digest(self, obj: Mapping[str, Any], name: str, where: str) -> str | None:
+        """An optional sha256: 64 lowercase hex digits, or ``None`` when absent."""
+        if name not in obj:
+            return None
+        value = self.string(obj, name, where)
+        if not _SHA256.fullmatch(value):
+            raise self.fail(f"{where}.{name}", f"expected 64 lowercase hex digits, got {value!r}")
+        return value
+
     def string_map(self, obj: Mapping[str, Any], name: str, where: str) -> dict[str, str]:
         value = self.mapping(obj.get(name, {}), f"{where}.{name}")
         for key, item in value.items():
@@ -438,7 +488,7 @@ def _decode_record(r: _Reader, raw: object, where: str) -> LatencyRecord:
         sketch_ms=r.durations(obj, "sketch_ms", where),
         recorded_at=r.string(obj, "recorded_at", where),
         history_p95_ms=r.durations(obj, "history_p95_ms", where, optional=True),
-        model_sha256=r.string(obj, "model_sha256", where) if "model_sha256" in obj else None,
+        model_sha256=r.digest(obj, "model_sha256", where),
         **floats,
     )
 
@@ -471,6 +521,8 @@ def _decode_ratio_record(r: _Reader, raw: object, where: str) -> RatioRecord:
         reference_p50_ms=positive("reference_p50_ms"),
         history_ratio=history,
         recorded_at=r.string(obj, "recorded_at", where),
+        model_sha256=r.digest(obj, "model_sha256", where),
+        reference_model_sha256=r.digest(obj, "reference_model_sha256", where),
     )
 
 
@@ -494,9 +546,6 @@ def _decode_speed_entry(
         for profile, record in machines_raw.items()
     }
     return LatencyEntry(machines=machines, tolerance=tolerance)
-
-
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _decode_predictions(r: _Reader, obj: Mapping[str, Any], n: int, where: str) -> tuple[int, ...]:
@@ -536,6 +585,7 @@ def _decode_accuracy_entry(r: _Reader, obj: Mapping[str, Any], where: str) -> Ac
         sampling=r.string(obj, "sampling", where),
         predictions=_decode_predictions(r, obj, n, where),
         recorded_at=r.string(obj, "recorded_at", where),
+        model_sha256=r.digest(obj, "model_sha256", where),
     )
 
 

@@ -11,11 +11,12 @@ import pytest
 
 from pytest_infergate.config import Mode, Settings, parse_fraction
 from pytest_infergate.cpu import cpu_window
+from pytest_infergate.gate import failure_message
+from pytest_infergate.provenance import measured_facts
 from pytest_infergate.results import (
     ComparisonResult,
     FixedGates,
     LatencyResult,
-    Outcome,
     StopReason,
     SweepPoint,
     SweepResult,
@@ -178,6 +179,7 @@ class InferBench:
         max_time_s: float | None = None,
         sync: Callable[[], object] | str | None = None,
         model: object = None,
+        reference_model: object = None,
         expect_providers: Sequence[str] | None = None,
         expect_quantized: bool | None = None,
         expect_ops: Mapping[str, str | int] | None = None,
@@ -201,7 +203,8 @@ class InferBench:
 
         ``model`` is the candidate's model, whose runtime facts are recorded and
         checked against ``expect_*`` settings (default: ``candidate`` or the object
-        it is bound to).
+        it is bound to); ``reference_model`` is the reference's, recorded too, so a
+        changed reference and the operators that differ between the arms are shown.
         """
         __tracebackhide__ = True
         for what, fn in (("candidate", candidate), ("reference", reference)):
@@ -246,7 +249,8 @@ class InferBench:
 
         if self._session.config.mode is Mode.OFF:
             return _comparison_once(key, call_candidate, call_reference, batch_size, sync_fn)
-        facts = _facts(candidate, model)
+        facts = measured_facts(candidate, model)
+        reference_facts = measured_facts(reference, reference_model)
         result, verdict, cpu = self._compare(
             key,
             call_candidate,
@@ -258,10 +262,16 @@ class InferBench:
             sync_fn,
         )
         measurement = self._session.record_verdict(
-            self._nodeid, result, verdict, settings, facts, cpu=cpu
+            self._nodeid,
+            result,
+            verdict,
+            settings,
+            facts,
+            cpu=cpu,
+            reference_facts=reference_facts,
         )
         if self._session.fails(measurement.verdict):
-            pytest.fail(_failure(key, "A/B", measurement.verdict), pytrace=False)
+            pytest.fail(failure_message(key, "A/B", measurement.verdict), pytrace=False)
         return result
 
     def _compare(
@@ -352,7 +362,7 @@ class InferBench:
         if self._session.config.mode is Mode.OFF:
             timing = run(fn, args, kwargs, plan=_ONE_CALL, sync=sync_fn)
             return _result(key, timing, batch_size), timing.last_value
-        facts = _facts(fn, model)  # outside the timed loop; file digests are cached
+        facts = measured_facts(fn, model)  # outside the timed loop; file digests are cached
         with (
             self._session.timing_lock,
             self._session.gpu_sampling() as sampler,
@@ -369,7 +379,7 @@ class InferBench:
             self._nodeid, result, settings, facts, gpu, trace, cpu.usage
         )
         if self._session.fails(measurement.verdict):
-            pytest.fail(_failure(key, "latency", measurement.verdict), pytrace=False)
+            pytest.fail(failure_message(key, "latency", measurement.verdict), pytrace=False)
         return result, timing.last_value
 
     def _time(
@@ -418,17 +428,6 @@ def _check_batch_size(method: str, batch_size: object) -> None:
         )
 
 
-def _facts(fn: Callable[..., Any], model: object) -> RuntimeFacts | None:
-    """Runtime facts of ``model``, else of ``fn``, else of the object ``fn`` is bound to."""
-    from pytest_infergate.provenance import runtime_facts
-
-    if model is not None:
-        return runtime_facts(model)
-    owner = getattr(fn, "__self__", None)
-    facts = runtime_facts(fn)
-    return facts if facts is not None or owner is None else runtime_facts(owner)
-
-
 def _trace(
     call: Callable[[], Any], fn: Callable[..., Any], model: object, facts: RuntimeFacts | None
 ) -> Trace | None:
@@ -444,38 +443,6 @@ def _trace(
     if facts.runtime == "torch":
         return trace_torch(call)
     return None
-
-
-def _failure(key: str, kind: str, verdict: Verdict) -> str:
-    """The message a gated failure raises in its test."""
-    outcome = verdict.outcome.value
-    if verdict.outcome is Outcome.NOT_APPLIED:
-        return (
-            f"{key}: {outcome}: the optimisation was not applied: {verdict.reason}. "
-            "Fix the runtime (or the test's expect_* settings); re-recording does not help."
-        )
-    if verdict.outcome not in (Outcome.REGRESSED, Outcome.INCONCLUSIVE, Outcome.NEW):
-        return (
-            f"{key}: {verdict.model_change}, and --infer-strict is set; "
-            "re-record with --infer-update-baseline if the new model is intended."
-        )
-    change = f" ({verdict.model_change})" if verdict.model_change else ""
-    if kind == "A/B":
-        return f"{key}: A/B {outcome}{change}: {_hint(verdict)}"
-    return (
-        f"{key}: latency {outcome}{change}: {verdict.reason or 'see the summary'}. "
-        "If this change is expected, re-record with --infer-update-baseline."
-    )
-
-
-def _hint(verdict: Verdict) -> str:
-    reason = verdict.reason or "see the summary"
-    stored = any(c.metric == "ratio" and c.outcome is verdict.outcome for c in verdict.checks)
-    if verdict.outcome is Outcome.INCONCLUSIVE:
-        return f"{reason}. Undecided at the sample cap; raise --infer-max-time for more samples."
-    if stored:
-        return f"{reason}. If this change is expected, re-record with --infer-update-baseline."
-    return f"{reason}. If this is expected, relax max_slowdown= or min_speedup=."
 
 
 def _result(key: str, timing: Timing, batch_size: int) -> LatencyResult:

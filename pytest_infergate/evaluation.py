@@ -10,13 +10,15 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
 import pytest
 
 from pytest_infergate.accuracy import AccuracyError, evaluate_accuracy
 from pytest_infergate.config import Mode, Settings
+from pytest_infergate.gate import failure_message
+from pytest_infergate.provenance import measured_facts
 from pytest_infergate.results import AccuracyResult
 from pytest_infergate.session import GateSession
 
@@ -79,7 +81,9 @@ class AccuracyEval:
 
     Each evaluation is compared with the baseline at once; a regression fails the
     test right there, naming the baseline, the current value, the test behind the
-    decision and the option that re-records it.
+    decision and the option that re-records it. The evaluated model's runtime facts
+    are recorded and checked, as ``infer_bench`` does: an accuracy figure of the
+    wrong runtime (a float graph meant to be int8) is NOT-APPLIED, not PASS.
     """
 
     def __init__(
@@ -110,18 +114,34 @@ class AccuracyEval:
         batch_size: int = 32,
         label_map: object = None,
         tolerance: float | str | None = None,
+        runtime_model: object = None,
+        expect_providers: Sequence[str] | None = None,
+        expect_quantized: bool | None = None,
+        expect_ops: Mapping[str, str | int] | None = None,
     ) -> AccuracyResult:
         """Evaluate ``model`` on a slice of ``data``, gate the metric, return the result.
 
         ``name`` tells several evaluations of one test apart (baseline key
         ``nodeid::name``); ``tolerance`` is the absolute drop allowed (0.01 = one
-        point) and overrides the marker and ini. See
+        point) and overrides the marker and ini. ``runtime_model`` is the object whose
+        runtime facts are recorded when ``model`` hides it (a plain function around a
+        session); default: the pipeline, the head of a ``(model, tokenizer)`` or
+        ``(session, preprocess)`` tuple, or the object a bound method belongs to.
+        ``expect_providers``/``expect_quantized``/``expect_ops`` are checked against
+        those facts (NOT-APPLIED when unmet), as the marker keys are. See
         :func:`pytest_infergate.accuracy.evaluate_accuracy` for the rest.
         """
         __tracebackhide__ = True
         key = self._key(name)
         try:
-            overrides = Settings.from_kwargs({"accuracy_tolerance": tolerance})
+            overrides = Settings.from_kwargs(
+                {
+                    "accuracy_tolerance": tolerance,
+                    "expect_providers": expect_providers,
+                    "expect_quantized": expect_quantized,
+                    "expect_ops": expect_ops,
+                }
+            )
         except ValueError as exc:
             _fail(f"{key}: accuracy_eval(): {exc}")
         settings = self._session.config.resolve(overrides, self._marker)
@@ -148,17 +168,13 @@ class AccuracyEval:
                 progress.close()
         if self._session.config.mode is Mode.OFF:
             return result
+        facts = measured_facts(model, runtime_model)  # after the evaluation: not in predict_s
         try:
-            measurement = self._session.record(self._nodeid, result, settings)
+            measurement = self._session.record(self._nodeid, result, settings, facts)
         except ValueError as exc:
             _fail(f"accuracy_eval(): {exc}")
-        verdict = measurement.verdict
-        if self._session.fails(verdict):
-            pytest.fail(
-                f"{key}: accuracy {verdict.outcome.value}: {verdict.reason or 'see the summary'}. "
-                "If this change is expected, re-record with --infer-update-baseline.",
-                pytrace=False,
-            )
+        if self._session.fails(measurement.verdict):
+            pytest.fail(failure_message(key, "accuracy", measurement.verdict), pytrace=False)
         return result
 
     def _key(self, name: str | None) -> str:

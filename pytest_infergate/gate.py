@@ -602,3 +602,35 @@ def _describe_ratio(
             )
         parts.append(text + (f" [{g.note}]" if g.note else ""))
     return "; ".join(parts)
+
+
+def failure_message(key: str, kind: str, verdict: Verdict) -> str:
+    """The message a gated failure raises in its test (``kind``: latency, A/B, accuracy)."""
+    outcome = verdict.outcome.value
+    if verdict.outcome is Outcome.NOT_APPLIED:
+        return (
+            f"{key}: {outcome}: the optimisation was not applied: {verdict.reason}. "
+            "Fix the runtime (or the test's expect_* settings); re-recording does not help."
+        )
+    if verdict.outcome not in (Outcome.REGRESSED, Outcome.INCONCLUSIVE, Outcome.NEW):
+        return (
+            f"{key}: {verdict.model_change}, and --infer-strict is set; "
+            "re-record with --infer-update-baseline if the new model is intended."
+        )
+    change = f" ({verdict.model_change})" if verdict.model_change else ""
+    if kind == "A/B":
+        return f"{key}: A/B {outcome}{change}: {_hint(verdict)}"
+    return (
+        f"{key}: {kind} {outcome}{change}: {verdict.reason or 'see the summary'}. "
+        "If this change is expected, re-record with --infer-update-baseline."
+    )
+
+
+def _hint(verdict: Verdict) -> str:
+    reason = verdict.reason or "see the summary"
+    stored = any(c.metric == "ratio" and c.outcome is verdict.outcome for c in verdict.checks)
+    if verdict.outcome is Outcome.INCONCLUSIVE:
+        return f"{reason}. Undecided at the sample cap; raise --infer-max-time for more samples."
+    if stored:
+        return f"{reason}. If this change is expected, re-record with --infer-update-baseline."
+    return f"{reason}. If this is expected, relax max_slowdown= or min_speedup=."

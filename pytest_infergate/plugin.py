@@ -293,13 +293,15 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     from pytest_infergate.report.terminal import (
         cpu_lines,
         format_notes,
+        format_runtime_differences,
         format_table,
         format_traces,
         gpu_warnings,
         summary,
     )
 
-    table = summary(gate.measurements, regressions_only=config.get_verbosity() < 0)
+    quiet = config.get_verbosity() < 0
+    table = summary(gate.measurements, regressions_only=quiet)
     if table:
         terminalreporter.write_sep("=", f"infergate: machine {gate.profile}")
         header, *lines = format_table(table)
@@ -313,6 +315,13 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(f"infergate: {line}")
     for warning in [*cpu_warnings, *gpu_warnings(gate.measurements)]:
         terminalreporter.write_line(f"infergate: {warning}", yellow=True)
+    differences = [] if quiet else format_runtime_differences(gate.measurements)
+    if differences:
+        terminalreporter.write_sep(
+            "-", "infergate: operators that differ, A/B reference → candidate"
+        )
+        for line in differences:
+            terminalreporter.write_line(line)
     traces = format_traces(gate.measurements)
     if traces:
         terminalreporter.write_sep("-", "infergate: where the time goes")

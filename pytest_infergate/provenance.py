@@ -89,11 +89,18 @@ def onnx_op_histogram(path: str | Path) -> dict[str, int]:
     """Operator types in an ONNX file's graph and its subgraphs (weights are not loaded).
 
     This is the graph the file holds: fusions that onnxruntime applies when it
-    builds a session are not in it, quantisation and offline fusions are.
+    builds a session are not in it, quantisation and offline fusions are. Read once
+    per file version in a session, like the digest.
     """
+    stat = Path(path).stat()
+    return dict(_op_histogram(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=256)
+def _op_histogram(path: str, size: int, mtime_ns: int) -> tuple[tuple[str, int], ...]:
     import onnx
 
-    model = onnx.load(str(path), load_external_data=False)
+    model = onnx.load(path, load_external_data=False)
     counts: Counter[str] = Counter()
     graphs = [model.graph]
     while graphs:
@@ -103,7 +110,7 @@ def onnx_op_histogram(path: str | Path) -> dict[str, int]:
             for attribute in node.attribute:
                 graphs.extend([attribute.g] if attribute.HasField("g") else [])
                 graphs.extend(attribute.graphs)
-    return dict(sorted(counts.items()))
+    return tuple(sorted(counts.items()))
 
 
 def _module_of(obj: object) -> str:
@@ -167,6 +174,37 @@ def runtime_facts(obj: object, model_file: str | Path | None = None) -> RuntimeF
     return None
 
 
+def measured_facts(measured: object, model: object = None) -> RuntimeFacts | None:
+    """Facts of ``model`` when given, else of what is measured: the object itself, the
+    model heading a tuple (``(session, preprocess)``, ``(model, tokenizer)``), or the
+    object a bound method belongs to (``session.run``)."""
+    if model is not None:
+        return runtime_facts(model)
+    if isinstance(measured, tuple):
+        return runtime_facts(measured[0]) if measured else None
+    facts = runtime_facts(measured)
+    owner = getattr(measured, "__self__", None)
+    return facts if facts is not None or owner is None else runtime_facts(owner)
+
+
+def op_changes(
+    candidate: RuntimeFacts, reference: RuntimeFacts
+) -> tuple[tuple[str, int, int], ...]:
+    """(op type, reference count, candidate count) for each operator whose count differs
+    between two graphs: quantised operators first (they show whether quantisation
+    happened), then the largest changes."""
+    ops = set(candidate.op_histogram) | set(reference.op_histogram)
+    changes = [
+        (op, reference.op_histogram.get(op, 0), candidate.op_histogram.get(op, 0)) for op in ops
+    ]
+    return tuple(
+        sorted(
+            ((op, old, new) for op, old, new in changes if old != new),
+            key=lambda c: (c[0] not in QUANTIZED_OPS, -abs(c[2] - c[1]), c[0]),
+        )
+    )
+
+
 # -- expectations -----------------------------------------------------------------------
 
 _COUNT_RULE = re.compile(r"^\s*(>=|<=|==|>|<|!=)?\s*(\d+)\s*$")
@@ -214,7 +252,8 @@ def unmet(facts: RuntimeFacts | None, expected: Expectations) -> tuple[str, ...]
     if facts is None:
         return (
             "no runtime facts: the measured callable hides its model; pass model= "
-            "(an InferenceSession, ORTModel, pipeline or torch module)",
+            "(runtime_model= to accuracy_eval): an InferenceSession, ORTModel, pipeline "
+            "or torch module",
         )
     problems = []
     if expected.providers is not None:

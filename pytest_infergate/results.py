@@ -315,7 +315,8 @@ class Verdict:
     checks: tuple[Check, ...] = ()
     reason: str = ""
     #: ``"model changed (sha256 abc… → def…)"`` when the measured model's digest
-    #: differs from the one stored with the baseline entry; else empty.
+    #: differs from the one stored with the baseline entry (for an A/B measurement,
+    #: also ``"reference model changed (…)"``), joined by ``"; "``; else empty.
     model_change: str = ""
 
     @property
@@ -340,6 +341,8 @@ class Measurement:
     #: Process CPU time against wall time over the timed window, and the machine's load
     #: average after it: under pytest-xdist, how busy the other workers kept the machine.
     cpu: CpuUsage | None = None
+    #: An A/B measurement's reference arm: what ran there, when its model exposes it.
+    reference_facts: RuntimeFacts | None = None
 
 
 @dataclass(frozen=True)

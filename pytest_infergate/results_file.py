@@ -8,7 +8,8 @@ types, and a re-judged verdict comes from the same ``compare_*`` functions.
 
 Errors are :class:`BaselineError` naming the file and the first bad field. The
 statistics of a latency result are recomputed from its raw samples, not read
-back. ``Measurement.tolerances`` is not stored in the file and decodes empty. GPU
+back. ``Measurement.tolerances`` is not stored in the file and decodes empty;
+runtime facts decode when present (files written before them hold none). GPU
 telemetry decodes from its ``series`` (at most 500 readings; the file's min/mean/max
 were taken over all of them); telemetry written before the series was stored decodes
 as ``None``.
@@ -24,6 +25,7 @@ from typing import Any
 
 from pytest_infergate.baseline import BaselineError, _Reader, decode_fingerprint
 from pytest_infergate.environment import Fingerprint
+from pytest_infergate.provenance import RuntimeFacts
 from pytest_infergate.results import (
     AccuracyCheck,
     AccuracyResult,
@@ -214,13 +216,46 @@ def _verdict(r: _Reader, raw: object, key: str, kind: str, where: str) -> Verdic
     if not isinstance(checks_raw, list):
         raise r.fail(f"{where}.checks", f"expected a list, got {type(checks_raw).__name__}")
     reason = obj.get("reason", "")
+    change = obj.get("model_change", "")
     return Verdict(
         key=key,
         kind=kind,
         outcome=_enum(r, Outcome, r.get(obj, "outcome", where), f"{where}.outcome"),
         checks=tuple(_check(r, c, f"{where}.checks[{i}]") for i, c in enumerate(checks_raw)),
         reason=reason if isinstance(reason, str) else "",
+        model_change=change if isinstance(change, str) else "",
     )
+
+
+#: Runtime-fact fields by JSON type; the rest are optional strings.
+_FACT_INTEGERS = frozenset(
+    {"intra_op_threads", "inter_op_threads", "model_bytes", "parameters", "torch_threads"}
+)
+
+
+def _facts(r: _Reader, obj: Mapping[str, Any], name: str, where: str) -> RuntimeFacts | None:
+    """The runtime facts under ``name``, or ``None`` when absent or null."""
+    if obj.get(name) is None:
+        return None
+    at = f"{where}.{name}"
+    raw = r.mapping(obj[name], at)
+    fields: dict[str, Any] = {"runtime": r.string(raw, "runtime", at)}
+    providers = raw.get("providers", [])
+    if not isinstance(providers, list) or not all(isinstance(p, str) for p in providers):
+        raise r.fail(f"{at}.providers", f"expected a list of strings, got {providers!r}")
+    fields["providers"] = tuple(providers)
+    histogram = r.mapping(raw.get("op_histogram", {}), f"{at}.op_histogram")
+    fields["op_histogram"] = {
+        op: r.integer(histogram, op, f"{at}.op_histogram") for op in histogram
+    }
+    for f in dataclasses.fields(RuntimeFacts):
+        if f.name in fields or raw.get(f.name) is None:
+            continue
+        if f.name in _FACT_INTEGERS:
+            fields[f.name] = r.integer(raw, f.name, at)
+        else:
+            fields[f.name] = r.string(raw, f.name, at)
+    return RuntimeFacts(**fields)
 
 
 def _measurement(r: _Reader, raw: object, where: str) -> Measurement:
@@ -243,6 +278,8 @@ def _measurement(r: _Reader, raw: object, where: str) -> Measurement:
         verdict=verdict,
         tolerances={},
         gpu=_gpu(r, obj, where),
+        facts=_facts(r, obj, "runtime_facts", where),
+        reference_facts=_facts(r, obj, "reference_runtime_facts", where),
     )
 
 

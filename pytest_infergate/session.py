@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 from pytest_infergate.baseline import (
     LATENCY_FIGURES,
     Baseline,
-    LatencyEntry,
     dumps,
     encode_fingerprint,
     load_baseline,
+    stored_digests,
     write_atomic,
     write_baseline,
 )
@@ -49,9 +49,12 @@ if TYPE_CHECKING:
 #: Results file history: 1 -- latency measurements; 2 -- adds "ratio" measurements
 #: (``infer_bench.compare``), ``stop_reason`` on every measurement, and ``mdr`` and
 #: ``p_value`` on checks. Later, still 2 (additive, optional): ``runtime_facts`` on
-#: measurements and ``model_change`` on verdicts (model provenance, issue 8); ``series``
-#: in ``gpu_telemetry`` (the readings over the timed window, at most 500) and ``gates`` on
-#: ratio measurements (the test's ``max_slowdown``/``min_speedup``), issue 6.
+#: measurements and ``model_change`` on verdicts (model provenance, issue 8); then
+#: ``runtime_facts`` on accuracy measurements too, and ``reference_runtime_facts`` on
+#: ratio measurements (the A/B reference's); ``series`` in ``gpu_telemetry`` (the readings
+#: over the timed window, at most 500) and ``gates`` on ratio measurements (the test's
+#: ``max_slowdown``/``min_speedup``), issue 6; ``cpu`` (process CPU time against wall
+#: time over the timed window), issue 7.
 RESULTS_SCHEMA_VERSION = 2
 
 
@@ -145,28 +148,37 @@ class GateSession:
         verdict = self.judge(result, settings)
         return self.record_verdict(nodeid, result, verdict, settings, facts, gpu, trace, cpu)
 
-    def model_change(self, key: str, facts: RuntimeFacts | None) -> str:
+    def model_change(
+        self, key: str, facts: RuntimeFacts | None, reference: RuntimeFacts | None = None
+    ) -> str:
         """``"model changed (sha256 abc… → def…)"`` when the measured model's digest differs
-        from the one stored in ``key``'s baseline entry (this machine's record first)."""
-        entry = self.baseline.entries.get(key)
-        current = facts.digest if facts is not None else None
-        if not isinstance(entry, LatencyEntry) or current is None:
-            return ""
-        records = [entry.machines.get(self.profile), *entry.machines.values()]
-        stored = next((r.model_sha256 for r in records if r and r.model_sha256), None)
-        if stored is None or stored == current:
-            return ""
-        return f"model changed (sha256 {stored[:12]}… → {current[:12]}…)"
+        from the one stored in ``key``'s baseline entry (this machine's record first), and
+        likewise ``"reference model changed (…)"`` for an A/B reference; else empty."""
+        stored = stored_digests(self.baseline.entries.get(key), self.profile)
+        changes = []
+        arms = zip(("model", "reference model"), stored, (facts, reference), strict=True)
+        for label, old, now in arms:
+            current = now.digest if now is not None else None
+            if old is not None and current is not None and old != current:
+                changes.append(f"{label} changed (sha256 {old[:12]}… → {current[:12]}…)")
+        return "; ".join(changes)
 
-    def applied(self, verdict: Verdict, facts: RuntimeFacts | None, settings: Settings) -> Verdict:
+    def applied(
+        self,
+        verdict: Verdict,
+        facts: RuntimeFacts | None,
+        settings: Settings,
+        reference: RuntimeFacts | None = None,
+    ) -> Verdict:
         """``verdict`` turned NOT-APPLIED when the runtime does not meet the test's
-        expectations, and carrying the model change, if any."""
+        expectations (an A/B reference is not held to them), and carrying the model
+        change, if any."""
         from pytest_infergate.provenance import unmet
 
         problems = unmet(facts, settings.expectations())
         if problems:
             verdict = replace(verdict, outcome=Outcome.NOT_APPLIED, reason="; ".join(problems))
-        change = self.model_change(verdict.key, facts)
+        change = self.model_change(verdict.key, facts, reference)
         return replace(verdict, model_change=change) if change else verdict
 
     def record_verdict(
@@ -179,10 +191,12 @@ class GateSession:
         gpu: GpuTelemetry | None = None,
         trace: Trace | None = None,
         cpu: CpuUsage | None = None,
+        reference_facts: RuntimeFacts | None = None,
     ) -> Measurement:
         """Keep a judged measurement (an A/B run decides as it samples); one key holds
         one kind of measurement. ``facts`` are checked against the settings'
-        expectations (NOT-APPLIED) and the stored model digest."""
+        expectations (NOT-APPLIED), and they and an A/B run's ``reference_facts``
+        against the stored model digests."""
         for earlier in self.measurements:
             if earlier.result.key == result.key and earlier.verdict.kind != verdict.kind:
                 raise ValueError(
@@ -198,16 +212,13 @@ class GateSession:
         measurement = Measurement(
             nodeid=nodeid,
             result=result,
-            # Accuracy evaluations carry no runtime facts yet: expectations are the
-            # timed measurements' business.
-            verdict=verdict
-            if isinstance(result, AccuracyResult)
-            else self.applied(verdict, facts, settings),
+            verdict=self.applied(verdict, facts, settings, reference_facts),
             tolerances=tolerances,
             facts=facts,
             gpu=gpu,
             trace=trace,
             cpu=cpu,
+            reference_facts=reference_facts,
         )
         self.measurements.append(measurement)
         return measurement
@@ -245,16 +256,20 @@ class GateSession:
         now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
         baseline = self.baseline
         for m in self._recordable():
+            digest = m.facts.digest if m.facts is not None else None
             if isinstance(m.result, AccuracyResult):
-                baseline = baseline.with_accuracy(m.result, recorded_at=now)
+                baseline = baseline.with_accuracy(m.result, recorded_at=now, model_sha256=digest)
                 continue
             if isinstance(m.result, ComparisonResult):
+                reference = m.reference_facts
                 baseline = baseline.with_ratio(
                     m.result,
                     profile=self.profile,
                     fingerprint=self.fingerprint,
                     tolerance={"ratio": m.tolerances["p50"]} if "p50" in m.tolerances else {},
                     recorded_at=now,
+                    model_sha256=digest,
+                    reference_model_sha256=reference.digest if reference is not None else None,
                 )
                 continue
             baseline = baseline.with_latency(
@@ -263,7 +278,7 @@ class GateSession:
                 fingerprint=self.fingerprint,
                 tolerance={k: m.tolerances[k] for k in ("p50", "p95") if k in m.tolerances},
                 recorded_at=now,
-                model_sha256=m.facts.digest if m.facts is not None else None,
+                model_sha256=digest,
             )
         return baseline
 
@@ -440,6 +455,7 @@ def _encode_measurement(m: Measurement) -> Mapping[str, Any]:
             "gates": {k: v for k, v in dataclasses.asdict(r.gates).items() if v is not None},
             "candidate": _encode_latency(r.candidate),
             "reference": _encode_latency(r.reference),
+            "reference_runtime_facts": encode_facts(m.reference_facts),
         }
     else:
         body = _encode_latency(r)

@@ -64,7 +64,11 @@ def test_damaged_int8_fails_the_accuracy_gate() -> None:
     assert result.returncode == 1, result.stdout[-3000:]
     row = next(line for line in result.stdout.splitlines() if " pts " in line)
     assert row.startswith("tests/test_accuracy.py::test_accuracy[onnx-int8-test]")
-    assert row.rstrip().endswith("REGRESSED")
+    assert row.rstrip().endswith("REGRESSED [1]")
+    # The damaged file is another model, and the accuracy entry's digest says so.
+    assert "[1] tests/test_accuracy.py::test_accuracy[onnx-int8-test]: model changed" in (
+        result.stdout
+    )
 
 
 def test_trace_of_the_onnx_model_adds_up_to_the_call() -> None:

@@ -130,3 +130,50 @@ def test_plain_function_has_no_facts_and_expectations_say_so() -> None:
     assert runtime_facts(len) is None
     (problem,) = unmet(None, Expectations(quantized=True))
     assert "pass model=" in problem
+
+
+def test_op_changes_and_arm_labels() -> None:
+    from pytest_infergate.provenance import RuntimeFacts, op_changes
+    from pytest_infergate.report.terminal import _arm_labels
+
+    fp32 = RuntimeFacts("onnxruntime", op_histogram={"MatMul": 98, "Add": 10})
+    int8 = RuntimeFacts("onnxruntime", op_histogram={"MatMul": 2, "MatMulInteger": 96, "Add": 10})
+    assert op_changes(int8, fp32) == (("MatMulInteger", 0, 96), ("MatMul", 98, 2))
+    assert op_changes(fp32, fp32) == ()
+    assert _arm_labels("/m/onnx/model.onnx", "/m/onnx-int8/model_quantized.onnx") == (
+        "onnx/model.onnx",
+        "onnx-int8/model_quantized.onnx",
+    )
+    assert _arm_labels("/m/a.onnx", "/m/b.onnx") == ("a.onnx", "b.onnx")
+    assert _arm_labels(None, "/m/b.onnx") == ("reference", "/m/b.onnx")
+
+
+def test_results_file_decodes_the_runtime_facts_it_was_written_with() -> None:
+    from pytest_infergate.config import GateConfig, Settings
+    from pytest_infergate.provenance import RuntimeFacts
+    from pytest_infergate.results import ComparisonResult, LatencyResult, Outcome, Verdict
+    from pytest_infergate.results_file import decode_results
+    from pytest_infergate.session import GateSession
+
+    session = GateSession(GateConfig(machine="ci"))
+    onnx = RuntimeFacts(
+        runtime="onnxruntime",
+        providers=("CPUExecutionProvider",),
+        graph_optimization_level="ORT_ENABLE_ALL",
+        intra_op_threads=1,
+        model_file="m.onnx",
+        model_bytes=123,
+        model_sha256="ab" * 32,
+        op_histogram={"MatMulInteger": 2},
+    )
+    torch = RuntimeFacts(
+        runtime="torch", device="cpu", dtype="float32", parameters=10, weights_sha256="cd" * 32
+    )
+    cand = LatencyResult("t::ab::candidate", (1000, 1100, 1050), 1, 1, 0, 0.1)
+    ref = LatencyResult("t::ab::reference", (2000, 2100, 2050), 1, 1, 0, 0.1)
+    result = ComparisonResult("t::ab", cand, ref, 0.1)
+    verdict = Verdict("t::ab", "ratio", Outcome.PASS)
+    session.record_verdict("t", result, verdict, Settings(), onnx, reference_facts=torch)
+    (decoded,) = decode_results(session.results_document(), "mem").measurements
+    assert decoded.facts == onnx
+    assert decoded.reference_facts == torch

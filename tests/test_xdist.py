@@ -191,9 +191,15 @@ def _measurements() -> list[Measurement]:
             ComparisonResult("t::b", cand, ref, 0.2, gates=FixedGates(min_speedup=1.3)),
             Verdict("t::b", "ratio", Outcome.NOT_APPLIED, reason="no CUDA"),
             {"p50": 0.1},
+            facts,
+            reference_facts=RuntimeFacts(runtime="torch", weights_sha256="cd" * 32),
         ),
         Measurement(
-            "t::c", accuracy, Verdict("t::c", "accuracy", Outcome.INCONCLUSIVE, (acc_check,)), {}
+            "t::c",
+            accuracy,
+            Verdict("t::c", "accuracy", Outcome.INCONCLUSIVE, (acc_check,)),
+            {},
+            facts,
         ),
     ]
 

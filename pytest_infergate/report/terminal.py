@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 from pytest_infergate.gate import percent
+from pytest_infergate.provenance import RuntimeFacts, op_changes
 from pytest_infergate.results import (
     SEVERITY,
     AccuracyCheck,
@@ -303,3 +305,50 @@ def cpu_lines(measurements: Sequence[Measurement]) -> tuple[list[str], list[str]
             "for the CPU and inflated those latencies"
         )
     return [facts], warnings
+
+
+#: Operator types listed per A/B measurement before the rest are counted.
+MAX_OP_CHANGES = 8
+
+
+def _arm_labels(reference: str | None, candidate: str | None) -> tuple[str, str]:
+    """The two model files, without the directories they share: ``onnx/model.onnx`` and
+    ``onnx-int8/model_quantized.onnx`` rather than two absolute paths."""
+    if reference is None or candidate is None:
+        return reference or "reference", candidate or "candidate"
+    ref, cand = PurePath(reference).parts, PurePath(candidate).parts
+    shared = 0
+    while shared < min(len(ref), len(cand)) - 1 and ref[shared] == cand[shared]:
+        shared += 1
+    return str(PurePath(*ref[shared:])), str(PurePath(*cand[shared:]))
+
+
+def _runtime_difference(key: str, candidate: RuntimeFacts, reference: RuntimeFacts) -> list[str]:
+    changes = op_changes(candidate, reference)
+    providers_differ = candidate.providers != reference.providers
+    if not changes and not providers_differ:
+        return []
+    ref_label, cand_label = _arm_labels(reference.model_file, candidate.model_file)
+    if providers_differ:
+        where = f"providers {', '.join(reference.providers)} → {', '.join(candidate.providers)}"
+    else:
+        where = ", ".join(candidate.providers)
+    shown = [f"{op} {old}→{new}" for op, old, new in changes[:MAX_OP_CHANGES]]
+    if len(changes) > MAX_OP_CHANGES:
+        shown.append(f"{len(changes) - MAX_OP_CHANGES} more")
+    lines = [f"{key}: {ref_label} → {cand_label} ({where})"]
+    return [*lines, f"  {', '.join(shown)}"] if shown else lines
+
+
+def format_runtime_differences(measurements: Sequence[Measurement]) -> list[str]:
+    """For each A/B measurement whose arms ran different onnxruntime graphs or providers:
+    the two model files, then the operator types whose counts differ, reference →
+    candidate. It shows that the optimisation changed the graph as it should (int8:
+    MatMul became MatMulInteger), next to the speed-up it bought."""
+    lines = []
+    for m in measurements:
+        cand, ref = m.facts, m.reference_facts
+        if cand is None or ref is None or not cand.runtime == ref.runtime == "onnxruntime":
+            continue
+        lines.extend(_runtime_difference(m.result.key, cand, ref))
+    return lines

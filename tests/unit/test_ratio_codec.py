@@ -147,3 +147,76 @@ def test_cli_show_lists_ratio_entries(tmp_path, capsys) -> None:
     out = capsys.readouterr().out
     assert "t::ab  [ci]  n=60 per arm  candidate/reference 0.5" in out
     assert "speed-up 2" in out
+
+
+DIGEST_A, DIGEST_B = "a" * 64, "b" * 64
+
+
+def _with_digests(baseline: Baseline) -> Baseline:
+    from pytest_infergate.results import AccuracyResult
+
+    accuracy = AccuracyResult("t::acc", "accuracy", 0.5, (1, 0), (1, 1), "c" * 64, "all 2", 0.1)
+    return baseline.with_ratio(
+        _comparison("t::ab", 0.5),
+        profile="ci",
+        fingerprint=FINGERPRINT,
+        tolerance={"ratio": 0.1},
+        recorded_at="2026-11-25T00:00:00+00:00",
+        model_sha256=DIGEST_A,
+        reference_model_sha256=DIGEST_B,
+    ).with_accuracy(accuracy, recorded_at="2026-11-25T00:00:00+00:00", model_sha256=DIGEST_A)
+
+
+def test_model_digests_of_ratio_and_accuracy_entries_round_trip() -> None:
+    from pytest_infergate.baseline import AccuracyEntry, stored_digests
+
+    text = dumps(encode_baseline(_with_digests(Baseline())))
+    document = json.loads(text)
+    record = document["entries"]["t::ab"]["machines"]["ci"]
+    assert (record["model_sha256"], record["reference_model_sha256"]) == (DIGEST_A, DIGEST_B)
+    assert document["entries"]["t::acc"]["model_sha256"] == DIGEST_A
+    decoded = decode_baseline(document, "b.json")
+    assert dumps(encode_baseline(decoded)) == text
+    ratio, accuracy = decoded.entries["t::ab"], decoded.entries["t::acc"]
+    assert isinstance(ratio, RatioEntry)
+    assert isinstance(accuracy, AccuracyEntry)
+    assert ratio.machines["ci"].reference_model_sha256 == DIGEST_B
+    assert accuracy.model_sha256 == DIGEST_A
+    assert stored_digests(ratio, "other-machine") == (DIGEST_A, DIGEST_B)
+    assert stored_digests(accuracy, "ci") == (DIGEST_A, None)
+    assert stored_digests(None, "ci") == (None, None)
+
+
+def test_entries_without_model_digests_load_and_write_none() -> None:
+    from pytest_infergate.baseline import AccuracyEntry
+
+    document = json.loads(dumps(encode_baseline(_with_digests(Baseline()))))
+    del document["entries"]["t::ab"]["machines"]["ci"]["model_sha256"]
+    del document["entries"]["t::ab"]["machines"]["ci"]["reference_model_sha256"]
+    del document["entries"]["t::acc"]["model_sha256"]
+    decoded = decode_baseline(document, "b.json")
+    ratio, accuracy = decoded.entries["t::ab"], decoded.entries["t::acc"]
+    assert isinstance(ratio, RatioEntry)
+    assert isinstance(accuracy, AccuracyEntry)
+    assert ratio.machines["ci"].model_sha256 is None
+    assert ratio.machines["ci"].reference_model_sha256 is None
+    assert accuracy.model_sha256 is None
+    assert "model_sha256" not in dumps(encode_baseline(decoded))
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        (("t::ab", "machines", "ci"), "reference_model_sha256"),
+        (("t::ab", "machines", "ci"), "model_sha256"),
+        (("t::acc",), "model_sha256"),
+    ],
+)
+def test_bad_model_digests_are_refused_naming_the_field(path: tuple[str, ...], field: str) -> None:
+    document = json.loads(dumps(encode_baseline(_with_digests(Baseline()))))
+    target = document["entries"]
+    for step in path:
+        target = target[step]
+    target[field] = "not-a-digest"
+    with pytest.raises(BaselineError, match=rf"\.{field}: expected 64 lowercase hex digits"):
+        decode_baseline(document, "b.json")

@@ -297,6 +297,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         format_table,
         format_traces,
         gpu_warnings,
+        spinning_warnings,
         summary,
     )
 
@@ -313,7 +314,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     cpu_facts, cpu_warnings = cpu_lines(gate.measurements)
     for line in cpu_facts:
         terminalreporter.write_line(f"infergate: {line}")
-    for warning in [*cpu_warnings, *gpu_warnings(gate.measurements)]:
+    warnings = [*cpu_warnings, *gpu_warnings(gate.measurements)]
+    warnings.extend(spinning_warnings(gate.measurements))
+    for warning in warnings:
         terminalreporter.write_line(f"infergate: {warning}", yellow=True)
     differences = [] if quiet else format_runtime_differences(gate.measurements)
     if differences:

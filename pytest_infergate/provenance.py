@@ -59,6 +59,10 @@ class RuntimeFacts:
     weights_sha256: str | None = None
     torch_threads: int | None = None
     task: str | None = None
+    #: onnxruntime: whether idle intra-op worker threads busy-wait for work (the default
+    #: with more than one thread). They then hold their cores between calls, starving
+    #: whatever runs next on them: the other arm of an interleaved A/B run.
+    spinning: bool | None = None
 
     @property
     def digest(self) -> str | None:
@@ -131,7 +135,19 @@ def _ort_session_facts(session: Any, model_file: str | None) -> RuntimeFacts:
         model_bytes=Path(str(path)).stat().st_size if exists else None,
         model_sha256=file_sha256(str(path)) if exists else None,
         op_histogram=onnx_op_histogram(str(path)) if exists else {},
+        spinning=_ort_spinning(options),
     )
+
+
+def _ort_spinning(options: Any) -> bool:
+    """Whether the session's intra-op pool spins: ORT spins unless the pool has one thread
+    or ``session.intra_op.allow_spinning`` is ``"0"`` (an unset entry raises)."""
+    if options.intra_op_num_threads == 1:
+        return False
+    try:
+        return str(options.get_session_config_entry("session.intra_op.allow_spinning")) != "0"
+    except RuntimeError:
+        return True
 
 
 def _torch_facts(module: Any) -> RuntimeFacts:

@@ -231,6 +231,7 @@ def _verdict(r: _Reader, raw: object, key: str, kind: str, where: str) -> Verdic
 _FACT_INTEGERS = frozenset(
     {"intra_op_threads", "inter_op_threads", "model_bytes", "parameters", "torch_threads"}
 )
+_FACT_FLAGS = frozenset({"spinning"})
 
 
 def _facts(r: _Reader, obj: Mapping[str, Any], name: str, where: str) -> RuntimeFacts | None:
@@ -253,6 +254,10 @@ def _facts(r: _Reader, obj: Mapping[str, Any], name: str, where: str) -> Runtime
             continue
         if f.name in _FACT_INTEGERS:
             fields[f.name] = r.integer(raw, f.name, at)
+        elif f.name in _FACT_FLAGS:
+            if not isinstance(raw[f.name], bool):
+                raise r.fail(f"{at}.{f.name}", f"expected true or false, got {raw[f.name]!r}")
+            fields[f.name] = raw[f.name]
         else:
             fields[f.name] = r.string(raw, f.name, at)
     return RuntimeFacts(**fields)

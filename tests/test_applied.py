@@ -14,6 +14,7 @@ pytest.importorskip("onnx")
 from onnxruntime.quantization import quantize_dynamic  # noqa: E402
 
 from pytest_infergate.config import Settings  # noqa: E402
+from pytest_infergate.results_file import decode_results  # noqa: E402
 from tests.test_provenance import _mlp  # noqa: E402
 
 MODELS = textwrap.dedent(
@@ -468,3 +469,45 @@ def test_summary_lists_the_operators_an_ab_comparison_changed(
 
     quiet = onnx_project.runpytest("-q")
     assert "operators that differ" not in quiet.stdout.str()
+
+
+def test_a_spinning_session_in_an_ab_run_is_warned_about(onnx_project: pytest.Pytester) -> None:
+    onnx_project.makepyfile(
+        test_spin="""
+        import onnxruntime as ort
+        from models import X, session
+
+        def spinning(path):
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = 2  # spins when idle: ORT's default
+            return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+        def test_spinning_candidate(infer_bench):
+            cand, ref = spinning("mlp.onnx"), session("mlp.onnx")
+            infer_bench.compare(
+                cand.run, ref.run, args=(None, {"x": X}), max_slowdown=5, max_time_s=0.2
+            )
+
+        def test_quiet_sessions(infer_bench):
+            cand, ref = session("mlp_int8.onnx"), session("mlp.onnx")
+            infer_bench.compare(
+                cand.run, ref.run, args=(None, {"x": X}), max_slowdown=5, max_time_s=0.2
+            )
+        """
+    )
+    results = onnx_project.path / "results.json"
+    run = onnx_project.runpytest(f"--infer-json={results}")
+    run.assert_outcomes(passed=2)
+    run.stdout.fnmatch_lines(
+        [
+            "infergate: test_spin.py::test_spinning_candidate: the candidate's onnxruntime "
+            "session spins idle worker threads*session.intra_op.allow_spinning=0*"
+        ]
+    )
+    assert "test_quiet_sessions: the" not in run.stdout.str()
+    by_key = {m["key"]: m for m in json.loads(results.read_text())["measurements"]}
+    spinning = by_key["test_spin.py::test_spinning_candidate"]
+    assert spinning["runtime_facts"]["spinning"] is True
+    assert spinning["reference_runtime_facts"]["spinning"] is False
+    decoded = decode_results(json.loads(results.read_text()), str(results))
+    assert [m.facts.spinning for m in decoded.measurements if m.facts] == [True, False]

@@ -218,6 +218,26 @@ def gpu_warnings(measurements: Sequence[Measurement]) -> list[str]:
     ]
 
 
+def spinning_warnings(measurements: Sequence[Measurement]) -> list[str]:
+    """One line per A/B measurement with an onnxruntime arm whose idle worker threads
+    spin: interleaved, they keep their cores busy while the other arm runs, so the
+    other arm's time (and the ratio) says more about the spinning than the model."""
+    lines = []
+    for m in measurements:
+        if not isinstance(m.result, ComparisonResult):
+            continue
+        arms = (("candidate", m.facts), ("reference", m.reference_facts))
+        spinning = [arm for arm, facts in arms if facts is not None and facts.spinning]
+        if spinning:
+            lines.append(
+                f"{m.result.key}: the {' and '.join(spinning)}'s onnxruntime session spins "
+                "idle worker threads, which slows the other arm while they are interleaved; "
+                "set the session option session.intra_op.allow_spinning=0 (or one intra-op "
+                "thread) for A/B runs"
+            )
+    return lines
+
+
 #: Operator types listed by name in the trace section; the rest are summed in one line.
 TRACE_TYPES_SHOWN = 8
 

@@ -39,7 +39,6 @@ from __future__ import annotations
 import html
 import io
 import re
-import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -289,7 +288,7 @@ def _trace_chart(key: str, heading: str, trace: Trace) -> str:
         )
     axes.set_xlim(0, max(values, default=1.0) * 1.35 or 1.0)
     axes.set_xlabel("ms per profiled call (the bars add up to the call)")
-    axes.set_title(f"{key}\n{textwrap.fill(heading, 80)}", fontsize=8)
+    axes.set_title(f"{key}\n{heading}", fontsize=8)
     return _svg(figure)
 
 
@@ -319,7 +318,7 @@ def _trace_charts(measurements: Sequence[Measurement]) -> list[Chart]:
             continue
         key = m.result.key
         caption = f"{key}: time per call by operator type, then outside any operator"
-        svg = _trace_chart(key, trace_heading(m, trace), trace) if trace.by_type else ""
+        svg = _trace_chart(key, trace_heading(m, trace, "\n"), trace) if trace.by_type else ""
         if not svg:
             caption = f"{key}: traced before the time per operator type was recorded"
         charts.append(Chart("trace", caption, svg, _slowest_nodes(trace)))

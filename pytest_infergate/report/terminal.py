@@ -243,11 +243,11 @@ def format_traces(measurements: Sequence[Measurement]) -> list[str]:
     return lines
 
 
-def trace_heading(m: Measurement, t: Trace) -> str:
-    """The runtime, the profiled time per call and, for a latency measurement, the p50
-    timed without the profiler (which slows every operator down)."""
+def trace_heading(m: Measurement, t: Trace, sep: str = " ") -> str:
+    """The runtime, the profiled time per call and, for a latency measurement, ``sep``
+    and the p50 timed without the profiler (which slows every operator down)."""
     unprofiled = (
-        f" (timed without the profiler: p50 {m.result.p50_ms:.4g} ms)"
+        f"{sep}(timed without the profiler: p50 {m.result.p50_ms:.4g} ms)"
         if isinstance(m.result, LatencyResult)
         else ""
     )

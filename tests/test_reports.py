@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import textwrap
@@ -436,12 +437,13 @@ def test_trace_breakdown_adds_up_to_the_call() -> None:
     assert trace_breakdown(Trace("torch", 1, 1.0, ())) == []
 
 
-def _ort_run(onnx_project: pytest.Pytester, *options: str) -> dict:
-    """Run :data:`ORT_MODULE` (one test NOT-APPLIED) and return its results document."""
+def _ort_run(onnx_project: pytest.Pytester, *options: str, passed: int = 2) -> dict:
+    """Run :data:`ORT_MODULE` (one test NOT-APPLIED) with the project's other tests
+    (``passed`` of them pass) and return the results document."""
     onnx_project.makepyfile(test_ort=ORT_MODULE)
     out = onnx_project.path / "results.json"
     run = onnx_project.runpytest("-o", "infer_max_time=0.1", f"--infer-json={out}", *options)
-    run.assert_outcomes(passed=2, failed=1)
+    run.assert_outcomes(passed=passed, failed=1)
     return dict(json.loads(out.read_text()))
 
 
@@ -476,13 +478,15 @@ def test_html_report_shows_where_the_time_goes_and_what_ran(
 
     runtime = text[text.index('<section id="runtime">') : text.index('<section id="latency">')]
     assert "<h2>What ran</h2>" in runtime
-    assert runtime.count("<td>CPUExecutionProvider</td>") == 4  # 2 single + both A/B arms
+    assert runtime.count(">CPUExecutionProvider</td>") == 4  # 2 single + both A/B arms
     assert runtime.count(">mlp_int8.onnx</td>") == 1
     assert '<tr class="NOT-APPLIED">' in runtime
     assert "NOT-APPLIED: expected a quantised graph, but it holds no quantised" in runtime
     assert "MatMulInteger 0→2" in runtime
     assert "test_ort.py::test_int8_vs_fp32: mlp.onnx → mlp_int8.onnx" in runtime
-    assert "CPU s / wall s" in runtime
+    assert ">CPU/wall</th>" in runtime
+    # CPU seconds per wall second on the three timed measurements' rows, none on the reference's
+    assert len(re.findall(r' CPU s">\d+\.\d\d</td>', runtime)) == 3
     assert "timed windows used " in runtime
     by_key = {m["key"]: m for m in document["measurements"]}
     digest = by_key["test_ort.py::test_fp32"]["runtime_facts"]["model_sha256"]
@@ -581,20 +585,22 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian's chromium)")
-def test_html_report_screenshot_in_headless_chromium(variants: pytest.Pytester) -> None:
-    page = _render(variants)
+def test_html_report_screenshot_in_headless_chromium(onnx_project: pytest.Pytester) -> None:
+    # the variants and the traced onnxruntime measurements, one of them NOT-APPLIED
+    onnx_project.makepyfile(test_variants=VARIANTS_MODULE)
+    page = onnx_project.path / "report.html"
+    document = _ort_run(onnx_project, "--infer-trace", f"--infer-html={page}", passed=10)
     # no GPU here: give the first latency measurement a synthetic telemetry series
-    document = json.loads((variants.path / "results.json").read_text())
     document["measurements"][0]["gpu_telemetry"] = encode_gpu(gpu_telemetry())
     page.write_text(html_report(document))
-    shot = variants.path / "report.png"
+    shot = onnx_project.path / "report.png"
     subprocess.run(
         [
             str(CHROMIUM),
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
-            "--window-size=1280,4000",
+            "--window-size=1280,6000",
             f"--screenshot={shot}",
             page.as_uri(),
         ],

@@ -87,6 +87,7 @@ tr.REGRESSED td{background:#fdd}tr.IMPROVED td{background:#def}
 tr.INCONCLUSIVE td{background:#ffd}td.diff{background:#fec}
 tr.NOT-APPLIED td{background:#fcc}tr.changed td{background:#fec}
 pre{font-size:.85em;background:#f6f6f6;padding:.5em}
+#runtime-table td{font-size:.8em}.note{min-width:14em;max-width:28em}td.nowrap{white-space:nowrap}
 figure{display:inline-block;margin:.5em;vertical-align:top}
 figcaption{font-size:.85em;color:#555;max-width:40em}
 """
@@ -433,10 +434,14 @@ def _verdict_section(measurements: Sequence[Measurement]) -> str:
 
 
 def _threads(facts: RuntimeFacts) -> str:
+    """``intra/inter`` op threads for onnxruntime (0, the runtime's choice: ``auto``), or
+    ``torch N``."""
     if facts.torch_threads is not None:
         return f"torch {facts.torch_threads}"
-    counts = (("intra", facts.intra_op_threads), ("inter", facts.inter_op_threads))
-    return ", ".join(f"{name} {'default' if n == 0 else n}" for name, n in counts if n is not None)
+    counts = (facts.intra_op_threads, facts.inter_op_threads)
+    if all(n is None for n in counts):
+        return ""
+    return "/".join("?" if n is None else "auto" if n == 0 else str(n) for n in counts)
 
 
 def _fact_cells(facts: RuntimeFacts | None) -> list[tuple[str, str]]:
@@ -455,29 +460,50 @@ def _fact_cells(facts: RuntimeFacts | None) -> list[tuple[str, str]]:
     ]
 
 
-def _runtime_row(label: str, facts: RuntimeFacts | None, m: Measurement, arm: bool) -> str:
-    cpu = None if arm else m.cpu
-    v = m.verdict
-    notes = [] if arm else [v.model_change]
-    if v.outcome is Outcome.NOT_APPLIED and not arm:
-        notes.insert(0, f"NOT-APPLIED: {v.reason}")
-    classes = [v.outcome.value] if v.outcome is Outcome.NOT_APPLIED and not arm else []
-    if v.model_change and not arm:
+def _td(text: str, tip: str = "", cls: str = "") -> str:
+    title = f' title="{html.escape(tip)}"' if tip else ""
+    css = f' class="{cls}"' if cls else ""
+    return f"<td{title}{css}>{html.escape(text)}</td>"
+
+
+def _runtime_row(label: str, facts: RuntimeFacts | None, m: Measurement | None) -> str:
+    """One row of the runtime table; ``m`` is ``None`` for an A/B reference arm, which
+    has its facts but neither its own CPU window nor its own verdict."""
+    cpu = m.cpu if m is not None else None
+    notes, classes = [], []
+    if m is not None and m.verdict.outcome is Outcome.NOT_APPLIED:
+        notes.append(f"NOT-APPLIED: {m.verdict.reason}")
+        classes.append(m.verdict.outcome.value)
+    if m is not None and m.verdict.model_change:
+        notes.append(m.verdict.model_change)
         classes.append("changed")
-    cells = [
-        *_fact_cells(facts),
-        (f"{cpu.utilisation:.2f}" if cpu else "", f"{cpu.process_cpu_s:.3g} s" if cpu else ""),
-        (f"{cpu.load_average:.2f}" if cpu and cpu.load_average is not None else "", ""),
-        ("; ".join(n for n in notes if n), ""),
-    ]
-    row = f"<td><code>{html.escape(label)}</code></td>" + "".join(
-        f'<td title="{html.escape(tip)}">{html.escape(text)}</td>'
-        if tip
-        else f"<td>{html.escape(text)}</td>"
-        for text, tip in cells
-    )
+    cells = [f"<td><code>{html.escape(label)}</code></td>"]
+    cells += [_td(text, tip, "nowrap") for text, tip in _fact_cells(facts)]
+    if cpu is not None:
+        cells.append(_td(f"{cpu.utilisation:.2f}", f"{cpu.process_cpu_s:.3g} CPU s"))
+        load = cpu.load_average
+        cells.append(_td("" if load is None else f"{load:.2f}", f"{cpu.cores} cores"))
+    else:
+        cells += [_td(""), _td("")]
+    note = html.escape("; ".join(notes))
+    cells.append(f'<td><div class="note">{note}</div></td>' if note else "<td></td>")
     cls = f' class="{" ".join(classes)}"' if classes else ""
-    return f"<tr{cls}>{row}</tr>"
+    return f"<tr{cls}>{''.join(cells)}</tr>"
+
+
+#: The runtime table's columns, with what each means (shown on hover).
+_RUNTIME_COLUMNS = (
+    ("test", ""),
+    ("runtime", ""),
+    ("providers", "execution providers in use"),
+    ("model file", ""),
+    ("sha256", "the model file's digest (torch: the weights')"),
+    ("quantised ops", "quantised operators in the graph"),
+    ("threads", "intra/inter-op threads (auto: the runtime's choice), or torch threads"),
+    ("CPU/wall", "process CPU seconds per wall second over the timed window"),
+    ("load", "1-minute load average after the timed window"),
+    ("notes", ""),
+)
 
 
 def _runtime_section(measurements: Sequence[Measurement]) -> str:
@@ -485,26 +511,15 @@ def _runtime_section(measurements: Sequence[Measurement]) -> str:
     for m in measurements:
         if m.facts is None and m.cpu is None and m.reference_facts is None:
             continue
-        body += _runtime_row(m.result.key, m.facts, m, arm=False)
+        body += _runtime_row(m.result.key, m.facts, m)
         if m.reference_facts is not None:
-            body += _runtime_row(f"{m.result.key} (reference)", m.reference_facts, m, arm=True)
+            body += _runtime_row(f"{m.result.key} (reference)", m.reference_facts, None)
     differences = format_runtime_differences(measurements)
     if not body and not differences:
         return ""
     head = "".join(
-        f"<th>{h}</th>"
-        for h in (
-            "test",
-            "runtime",
-            "providers",
-            "model file",
-            "sha256",
-            "quantised ops",
-            "threads",
-            "CPU s / wall s",
-            "load average",
-            "notes",
-        )
+        f'<th title="{html.escape(tip)}">{name}</th>' if tip else f"<th>{name}</th>"
+        for name, tip in _RUNTIME_COLUMNS
     )
     cpu_facts, cpu_warnings = cpu_lines(measurements)
     cpu = "".join(f"<p>{html.escape(line)}.</p>" for line in cpu_facts)

@@ -12,7 +12,9 @@ back. ``Measurement.tolerances`` is not stored in the file and decodes empty;
 runtime facts decode when present (files written before them hold none). GPU
 telemetry decodes from its ``series`` (at most 500 readings; the file's min/mean/max
 were taken over all of them); telemetry written before the series was stored decodes
-as ``None``.
+as ``None``. A ``trace`` and a ``cpu`` decode when present; their derived figures
+(``covered_share``, ``outside_share``, ``utilisation``) are recomputed, and a trace
+written before ``by_type`` was stored decodes with none.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_infergate.baseline import BaselineError, _Reader, decode_fingerprint
+from pytest_infergate.cpu import CpuUsage
 from pytest_infergate.environment import Fingerprint
 from pytest_infergate.provenance import RuntimeFacts
 from pytest_infergate.results import (
@@ -39,6 +42,7 @@ from pytest_infergate.results import (
     Verdict,
 )
 from pytest_infergate.telemetry import SERIES_DECIMALS, GpuSample, GpuTelemetry
+from pytest_infergate.trace import OpTime, OpTypeTime, Trace
 
 #: Must match :data:`pytest_infergate.session.RESULTS_SCHEMA_VERSION` (a test checks it;
 #: kept here too so decoding does not import the session).
@@ -183,6 +187,67 @@ def _gpu(r: _Reader, obj: Mapping[str, Any], where: str) -> GpuTelemetry | None:
     )
 
 
+def _list(r: _Reader, obj: Mapping[str, Any], name: str, where: str) -> list[Any]:
+    value = r.get(obj, name, where)
+    if not isinstance(value, list):
+        raise r.fail(f"{where}.{name}", f"expected a list, got {type(value).__name__}")
+    return value
+
+
+def _op(r: _Reader, raw: object, where: str) -> OpTime:
+    obj = r.mapping(raw, where)
+    return OpTime(
+        op_type=r.string(obj, "op_type", where),
+        node=r.string(obj, "node", where),
+        total_ms=r.duration(r.get(obj, "total_ms", where), f"{where}.total_ms"),
+        calls=r.integer(obj, "calls", where),
+        share=r.duration(r.get(obj, "share", where), f"{where}.share"),
+    )
+
+
+def _op_type(r: _Reader, raw: object, where: str) -> OpTypeTime:
+    obj = r.mapping(raw, where)
+    return OpTypeTime(
+        op_type=r.string(obj, "op_type", where),
+        per_call=r.integer(obj, "per_call", where),
+        total_ms=r.duration(r.get(obj, "total_ms", where), f"{where}.total_ms"),
+        share=r.duration(r.get(obj, "share", where), f"{where}.share"),
+    )
+
+
+def _trace(r: _Reader, obj: Mapping[str, Any], where: str) -> Trace | None:
+    if obj.get("trace") is None:
+        return None
+    where = f"{where}.trace"
+    raw = r.mapping(obj["trace"], where)
+    by_type = _list(r, raw, "by_type", where) if "by_type" in raw else []
+    return Trace(
+        runtime=r.string(raw, "runtime", where),
+        calls=r.integer(raw, "calls", where, minimum=1),
+        call_ms=r.duration(r.get(raw, "call_ms", where), f"{where}.call_ms"),
+        ops=tuple(
+            _op(r, op, f"{where}.ops[{i}]") for i, op in enumerate(_list(r, raw, "ops", where))
+        ),
+        by_type=tuple(_op_type(r, t, f"{where}.by_type[{i}]") for i, t in enumerate(by_type)),
+    )
+
+
+def _cpu(r: _Reader, obj: Mapping[str, Any], where: str) -> CpuUsage | None:
+    if obj.get("cpu") is None:
+        return None
+    where = f"{where}.cpu"
+    raw = r.mapping(obj["cpu"], where)
+    load = raw.get("load_average")
+    threads = raw.get("torch_threads")
+    return CpuUsage(
+        wall_s=r.duration(r.get(raw, "wall_s", where), f"{where}.wall_s"),
+        process_cpu_s=r.duration(r.get(raw, "process_cpu_s", where), f"{where}.process_cpu_s"),
+        cores=r.integer(raw, "cores", where, minimum=1),
+        load_average=None if load is None else r.duration(load, f"{where}.load_average"),
+        torch_threads=None if threads is None else r.integer(raw, "torch_threads", where, 1),
+    )
+
+
 def _check(r: _Reader, raw: object, where: str) -> Check:
     obj = r.mapping(raw, where)
     low = _optional_number(r, obj, "low", where)
@@ -285,6 +350,8 @@ def _measurement(r: _Reader, raw: object, where: str) -> Measurement:
         gpu=_gpu(r, obj, where),
         facts=_facts(r, obj, "runtime_facts", where),
         reference_facts=_facts(r, obj, "reference_runtime_facts", where),
+        trace=_trace(r, obj, where),
+        cpu=_cpu(r, obj, where),
     )
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -50,3 +51,48 @@ def slowdown(monkeypatch: pytest.MonkeyPatch):
         monkeypatch.setenv("INFERGATE_TEST_SLOWDOWN", str(factor))
 
     return set_factor
+
+
+#: The onnxruntime projects' helper module: one-thread CPU sessions over a graph file.
+ONNX_MODELS = textwrap.dedent(
+    """
+    import numpy as np
+    import onnxruntime as ort
+    import pytest
+
+    X = np.ones((1, 64), np.float32)
+
+    def session(path, providers=("CPUExecutionProvider",)):
+        # One thread that sleeps when idle: no spinning pool left to load later tests.
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return ort.InferenceSession(path, options, providers=list(providers))
+    """
+)
+
+
+@pytest.fixture(scope="session")
+def graphs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A real float MLP graph (two MatMuls and a Relu) and its quantize_dynamic int8 copy."""
+    pytest.importorskip("onnx")
+    quantization = pytest.importorskip("onnxruntime.quantization")
+    from tests.test_provenance import _mlp
+
+    root = tmp_path_factory.mktemp("applied")
+    fp32 = _mlp(root / "mlp.onnx")
+    int8 = root / "mlp_int8.onnx"
+    quantization.quantize_dynamic(str(fp32), str(int8))
+    return fp32, int8
+
+
+@pytest.fixture
+def onnx_project(project: pytest.Pytester, graphs: tuple[Path, Path]) -> pytest.Pytester:
+    """The pytester project with ``mlp.onnx``, ``mlp_int8.onnx`` and ``models.py``
+    (:data:`ONNX_MODELS`) instead of the slowable model test."""
+    fp32, int8 = graphs
+    (project.path / "mlp.onnx").write_bytes(fp32.read_bytes())
+    (project.path / "mlp_int8.onnx").write_bytes(int8.read_bytes())
+    project.makepyfile(models=ONNX_MODELS)
+    (project.path / "test_model.py").unlink()
+    return project

@@ -11,47 +11,8 @@ import pytest
 ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
-from onnxruntime.quantization import quantize_dynamic  # noqa: E402
-
 from pytest_infergate.config import Settings  # noqa: E402
 from pytest_infergate.results_file import decode_results  # noqa: E402
-from tests.test_provenance import _mlp  # noqa: E402
-
-MODELS = textwrap.dedent(
-    """
-    import numpy as np
-    import onnxruntime as ort
-    import pytest
-
-    X = np.ones((1, 64), np.float32)
-
-    def session(path, providers=("CPUExecutionProvider",)):
-        # One thread that sleeps when idle: no spinning pool left to load later tests.
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        return ort.InferenceSession(path, options, providers=list(providers))
-    """
-)
-
-
-@pytest.fixture(scope="module")
-def graphs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    root = tmp_path_factory.mktemp("applied")
-    fp32 = _mlp(root / "mlp.onnx")
-    int8 = root / "mlp_int8.onnx"
-    quantize_dynamic(str(fp32), str(int8))
-    return fp32, int8
-
-
-@pytest.fixture
-def onnx_project(project: pytest.Pytester, graphs: tuple[Path, Path]) -> pytest.Pytester:
-    fp32, int8 = graphs
-    (project.path / "mlp.onnx").write_bytes(fp32.read_bytes())
-    (project.path / "mlp_int8.onnx").write_bytes(int8.read_bytes())
-    project.makepyfile(models=MODELS)
-    (project.path / "test_model.py").unlink()
-    return project
 
 
 def test_fp32_graph_is_not_applied_and_the_quantised_copy_passes(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import textwrap
@@ -13,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from pytest_infergate.baseline import BaselineError, dumps
+from pytest_infergate.config import GateConfig
+from pytest_infergate.cpu import CpuUsage
 from pytest_infergate.report.html import (
     batch_sweeps,
     html_report,
@@ -21,11 +24,14 @@ from pytest_infergate.report.html import (
     slowdown_spans,
     variant,
 )
-from pytest_infergate.results import Outcome
+from pytest_infergate.report.markdown import markdown_summary
+from pytest_infergate.report.terminal import trace_breakdown
+from pytest_infergate.results import LatencyResult, Measurement, Outcome, Verdict
 from pytest_infergate.results_file import RESULTS_SCHEMA_VERSION, decode_results
 from pytest_infergate.session import RESULTS_SCHEMA_VERSION as WRITTEN_VERSION
-from pytest_infergate.session import encode_gpu
+from pytest_infergate.session import GateSession, encode_gpu
 from pytest_infergate.telemetry import GpuSample, GpuTelemetry
+from pytest_infergate.trace import OpTime, OpTypeTime, Trace
 
 #: Latency variants with a batch sweep, an A/B comparison, and two variants with
 #: both latency and accuracy (pairing by stem: fp32, int8).
@@ -60,6 +66,29 @@ VARIANTS_MODULE = textwrap.dedent(
 
     def test_int8_accuracy(accuracy_eval):
         accuracy_eval(lambda batch: [int(x[1:]) % 2 for x in batch], DATA)
+    """
+)
+
+
+#: Real onnxruntime measurements (the conftest's ``onnx_project``): a traced float MLP, the
+#: same graph where a quantised one is expected (NOT-APPLIED), and int8 against fp32 A/B.
+ORT_MODULE = textwrap.dedent(
+    """
+    import numpy as np
+    from models import X, pytest, session
+
+    BATCH = np.ones((64, 64), np.float32)
+
+    def test_fp32(infer_bench):
+        infer_bench(session("mlp.onnx").run, None, {"x": BATCH})
+
+    @pytest.mark.infergate(expect_quantized=True)
+    def test_meant_int8(infer_bench):
+        infer_bench(session("mlp.onnx").run, None, {"x": BATCH})
+
+    def test_int8_vs_fp32(infer_bench):
+        int8, fp32 = session("mlp_int8.onnx"), session("mlp.onnx")
+        infer_bench.compare(int8.run, fp32.run, args=(None, {"x": X}), max_slowdown=5)
     """
 )
 
@@ -217,7 +246,7 @@ def test_html_report_of_a_real_run_has_every_section_and_chart(variants: pytest.
     parser = _Page()
     parser.feed(text)
     parser.close()
-    assert parser.sections == ["verdicts", "latency", "tradeoff", "sweep", "machines"]
+    assert parser.sections == ["verdicts", "runtime", "latency", "tradeoff", "sweep", "machines"]
     # 3 sweep points + 2 variants + 1 A/B: one latency chart each; one trade-off; one sweep
     assert parser.charts == {"latency": 6, "tradeoff": 1, "sweep": 1}
     assert parser.external == []
@@ -321,6 +350,183 @@ def test_bad_gpu_series_name_the_field() -> None:
     assert empty == f"{where}.t_s: a series needs at least one reading"
 
 
+def _traced() -> Measurement:
+    """A latency measurement with a trace of 12 operator types and the CPU use of its window."""
+    small = tuple(OpTypeTime(f"Op{i}", 1, 0.2, 0.01) for i in range(11))
+    trace = Trace(
+        runtime="onnxruntime",
+        calls=10,
+        call_ms=2.0,
+        ops=(
+            OpTime("MatMul", "/layer.0/MatMul", 7.0, 1, 0.35),
+            OpTime("Relu", "Relu_1", 0.2, 1, 0.01),
+        ),
+        by_type=(OpTypeTime("MatMul", 2, 12.0, 0.6), *small),
+    )
+    cpu = CpuUsage(wall_s=0.5, process_cpu_s=0.75, cores=2, load_average=1.25, torch_threads=4)
+    result = LatencyResult("t.py::t", (1_000_000, 2_000_000, 3_000_000), 1, 1, 0, 0.1)
+    verdict = Verdict(result.key, "latency", Outcome.NEW)
+    return Measurement("t.py::t", result, verdict, {}, trace=trace, cpu=cpu)
+
+
+def _written(*measurements: Measurement) -> dict:
+    """The results document the session writes for ``measurements``, as read back from disk."""
+    session = GateSession(GateConfig(machine="ci"))
+    session.merge(measurements)
+    return json.loads(dumps(session.results_document()))
+
+
+def test_trace_and_cpu_round_trip_through_the_results_file() -> None:
+    measurement = _traced()
+    document = _written(measurement)
+    (decoded,) = decode_results(document, "r.json").measurements
+    assert decoded.trace == measurement.trace
+    assert decoded.cpu == measurement.cpu
+    assert decoded.cpu is not None
+    assert decoded.cpu.utilisation == pytest.approx(1.5)
+
+    # a trace written before by_type was stored, and a CPU window without load or torch
+    encoded = document["measurements"][0]
+    del encoded["trace"]["by_type"]
+    encoded["cpu"].update(load_average=None, torch_threads=None)
+    (old,) = decode_results(document, "r.json").measurements
+    assert old.trace is not None
+    assert old.trace.by_type == ()
+    assert measurement.trace is not None
+    assert old.trace.ops == measurement.trace.ops
+    assert old.cpu == CpuUsage(wall_s=0.5, process_cpu_s=0.75, cores=2)
+
+
+def test_bad_trace_and_cpu_fields_are_named() -> None:
+    def edit(change):
+        def apply(document: dict) -> None:
+            document.clear()
+            document.update(_written(_traced()))
+            change(document["measurements"][0])
+
+        return apply
+
+    where = "r.json: measurements[0]"
+    assert _bad({}, edit(lambda m: m["trace"]["ops"][1].update(share="x"))) == (
+        f"{where}.trace.ops[1].share: expected a finite number >= 0, got 'x'"
+    )
+    assert _bad({}, edit(lambda m: m["trace"]["by_type"][0].pop("per_call"))) == (
+        f"{where}.trace.by_type[0].per_call: missing"
+    )
+    assert _bad({}, edit(lambda m: m["trace"].update(ops={}))) == (
+        f"{where}.trace.ops: expected a list, got dict"
+    )
+    assert _bad({}, edit(lambda m: m["cpu"].update(cores=0))) == (
+        f"{where}.cpu.cores: expected an integer >= 1, got 0"
+    )
+    assert _bad({}, edit(lambda m: m["cpu"].update(wall_s=-1))) == (
+        f"{where}.cpu.wall_s: expected a finite number >= 0, got -1"
+    )
+
+
+def test_trace_breakdown_adds_up_to_the_call() -> None:
+    trace = _traced().trace
+    assert trace is not None
+    breakdown = trace_breakdown(trace)
+    labels = [label for label, _, _ in breakdown]
+    assert labels[:2] == ["MatMul x2", "Op0 x1"]
+    assert labels[-2:] == ["4 other types", "outside operators"]
+    assert len(labels) == 10
+    assert sum(ms for _, ms, _ in breakdown) == pytest.approx(trace.call_ms)
+    assert sum(share for _, _, share in breakdown) == pytest.approx(1.0)
+    assert trace_breakdown(Trace("torch", 1, 1.0, ())) == []
+
+
+def _ort_run(onnx_project: pytest.Pytester, *options: str, passed: int = 2) -> dict:
+    """Run :data:`ORT_MODULE` (one test NOT-APPLIED) with the project's other tests
+    (``passed`` of them pass) and return the results document."""
+    onnx_project.makepyfile(test_ort=ORT_MODULE)
+    out = onnx_project.path / "results.json"
+    run = onnx_project.runpytest("-o", "infer_max_time=0.1", f"--infer-json={out}", *options)
+    run.assert_outcomes(passed=passed, failed=1)
+    return dict(json.loads(out.read_text()))
+
+
+def test_html_report_shows_where_the_time_goes_and_what_ran(
+    onnx_project: pytest.Pytester,
+) -> None:
+    page = onnx_project.path / "report.html"
+    document = _ort_run(onnx_project, "--infer-trace", f"--infer-html={page}")
+    text = page.read_text()
+    parser = _Page()
+    parser.feed(text)
+    assert parser.sections == [
+        "verdicts",
+        "runtime",
+        "latency",
+        "trace",
+        "tradeoff",
+        "sweep",
+        "machines",
+    ]
+    assert parser.charts["trace"] == 2  # the two single-arm measurements; A/B is not traced
+    trace = text[text.index('<section id="trace">') : text.index('<section id="tradeoff">')]
+    assert "<h2>Where the time goes</h2>" in trace
+    assert ">MatMul x2<" in trace
+    assert ">Relu x1<" in trace
+    assert ">outside operators<" in trace
+    assert "test_ort.py::test_fp32" in trace
+    assert ">onnxruntime, " in trace
+    assert " ms per profiled call over 10 calls<" in trace
+    assert ">(timed without the profiler: p50 " in trace
+    assert trace.count('class="slowest-nodes"') == 2
+
+    runtime = text[text.index('<section id="runtime">') : text.index('<section id="latency">')]
+    assert "<h2>What ran</h2>" in runtime
+    assert runtime.count(">CPUExecutionProvider</td>") == 4  # 2 single + both A/B arms
+    assert runtime.count(">mlp_int8.onnx</td>") == 1
+    assert '<tr class="NOT-APPLIED">' in runtime
+    assert "NOT-APPLIED: expected a quantised graph, but it holds no quantised" in runtime
+    assert "MatMulInteger 0→2" in runtime
+    assert "test_ort.py::test_int8_vs_fp32: mlp.onnx → mlp_int8.onnx" in runtime
+    assert ">CPU/wall</th>" in runtime
+    # CPU seconds per wall second on the three timed measurements' rows, none on the reference's
+    assert len(re.findall(r' CPU s">\d+\.\d\d</td>', runtime)) == 3
+    assert "timed windows used " in runtime
+    by_key = {m["key"]: m for m in document["measurements"]}
+    digest = by_key["test_ort.py::test_fp32"]["runtime_facts"]["model_sha256"]
+    assert f">{digest[:12]}<" in runtime
+
+    # a changed model is highlighted; without a trace the section is absent
+    for m in document["measurements"]:
+        m.pop("trace", None)
+    by_key["test_ort.py::test_fp32"]["verdict"]["model_change"] = "model changed (sha256 a… → b…)"
+    again = html_report(document)
+    assert '<section id="trace">' not in again
+    assert '<tr class="changed">' in again
+    assert "model changed (sha256 a… → b…)" in again
+
+
+def test_markdown_says_what_ran_only_when_there_is_something_to_say(
+    onnx_project: pytest.Pytester,
+) -> None:
+    summary = onnx_project.path / "summary.md"
+    document = _ort_run(onnx_project, f"--infer-markdown={summary}")
+    text = summary.read_text()
+    what_ran = text[text.index("### What ran") :]
+    assert (
+        "- **NOT-APPLIED** `test_ort.py::test_meant_int8`: expected a quantised graph" in what_ran
+    )
+    assert "test_ort.py::test_int8_vs_fp32: mlp.onnx → mlp_int8.onnx (CPUExecutionProvider)" in (
+        what_ran
+    )
+    assert "MatMulInteger 0→2" in what_ran
+    assert "model changed" not in text
+
+    measurements = document["measurements"]
+    measurements[0]["verdict"]["model_change"] = "model changed (sha256 a… → b…)"
+    assert f"- `{measurements[0]['key']}`: model changed (sha256 a… → b…)" in (
+        markdown_summary(document)
+    )
+    plain = markdown_summary(_document())
+    assert "What ran" not in plain
+
+
 def test_report_paths_from_the_ini_file_resolve_against_its_folder(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -347,7 +553,7 @@ def test_report_paths_from_the_ini_file_resolve_against_its_folder(
     assert (reports / "summary.md").read_text().startswith("## infergate: 1 NEW")
     page = _Page()
     page.feed((reports / "report.html").read_text())
-    assert page.sections == ["verdicts", "latency", "tradeoff", "sweep", "machines"]
+    assert page.sections == ["verdicts", "runtime", "latency", "tradeoff", "sweep", "machines"]
     assert not (elsewhere / "reports").exists()
 
     # the command line wins, relative to the working directory
@@ -379,20 +585,22 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (Debian's chromium)")
-def test_html_report_screenshot_in_headless_chromium(variants: pytest.Pytester) -> None:
-    page = _render(variants)
+def test_html_report_screenshot_in_headless_chromium(onnx_project: pytest.Pytester) -> None:
+    # the variants and the traced onnxruntime measurements, one of them NOT-APPLIED
+    onnx_project.makepyfile(test_variants=VARIANTS_MODULE)
+    page = onnx_project.path / "report.html"
+    document = _ort_run(onnx_project, "--infer-trace", f"--infer-html={page}", passed=10)
     # no GPU here: give the first latency measurement a synthetic telemetry series
-    document = json.loads((variants.path / "results.json").read_text())
     document["measurements"][0]["gpu_telemetry"] = encode_gpu(gpu_telemetry())
     page.write_text(html_report(document))
-    shot = variants.path / "report.png"
+    shot = onnx_project.path / "report.png"
     subprocess.run(
         [
             str(CHROMIUM),
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
-            "--window-size=1280,4000",
+            "--window-size=1280,6000",
             f"--screenshot={shot}",
             page.as_uri(),
         ],

@@ -13,9 +13,17 @@ Sections, each a ``<section id=...>``:
   samples with p50/p95/p99 marked, the baseline's p50 (dashed) where the verdict
   has a p50 check, and the baseline's 21-point quantile sketch for this machine
   where the baseline is given.
+* ``runtime`` -- what ran, one row per measurement with runtime facts or CPU use:
+  runtime, providers, model file and digest, quantised operators, threads, CPU
+  seconds per wall second and load average; NOT-APPLIED rows and changed models
+  highlighted; then the operators that differ between the arms of each A/B
+  comparison of two onnxruntime graphs. Absent when no measurement has either.
 * ``gpu`` -- per measurement with GPU telemetry, utilisation and memory used over
   the timed window, slowdowns shaded and other processes noted. Absent when no
   measurement has telemetry (no GPU: nothing to say).
+* ``trace`` -- per traced measurement (``--infer-trace``), the time per call by
+  operator type as bars that add up to the profiled call, and the slowest graph
+  nodes. Absent when no measurement was traced.
 * ``tradeoff`` -- p50 latency against accuracy across variants, Pareto front
   marked. Variants pair by name stem (:func:`variant`): a latency and an accuracy
   measurement whose keys reduce to the same stem are one variant.
@@ -33,17 +41,27 @@ import io
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from pytest_infergate.baseline import Baseline, LatencyEntry, encode_fingerprint
 from pytest_infergate.environment import Fingerprint
-from pytest_infergate.report.terminal import HEADER, rows
+from pytest_infergate.report.terminal import (
+    HEADER,
+    TRACE_TYPES_SHOWN,
+    cpu_lines,
+    format_runtime_differences,
+    rows,
+    trace_breakdown,
+    trace_heading,
+)
 from pytest_infergate.results import (
     SEVERITY,
     AccuracyResult,
     ComparisonResult,
     LatencyResult,
     Measurement,
+    Outcome,
 )
 from pytest_infergate.results_file import ResultsFile, decode_results
 
@@ -51,13 +69,15 @@ if TYPE_CHECKING:
     from matplotlib.artist import Artist
     from matplotlib.figure import Figure
 
+    from pytest_infergate.provenance import RuntimeFacts
     from pytest_infergate.telemetry import GpuSample, GpuTelemetry
+    from pytest_infergate.trace import Trace
 
 #: A batch-size token in a measurement key; the number is the batch size.
 BATCH_TOKEN = re.compile(r"(?<![a-z0-9])(?:bs|batch_size|batch)[_=-]?(\d+)(?![0-9])", re.I)
 #: Words dropped from a key when finding its variant stem.
 STEM_NOISE = frozenset({"test", "tests", "py", "latency", "accuracy", "acc", "speed", "eval"})
-SECTIONS = ("verdicts", "latency", "gpu", "tradeoff", "sweep", "machines")
+SECTIONS = ("verdicts", "runtime", "latency", "gpu", "trace", "tradeoff", "sweep", "machines")
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
@@ -65,6 +85,9 @@ table{border-collapse:collapse;margin:1em 0}
 th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left;font-size:.9em}
 tr.REGRESSED td{background:#fdd}tr.IMPROVED td{background:#def}
 tr.INCONCLUSIVE td{background:#ffd}td.diff{background:#fec}
+tr.NOT-APPLIED td{background:#fcc}tr.changed td{background:#fec}
+pre{font-size:.85em;background:#f6f6f6;padding:.5em}
+#runtime-table td{font-size:.8em}.note{min-width:14em;max-width:28em}td.nowrap{white-space:nowrap}
 figure{display:inline-block;margin:.5em;vertical-align:top}
 figcaption{font-size:.85em;color:#555;max-width:40em}
 """
@@ -91,17 +114,19 @@ def variant(key: str) -> str:
 
 @dataclass(frozen=True)
 class Chart:
-    """A rendered chart: which section, its caption, and the inline SVG."""
+    """A rendered chart: which section, its caption, the inline SVG, and HTML shown
+    under the caption (``detail``, already escaped)."""
 
     section: str
     caption: str
     svg: str
+    detail: str = ""
 
 
-def _figure() -> Figure:
+def _figure(height: float = 3.4) -> Figure:
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(6.0, 3.4), layout="constrained")
+    return Figure(figsize=(6.0, height), layout="constrained")
 
 
 def _svg(figure: Figure) -> str:
@@ -242,6 +267,65 @@ def _gpu_charts(measurements: Sequence[Measurement]) -> list[Chart]:
     return charts
 
 
+def _trace_chart(key: str, heading: str, trace: Trace) -> str:
+    breakdown = trace_breakdown(trace)
+    named = min(len(trace.by_type), TRACE_TYPES_SHOWN)
+    colours = ["tab:blue"] * named + ["silver"] * (len(breakdown) - named - 1) + ["dimgrey"]
+    figure = _figure(height=1.4 + 0.26 * len(breakdown))
+    axes = figure.add_subplot()
+    positions = range(len(breakdown))
+    values = [ms for _, ms, _ in breakdown]
+    axes.barh(positions, values, color=colours)
+    axes.set_yticks(positions, [label for label, _, _ in breakdown], fontsize=8)
+    axes.invert_yaxis()
+    for y, (_, ms, share) in zip(positions, breakdown, strict=True):
+        axes.annotate(
+            f"{ms:.3g} ms  {share:.1%}",
+            (ms, y),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=7,
+        )
+    axes.set_xlim(0, max(values, default=1.0) * 1.35 or 1.0)
+    axes.set_xlabel("ms per profiled call (the bars add up to the call)")
+    axes.set_title(f"{key}\n{heading}", fontsize=8)
+    return _svg(figure)
+
+
+def _slowest_nodes(trace: Trace) -> str:
+    """The slowest single graph nodes as a small table; empty where each operator is its
+    own type (torch), so the chart already says it all."""
+    if not any(op.node != op.op_type for op in trace.ops):
+        return ""
+    calls = max(trace.calls, 1)
+    body = "".join(
+        f"<tr><td>{html.escape(op.op_type)}</td><td><code>{html.escape(op.node)}</code></td>"
+        f"<td>{op.total_ms / calls:.4g}</td><td>{op.share:.1%}</td></tr>"
+        for op in trace.ops
+    )
+    return (
+        f'<table class="slowest-nodes"><caption>slowest nodes ({trace.covered_share:.0%} of '
+        "the call)</caption><thead><tr><th>op type</th><th>node</th><th>ms/call</th>"
+        f"<th>share</th></tr></thead><tbody>{body}</tbody></table>"
+    )
+
+
+def _trace_charts(measurements: Sequence[Measurement]) -> list[Chart]:
+    charts = []
+    for m in measurements:
+        trace = m.trace
+        if trace is None:
+            continue
+        key = m.result.key
+        caption = f"{key}: time per call by operator type, then outside any operator"
+        svg = _trace_chart(key, trace_heading(m, trace, "\n"), trace) if trace.by_type else ""
+        if not svg:
+            caption = f"{key}: traced before the time per operator type was recorded"
+        charts.append(Chart("trace", caption, svg, _slowest_nodes(trace)))
+    return charts
+
+
 def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     """Indices of the points no other point beats: lower latency (x) and higher accuracy (y)."""
     front = []
@@ -349,6 +433,110 @@ def _verdict_section(measurements: Sequence[Measurement]) -> str:
     )
 
 
+def _threads(facts: RuntimeFacts) -> str:
+    """``intra/inter`` op threads for onnxruntime (0, the runtime's choice: ``auto``), or
+    ``torch N``."""
+    if facts.torch_threads is not None:
+        return f"torch {facts.torch_threads}"
+    counts = (facts.intra_op_threads, facts.inter_op_threads)
+    if all(n is None for n in counts):
+        return ""
+    return "/".join("?" if n is None else "auto" if n == 0 else str(n) for n in counts)
+
+
+def _fact_cells(facts: RuntimeFacts | None) -> list[tuple[str, str]]:
+    """(text, tooltip) for runtime, providers, model file, sha256, quantised ops, threads."""
+    if facts is None:
+        return [("", "")] * 6
+    quantised = facts.quantized_ops
+    listed = ", ".join(f"{op} {n}" for op, n in sorted(quantised.items()))
+    return [
+        (facts.runtime, facts.device or ""),
+        (", ".join(facts.providers), ""),
+        (PurePath(facts.model_file).name if facts.model_file else "", facts.model_file or ""),
+        ((facts.digest or "")[:12], facts.digest or ""),
+        (str(sum(quantised.values())) if facts.op_histogram else "", listed),
+        (_threads(facts), ""),
+    ]
+
+
+def _td(text: str, tip: str = "", cls: str = "") -> str:
+    title = f' title="{html.escape(tip)}"' if tip else ""
+    css = f' class="{cls}"' if cls else ""
+    return f"<td{title}{css}>{html.escape(text)}</td>"
+
+
+def _runtime_row(label: str, facts: RuntimeFacts | None, m: Measurement | None) -> str:
+    """One row of the runtime table; ``m`` is ``None`` for an A/B reference arm, which
+    has its facts but neither its own CPU window nor its own verdict."""
+    cpu = m.cpu if m is not None else None
+    notes, classes = [], []
+    if m is not None and m.verdict.outcome is Outcome.NOT_APPLIED:
+        notes.append(f"NOT-APPLIED: {m.verdict.reason}")
+        classes.append(m.verdict.outcome.value)
+    if m is not None and m.verdict.model_change:
+        notes.append(m.verdict.model_change)
+        classes.append("changed")
+    cells = [f"<td><code>{html.escape(label)}</code></td>"]
+    cells += [_td(text, tip, "nowrap") for text, tip in _fact_cells(facts)]
+    if cpu is not None:
+        cells.append(_td(f"{cpu.utilisation:.2f}", f"{cpu.process_cpu_s:.3g} CPU s"))
+        load = cpu.load_average
+        cells.append(_td("" if load is None else f"{load:.2f}", f"{cpu.cores} cores"))
+    else:
+        cells += [_td(""), _td("")]
+    note = html.escape("; ".join(notes))
+    cells.append(f'<td><div class="note">{note}</div></td>' if note else "<td></td>")
+    cls = f' class="{" ".join(classes)}"' if classes else ""
+    return f"<tr{cls}>{''.join(cells)}</tr>"
+
+
+#: The runtime table's columns, with what each means (shown on hover).
+_RUNTIME_COLUMNS = (
+    ("test", ""),
+    ("runtime", ""),
+    ("providers", "execution providers in use"),
+    ("model file", ""),
+    ("sha256", "the model file's digest (torch: the weights')"),
+    ("quantised ops", "quantised operators in the graph"),
+    ("threads", "intra/inter-op threads (auto: the runtime's choice), or torch threads"),
+    ("CPU/wall", "process CPU seconds per wall second over the timed window"),
+    ("load", "1-minute load average after the timed window"),
+    ("notes", ""),
+)
+
+
+def _runtime_section(measurements: Sequence[Measurement]) -> str:
+    body = ""
+    for m in measurements:
+        if m.facts is None and m.cpu is None and m.reference_facts is None:
+            continue
+        body += _runtime_row(m.result.key, m.facts, m)
+        if m.reference_facts is not None:
+            body += _runtime_row(f"{m.result.key} (reference)", m.reference_facts, None)
+    differences = format_runtime_differences(measurements)
+    if not body and not differences:
+        return ""
+    head = "".join(
+        f'<th title="{html.escape(tip)}">{name}</th>' if tip else f"<th>{name}</th>"
+        for name, tip in _RUNTIME_COLUMNS
+    )
+    cpu_facts, cpu_warnings = cpu_lines(measurements)
+    cpu = "".join(f"<p>{html.escape(line)}.</p>" for line in cpu_facts)
+    cpu += "".join(f'<p class="warning">{html.escape(line)}.</p>' for line in cpu_warnings)
+    ops = (
+        "<h3>Operators that differ, A/B reference → candidate</h3>"
+        f'<pre id="op-differences">{html.escape(chr(10).join(differences))}</pre>'
+        if differences
+        else ""
+    )
+    return (
+        '<section id="runtime"><h2>What ran</h2>'
+        f'<table id="runtime-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+        f"{cpu}{ops}</section>"
+    )
+
+
 def _flatten(fingerprint: Fingerprint) -> dict[str, str]:
     flat: dict[str, str] = {}
     for name, value in encode_fingerprint(fingerprint).items():
@@ -380,7 +568,7 @@ def _machines_section(current: tuple[str, Fingerprint], others: Mapping[str, Fin
 def _chart_section(section: str, title: str, charts: Sequence[Chart], empty: str) -> str:
     inner = "".join(
         f'<figure class="chart" data-chart="{c.section}">{c.svg}'
-        f"<figcaption>{html.escape(c.caption)}</figcaption></figure>"
+        f"<figcaption>{html.escape(c.caption)}</figcaption>{c.detail}</figure>"
         for c in charts
     )
     return f'<section id="{section}"><h2>{title}</h2>{inner or f"<p>{empty}</p>"}</section>'
@@ -401,12 +589,14 @@ def render_html(results: ResultsFile, baseline: Baseline | None = None) -> str:
         [Chart("tradeoff", "p50 latency vs accuracy", _tradeoff_chart(points))] if points else []
     )
     gpu = _gpu_charts(measurements)
+    traces = _trace_charts(measurements)
     sweeps = [
         Chart("sweep", f"{group}: throughput and p95 vs batch size", _sweep_chart(group, pts))
         for group, pts in batch_sweeps(measurements).items()
     ]
     parts = [
         _verdict_section(measurements),
+        _runtime_section(measurements),
         _chart_section(
             "latency",
             "Latency distributions",
@@ -418,6 +608,7 @@ def render_html(results: ResultsFile, baseline: Baseline | None = None) -> str:
             if gpu
             else []
         ),
+        *([_chart_section("trace", "Where the time goes", traces, "")] if traces else []),
         _chart_section(
             "tradeoff",
             "Latency vs accuracy",

@@ -1,8 +1,10 @@
 """The Markdown summary (``--infer-markdown``, ``$GITHUB_STEP_SUMMARY``): fit for a PR comment.
 
 A pure function of the results document: the verdict counts, the table the terminal
-shows (same rows, same order: worst first) and the top regressions with the gate's
-reason for each.
+shows (same rows, same order: worst first), the top regressions with the gate's
+reason for each, and what ran where there is something to say about it: optimisations
+not applied, changed models, the operators that differ between the arms of an A/B
+comparison.
 """
 
 from __future__ import annotations
@@ -11,7 +13,12 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from pytest_infergate.report.terminal import HEADER, OPTIONAL_COLUMNS, rows
+from pytest_infergate.report.terminal import (
+    HEADER,
+    OPTIONAL_COLUMNS,
+    format_runtime_differences,
+    rows,
+)
 from pytest_infergate.results import SEVERITY, Outcome
 from pytest_infergate.results_file import ResultsFile, decode_results
 
@@ -70,4 +77,30 @@ def render_markdown(results: ResultsFile, *, top: int = 5) -> str:
         if len(worrying) > top:
             lines.append(f"- … and {len(worrying) - top} more")
         lines.append("")
+    lines.extend(_what_ran(results))
     return "\n".join(lines)
+
+
+def _what_ran(results: ResultsFile) -> list[str]:
+    """NOT-APPLIED reasons, model changes and A/B operator differences; nothing when all
+    ran as expected."""
+    notes = [
+        f"- **{Outcome.NOT_APPLIED.value}** `{m.result.key}`: {_cell(m.verdict.reason)}"
+        for m in results.measurements
+        if m.verdict.outcome is Outcome.NOT_APPLIED
+    ]
+    notes += [
+        f"- `{m.result.key}`: {_cell(m.verdict.model_change)}"
+        for m in results.measurements
+        if m.verdict.model_change
+    ]
+    differences = format_runtime_differences(results.measurements)
+    if not notes and not differences:
+        return []
+    lines = ["### What ran", "", *notes]
+    if differences:
+        if notes:
+            lines.append("")
+        lines += ["Operators that differ, A/B reference → candidate:", "", "```", *differences]
+        lines.append("```")
+    return [*lines, ""]

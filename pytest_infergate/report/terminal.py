@@ -250,15 +250,7 @@ def format_traces(measurements: Sequence[Measurement]) -> list[str]:
         t = m.trace
         if t is None:
             continue
-        unprofiled = (
-            f" (timed without the profiler: p50 {m.result.p50_ms:.4g} ms)"
-            if isinstance(m.result, LatencyResult)
-            else ""
-        )
-        lines.append(
-            f"{m.result.key}: {t.runtime}, {t.call_ms:.4g} ms per profiled call over "
-            f"{t.calls} calls{unprofiled}"
-        )
+        lines.append(f"{m.result.key}: {trace_heading(m, t)}")
         lines.extend(_type_lines(t))
         if any(op.node != op.op_type for op in t.ops):  # torch ops are their own types
             lines.append(f"  slowest operators ({t.covered_share:.0%} of the call):")
@@ -271,14 +263,26 @@ def format_traces(measurements: Sequence[Measurement]) -> list[str]:
     return lines
 
 
-def _type_lines(t: Trace) -> list[str]:
-    """Time per call by operator type, the long tail summed, then the time outside
-    operators: the lines add up to the profiled call."""
+def trace_heading(m: Measurement, t: Trace, sep: str = " ") -> str:
+    """The runtime, the profiled time per call and, for a latency measurement, ``sep``
+    and the p50 timed without the profiler (which slows every operator down)."""
+    unprofiled = (
+        f"{sep}(timed without the profiler: p50 {m.result.p50_ms:.4g} ms)"
+        if isinstance(m.result, LatencyResult)
+        else ""
+    )
+    return f"{t.runtime}, {t.call_ms:.4g} ms per profiled call over {t.calls} calls{unprofiled}"
+
+
+def trace_breakdown(t: Trace, shown: int = TRACE_TYPES_SHOWN) -> list[tuple[str, float, float]]:
+    """(label, ms per call, share of the call) for the ``shown`` slowest operator types,
+    the rest summed in one entry, then the time outside operators: the entries add up to
+    the profiled call. Empty for a trace without ``by_type`` (written before it existed)."""
     if not t.by_type:
         return []
     calls = max(t.calls, 1)
-    shown, rest = t.by_type[:TRACE_TYPES_SHOWN], t.by_type[TRACE_TYPES_SHOWN:]
-    figures = [(f"{op.op_type} x{op.per_call}", op.total_ms / calls, op.share) for op in shown]
+    named, rest = t.by_type[:shown], t.by_type[shown:]
+    figures = [(f"{op.op_type} x{op.per_call}", op.total_ms / calls, op.share) for op in named]
     if rest:
         figures.append(
             (
@@ -288,6 +292,13 @@ def _type_lines(t: Trace) -> list[str]:
             )
         )
     figures.append(("outside operators", t.call_ms * t.outside_share, t.outside_share))
+    return figures
+
+
+def _type_lines(t: Trace) -> list[str]:
+    figures = trace_breakdown(t)
+    if not figures:
+        return []
     width = max(len(label) for label, _, _ in figures)
     lines = ["  by operator type (adds up to the call):"]
     lines.extend(

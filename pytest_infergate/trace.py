@@ -156,7 +156,13 @@ def _ranked_types(totals: dict[str, tuple[int, float]], wall_ms: float) -> tuple
 
 
 def trace_torch(call: Callable[[], object], *, calls: int = 10, top: int = 10) -> Trace:
-    """Profile ``calls`` calls with ``torch.profiler``; ops ranked by self time."""
+    """Profile ``calls`` calls with ``torch.profiler``.
+
+    On the CPU, aten ops are ranked by self CPU time. When the calls launch CUDA
+    kernels, the kernels are ranked by GPU time instead: the CPU side of a GPU model
+    is mostly launching and waiting (``cudaDeviceSynchronize``), which says nothing
+    about where the GPU's time goes; "outside operators" is then the GPU's idle time.
+    """
     import time
 
     import torch
@@ -173,24 +179,38 @@ def trace_torch(call: Callable[[], object], *, calls: int = 10, top: int = 10) -
         if torch.cuda.is_available():
             torch.cuda.synchronize()
         wall_us = (time.perf_counter() - start) * 1e6
-    everything = sorted(profiler.key_averages(), key=lambda a: -a.self_cpu_time_total)
-    averages = everything[:top]
+    averages = list(profiler.key_averages())
+    kernels = [(a, _device_us(a)) for a in averages if _is_kernel(a)]
+    if kernels:
+        runtime, timed = "torch, CUDA kernels (GPU time)", kernels
+    else:
+        runtime, timed = "torch", [(a, float(a.self_cpu_time_total)) for a in averages]
+    timed.sort(key=lambda pair: -pair[1])
+
+    def per_call(count: int) -> int:
+        return max(1, round(count / calls)) if count else 0
+
     return Trace(
-        runtime="torch",
+        runtime=runtime,
         calls=calls,
         call_ms=wall_us / calls / 1e3,
         ops=tuple(
-            OpTime(
-                a.key,
-                a.key,
-                a.self_cpu_time_total / 1e3,
-                a.count // calls,
-                a.self_cpu_time_total / wall_us,
-            )
-            for a in averages
+            OpTime(a.key, a.key, us / 1e3, per_call(a.count), us / wall_us) for a, us in timed[:top]
         ),
         by_type=_ranked_types(
-            {a.key: (a.count // calls, a.self_cpu_time_total / 1e3) for a in everything},
-            wall_us / 1e3,
+            {a.key: (per_call(a.count), us / 1e3) for a, us in timed}, wall_us / 1e3
         ),
     )
+
+
+def _device_us(event: Any) -> float:
+    """Self GPU time of a profiler average (``self_cuda_time_total`` before torch 2.4)."""
+    value: Any = getattr(event, "self_device_time_total", None)
+    if value is None:
+        value = getattr(event, "self_cuda_time_total", 0.0)
+    return float(value)
+
+
+def _is_kernel(event: Any) -> bool:
+    """A CUDA kernel (or memcpy/memset) event: device-side, with GPU time of its own."""
+    return str(getattr(event, "device_type", "")).endswith("CUDA") and _device_us(event) > 0

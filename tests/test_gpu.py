@@ -239,13 +239,15 @@ CUDA_MODULE = textwrap.dedent(
 
 def test_cuda_model_through_the_fixture(pytester: pytest.Pytester) -> None:
     """On a GPU: the default synchronises, matching CUDA events within 5%; without sync
-    the figure is the launch time; NVML telemetry covers the window (subprocess: torch
-    cannot be imported twice in one process)."""
+    the figure is the launch time; NVML telemetry covers the window; the trace ranks
+    kernels by GPU time (subprocess: torch cannot be imported twice in one process)."""
     if not _cuda_available():
         pytest.skip("needs a CUDA GPU (torch.cuda.is_available() is False)")
     pytester.makepyfile(test_cuda=CUDA_MODULE)
     results = pytester.path / "results.json"
-    run_ = pytester.runpytest_subprocess(f"--infer-json={results}", "-p", "no:cacheprovider")
+    run_ = pytester.runpytest_subprocess(
+        f"--infer-json={results}", "--infer-trace", "-p", "no:cacheprovider"
+    )
     run_.assert_outcomes(passed=3)
     document = json.loads(results.read_text())
     by_test = {m["key"].rsplit("::", 1)[1]: m for m in document["measurements"]}
@@ -257,5 +259,9 @@ def test_cuda_model_through_the_fixture(pytester: pytest.Pytester) -> None:
     assert telemetry["utilization_pct"]["max"] > 0
     assert document["fingerprint"]["gpus"][0]["name"].startswith("NVIDIA")
     assert "nvidia" in document["machine"]
+    trace = by_test["test_default_sync"]["trace"]  # GPU time by kernel, not CPU waiting
+    assert trace["runtime"].startswith("torch, CUDA kernels")
+    assert not any(t["op_type"].startswith("cuda") for t in trace["by_type"])
+    assert sum(t["share"] for t in trace["by_type"]) > 0.5  # a busy GPU
     print(run_.stdout.str()[-4000:])
     print(json.dumps({k: (m["p50_ms"], m.get("gpu_telemetry")) for k, m in by_test.items()}))

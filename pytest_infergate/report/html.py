@@ -39,6 +39,7 @@ from __future__ import annotations
 import html
 import io
 import re
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -288,8 +289,8 @@ def _trace_chart(key: str, heading: str, trace: Trace) -> str:
             fontsize=7,
         )
     axes.set_xlim(0, max(values, default=1.0) * 1.35 or 1.0)
-    axes.set_xlabel("ms per profiled call (the bars add up to the call)")
-    axes.set_title(f"{key}\n{heading}", fontsize=8)
+    axes.set_xlabel("ms per profiled call (bars add up to the call)", fontsize=8)
+    axes.set_title(f"{key}\n{textwrap.fill(heading, 52)}", fontsize=8)
     return _svg(figure)
 
 
@@ -452,7 +453,7 @@ def _fact_cells(facts: RuntimeFacts | None) -> list[tuple[str, str]]:
     listed = ", ".join(f"{op} {n}" for op, n in sorted(quantised.items()))
     return [
         (facts.runtime, facts.device or ""),
-        (", ".join(facts.providers), ""),
+        (", ".join(facts.providers) or facts.device or "", ""),
         (PurePath(facts.model_file).name if facts.model_file else "", facts.model_file or ""),
         ((facts.digest or "")[:12], facts.digest or ""),
         (str(sum(quantised.values())) if facts.op_histogram else "", listed),

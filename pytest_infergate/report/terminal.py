@@ -252,14 +252,14 @@ def format_traces(measurements: Sequence[Measurement]) -> list[str]:
             continue
         lines.append(f"{m.result.key}: {trace_heading(m, t)}")
         lines.extend(_type_lines(t))
-        if any(op.node != op.op_type for op in t.ops):  # torch ops are their own types
-            lines.append(f"  slowest operators ({t.covered_share:.0%} of the call):")
-        width = max((len(op.op_type) for op in t.ops), default=0)
+        if all(op.node == op.op_type for op in t.ops):  # torch ops are their own types
+            continue
+        lines.append(f"  slowest operators ({t.covered_share:.0%} of the call):")
+        width = max(len(_short(op.op_type)) for op in t.ops)
         for op in t.ops:
             per_call = op.total_ms / max(t.calls, 1)
-            lines.append(
-                f"    {op.op_type.ljust(width)}  {per_call:9.4g} ms  {op.share:6.1%}  {op.node}"
-            )
+            kind = _short(op.op_type).ljust(width)
+            lines.append(f"    {kind}  {per_call:9.4g} ms  {op.share:6.1%}  {op.node}")
     return lines
 
 
@@ -274,6 +274,14 @@ def trace_heading(m: Measurement, t: Trace, sep: str = " ") -> str:
     return f"{t.runtime}, {t.call_ms:.4g} ms per profiled call over {t.calls} calls{unprofiled}"
 
 
+#: Longest operator name shown; CUDA kernel names run past 100 characters.
+OP_NAME_WIDTH = 40
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= OP_NAME_WIDTH else name[: OP_NAME_WIDTH - 1] + "…"
+
+
 def trace_breakdown(t: Trace, shown: int = TRACE_TYPES_SHOWN) -> list[tuple[str, float, float]]:
     """(label, ms per call, share of the call) for the ``shown`` slowest operator types,
     the rest summed in one entry, then the time outside operators: the entries add up to
@@ -282,7 +290,9 @@ def trace_breakdown(t: Trace, shown: int = TRACE_TYPES_SHOWN) -> list[tuple[str,
         return []
     calls = max(t.calls, 1)
     named, rest = t.by_type[:shown], t.by_type[shown:]
-    figures = [(f"{op.op_type} x{op.per_call}", op.total_ms / calls, op.share) for op in named]
+    figures = [
+        (f"{_short(op.op_type)} x{op.per_call}", op.total_ms / calls, op.share) for op in named
+    ]
     if rest:
         figures.append(
             (

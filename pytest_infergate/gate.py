@@ -6,11 +6,14 @@ live here and nowhere else.
 
 Stored baseline, rule 1 (fewer than 3 past runs on this machine): for each gated
 percentile, take the 99% order-statistic confidence interval of the current
-value. REGRESSED when its *lower* end is above ``baseline * (1 + tolerance)``: the
-slowdown is both significant and material. INCONCLUSIVE when the point estimate is
-above that limit but the interval is not. IMPROVED when the *upper* end is below
-``baseline * (1 - tolerance)``. This rule knows nothing of run-to-run drift, which
-on a shared machine is larger than the interval (DESIGN.md §2).
+value. One or two stored runs cannot measure run-to-run drift, which on a shared
+machine is larger than the interval (5-15% between processes, DESIGN.md §2; +16%
+for a 0.45 us call in one CI run here), so the rule allows :data:`UNMEASURED_DRIFT`
+on top of the tolerance: REGRESSED when the interval's *lower* end is above
+``baseline * (1 + tolerance + UNMEASURED_DRIFT)``; INCONCLUSIVE when the point
+estimate is above ``baseline * (1 + tolerance)`` but that is not; IMPROVED when the
+*upper* end is below ``baseline * (1 - tolerance - UNMEASURED_DRIFT)``. Each check
+reports ``tolerance + UNMEASURED_DRIFT`` as its MDR.
 
 Stored baseline, rule 2 (>= 3 past runs on this machine): run-to-run drift is
 measured from the entry's history of run values (last 10). REGRESSED needs the
@@ -56,6 +59,9 @@ MIN_SAMPLES_FOR_TAIL = 300
 CONFIDENCE = 0.99
 #: Past runs on this machine needed before the prediction-interval rule replaces rule 1.
 MIN_HISTORY = 3
+#: Run-to-run drift rule 1 allows for, on top of the tolerance, while the history is too
+#: short to measure it: the top of DESIGN.md §2's 5-15% between processes.
+UNMEASURED_DRIFT = 0.15
 #: Looks (samples taken) at which a stored-baseline measurement may stop early.
 LATENCY_LOOKS = (50, 150, 300, 500, 1000)
 #: How much wider the tolerance of a ratio is when it was stored on another machine.
@@ -98,21 +104,34 @@ def _check_interval(
     baseline_ms: float,
     tolerance: float,
     confidence: float,
+    runs: int,
 ) -> _Judged:
-    """Rule 1: the current value's order-statistic interval against the baseline value."""
+    """Rule 1: the current value's order-statistic interval against the baseline value,
+    with :data:`UNMEASURED_DRIFT` allowed beyond the tolerance (``runs`` stored runs)."""
     low_ms, high_ms = _interval_ms(result, name, confidence)
     current = result.percentile_ms(name)
     limit = baseline_ms * (1.0 + tolerance)
-    if low_ms > limit:
+    regressed_above = baseline_ms * (1.0 + tolerance + UNMEASURED_DRIFT)
+    if low_ms > regressed_above:
         outcome = Outcome.REGRESSED
     elif current > limit:
         outcome = Outcome.INCONCLUSIVE
-    elif high_ms < baseline_ms * (1.0 - tolerance):
+    elif high_ms < baseline_ms * (1.0 - tolerance - UNMEASURED_DRIFT):
         outcome = Outcome.IMPROVED
     else:
         outcome = Outcome.PASS
     settled = outcome in (Outcome.REGRESSED, Outcome.IMPROVED) or high_ms <= limit
-    check = Check(f"{name}_ms", baseline_ms, current, low_ms, high_ms, tolerance, outcome)
+    mdr = tolerance + UNMEASURED_DRIFT
+    note = ""
+    if outcome is Outcome.INCONCLUSIVE:
+        note = (
+            f"{runs} stored run(s) cannot tell a change below {percent(mdr)} from the "
+            "machine's run-to-run drift; record 3 runs (--infer-update-baseline) or use "
+            "infer_bench.compare()"
+        )
+    check = Check(
+        f"{name}_ms", baseline_ms, current, low_ms, high_ms, tolerance, outcome, mdr=mdr, note=note
+    )
     return _Judged(check, settled, "")
 
 
@@ -202,7 +221,11 @@ def _judge_latency(
             judged.append(_check_history(name, result, history, tolerance, policy.confidence))
         else:
             baseline_ms = record.percentile_ms(name)
-            judged.append(_check_interval(name, result, baseline_ms, tolerance, policy.confidence))
+            judged.append(
+                _check_interval(
+                    name, result, baseline_ms, tolerance, policy.confidence, max(1, len(history))
+                )
+            )
     checks = tuple(j.check for j in judged)
     outcome = worst([c.outcome for c in checks])
     settled = all(j.settled for j in judged) and not tail_pending

@@ -101,10 +101,18 @@ def test_tolerance_below_the_mdr_is_marked() -> None:
 
 
 def test_fewer_than_three_runs_fall_back_to_the_interval_rule() -> None:
-    verdict = compare_latency(_result(3.6), _entry((3.0, 3.0)), "ci", P50_ONLY)
-    assert verdict.outcome is Outcome.REGRESSED
-    assert verdict.checks[0].mdr is None
-    assert "past runs" not in verdict.reason
+    """Two stored runs cannot measure drift: +20% (beyond the 10% tolerance, within the
+    15% unmeasured drift on top of it) is INCONCLUSIVE and says how to do better; +40%
+    is REGRESSED."""
+    unsure = compare_latency(_result(3.6), _entry((3.0, 3.0)), "ci", P50_ONLY)
+    assert unsure.outcome is Outcome.INCONCLUSIVE
+    (check,) = unsure.checks
+    assert check.mdr == pytest.approx(0.25)
+    assert check.note.startswith("2 stored run(s) cannot tell a change below 25%")
+    assert "past runs" not in unsure.reason
+    slower = compare_latency(_result(4.2), _entry((3.0, 3.0)), "ci", P50_ONLY)
+    assert slower.outcome is Outcome.REGRESSED
+    assert slower.checks[0].note == ""
 
 
 def test_history_rule_false_alarms_stay_below_one_percent() -> None:

@@ -31,6 +31,8 @@ INCONCLUSIVE counts as "not an alarm" in every column (it fails only under
 
     python benchmarks/gate_quality.py --quick        # ~4 minutes
     python benchmarks/gate_quality.py --out gq.json  # full: 30 runs per cell, 25-40 minutes
+    python benchmarks/gate_quality.py --slowdowns 0 --runs 200 --modes stored,stored-1,pb
+                                                     # A/A false alarms only, ~30 minutes
 """
 
 from __future__ import annotations
@@ -397,6 +399,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--modes", default=",".join(MODES), help=f"comma-separated subset of {', '.join(MODES)}"
     )
+    parser.add_argument(
+        "--slowdowns",
+        default=",".join(f"{s:g}" for s in SLOWDOWNS),
+        help="comma-separated injected slowdowns to run, a subset of 0,0.1,0.2 "
+        "(e.g. 0: A/A runs only, for false-alarm rates)",
+    )
     parser.add_argument("--seed", type=int, default=20261125)
     parser.add_argument("--out", type=Path, help="write every run's outcome as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -410,6 +418,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown modes {sorted(unknown)}; known: {', '.join(MODES)}")
     if history < 1:
         parser.error("--history must be >= 1")
+    try:
+        slowdowns = tuple(float(x) for x in args.slowdowns.split(",") if x)
+    except ValueError:
+        parser.error(f"--slowdowns: expected numbers such as 0,0.1, got {args.slowdowns!r}")
+    if not slowdowns or not set(slowdowns) <= set(SLOWDOWNS):
+        parser.error(f"--slowdowns must be a subset of {','.join(f'{s:g}' for s in SLOWDOWNS)}")
     work = Path(tempfile.mkdtemp(prefix="infergate-gq-"))
     started = time.monotonic()
     try:
@@ -419,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
             f"modes {', '.join(modes)}; work dir {work}",
             flush=True,
         )
-        results: dict[str, dict[float, list[Row]]] = {m: {s: [] for s in SLOWDOWNS} for m in modes}
+        results: dict[str, dict[float, list[Row]]] = {m: {s: [] for s in slowdowns} for m in modes}
         done = [0]
 
         def gate(mode: str, slowdown: float, label: str = "") -> None:
@@ -433,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
         bench.setup(modes, between=extra)
         rng = random.Random(args.seed)
-        cells = [(m, s) for m in modes for s in SLOWDOWNS]
+        cells = [(m, s) for m in modes for s in slowdowns]
         for _ in range(runs):
             rng.shuffle(cells)
             for mode, slowdown in cells:

@@ -18,7 +18,10 @@ Schema history:
   digest, see :mod:`pytest_infergate.provenance`); files without it load.
   Later again, still version 2: accuracy entries gain an optional
   ``model_sha256``, ratio records optional ``model_sha256`` (the candidate's)
-  and ``reference_model_sha256``; files without them load.
+  and ``reference_model_sha256``; files without them load. Later again: latency
+  records gain an optional ``history_recorded_at`` (when each of the newest runs
+  of the history was recorded, newest last), which tells the gate whether the
+  history spans more than one sitting; files without it load.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import base64
 import binascii
 import contextlib
 import dataclasses
+import datetime as _dt
 import json
 import math
 import os
@@ -70,6 +74,9 @@ class LatencyRecord:
     recorded_at: str
     history_p95_ms: tuple[float, ...] = ()
     model_sha256: str | None = None
+    #: ISO times of the newest runs of the history, newest last (may be shorter than the
+    #: history: runs recorded before the times were kept have none).
+    history_recorded_at: tuple[str, ...] = ()
 
     def percentile_ms(self, name: str) -> float:
         value: float = getattr(self, f"{name}_ms")
@@ -189,6 +196,7 @@ class Baseline:
         old = machines.get(profile)
         history = (*(old.history_p50_ms if old else ()), result.p50_ms)[-HISTORY_LENGTH:]
         history_p95 = (*(old.history_p95_ms if old else ()), result.p95_ms)[-HISTORY_LENGTH:]
+        stamps = (*(old.history_recorded_at if old else ()), recorded_at)[-len(history) :]
         machines[profile] = LatencyRecord(
             n=result.n,
             batch_size=result.batch_size,
@@ -205,6 +213,7 @@ class Baseline:
             recorded_at=recorded_at,
             history_p95_ms=history_p95,
             model_sha256=model_sha256,
+            history_recorded_at=stamps,
         )
         entries = dict(self.entries)
         entries[result.key] = LatencyEntry(machines=machines, tolerance=dict(tolerance))
@@ -306,6 +315,11 @@ def _encode_record(record: LatencyRecord) -> dict[str, Any]:
         "history_p95_ms": [_round(v) for v in record.history_p95_ms],
         "sketch_ms": [_round(v) for v in record.sketch_ms],
         "recorded_at": record.recorded_at,
+        **(
+            {"history_recorded_at": list(record.history_recorded_at)}
+            if record.history_recorded_at
+            else {}
+        ),
     }
 
 
@@ -468,12 +482,31 @@ class _Reader:
             raise self.fail(f"{where}.{name}", f"expected 64 lowercase hex digits, got {value!r}")
         return value
 
+    def times(self, obj: Mapping[str, Any], name: str, where: str) -> tuple[str, ...]:
+        """An optional list of ISO 8601 times (empty when absent)."""
+        value = obj.get(name, [])
+        if not isinstance(value, list):
+            raise self.fail(f"{where}.{name}", f"expected a list, got {type(value).__name__}")
+        for i, item in enumerate(value):
+            if not isinstance(item, str) or parse_time(item) is None:
+                raise self.fail(f"{where}.{name}[{i}]", f"expected an ISO 8601 time, got {item!r}")
+        return tuple(value)
+
     def string_map(self, obj: Mapping[str, Any], name: str, where: str) -> dict[str, str]:
         value = self.mapping(obj.get(name, {}), f"{where}.{name}")
         for key, item in value.items():
             if not isinstance(item, str):
                 raise self.fail(f"{where}.{name}.{key}", f"expected a string, got {item!r}")
         return dict(value)
+
+
+def parse_time(text: str) -> _dt.datetime | None:
+    """An ISO 8601 time (naive times read as UTC), or ``None`` when ``text`` is not one."""
+    try:
+        moment = _dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=_dt.timezone.utc)
 
 
 def _decode_record(r: _Reader, raw: object, where: str) -> LatencyRecord:
@@ -489,6 +522,7 @@ def _decode_record(r: _Reader, raw: object, where: str) -> LatencyRecord:
         recorded_at=r.string(obj, "recorded_at", where),
         history_p95_ms=r.durations(obj, "history_p95_ms", where, optional=True),
         model_sha256=r.digest(obj, "model_sha256", where),
+        history_recorded_at=r.times(obj, "history_recorded_at", where),
         **floats,
     )
 

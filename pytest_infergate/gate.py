@@ -62,6 +62,8 @@ MIN_HISTORY = 3
 #: Run-to-run drift rule 1 allows for, on top of the tolerance, while the history is too
 #: short to measure it: the top of DESIGN.md §2's 5-15% between processes.
 UNMEASURED_DRIFT = 0.15
+#: How long a history must span before its spread is trusted as the machine's drift.
+HISTORY_SPAN_S = 3600
 #: Looks (samples taken) at which a stored-baseline measurement may stop early.
 LATENCY_LOOKS = (50, 150, 300, 500, 1000)
 #: How much wider the tolerance of a ratio is when it was stored on another machine.
@@ -135,14 +137,30 @@ def _check_interval(
     return _Judged(check, settled, "")
 
 
+def _spans_sittings(stamps: Sequence[str], runs: int) -> bool:
+    """Whether the newest ``runs`` runs of a history were recorded over at least
+    :data:`HISTORY_SPAN_S` (each with a known time): only then is their spread the
+    machine's run-to-run drift rather than the quiet of one sitting."""
+    from pytest_infergate.baseline import parse_time
+
+    times = [parse_time(s) for s in stamps[-runs:]]
+    known = [t for t in times if t is not None]
+    if len(known) < min(runs, MIN_HISTORY) or len(stamps) < runs:
+        return False
+    return (max(known) - min(known)).total_seconds() >= HISTORY_SPAN_S
+
+
 def _check_history(
     name: str,
     result: LatencyResult,
     history: Sequence[float],
     tolerance: float,
     confidence: float,
+    stamps: Sequence[str] = (),
 ) -> _Judged:
-    """Rule 2: the current value against the prediction bound of past runs and the tolerance."""
+    """Rule 2: the current value against the prediction bound of past runs and the
+    tolerance; with :data:`UNMEASURED_DRIFT` as well when the history was recorded in
+    one sitting (``stamps``: when its runs were recorded)."""
     from pytest_infergate.stats import minimum_detectable_change, prediction_upper_log
 
     logs = [math.log(v) for v in history]
@@ -154,6 +172,10 @@ def _check_history(
     current = result.percentile_ms(name)
     limit = centre * (1.0 + tolerance)
     threshold = max(bound, limit)
+    one_sitting = not _spans_sittings(stamps, len(history))
+    if one_sitting:
+        threshold = max(threshold, centre * (1.0 + tolerance + UNMEASURED_DRIFT))
+        mdr = max(mdr, tolerance + UNMEASURED_DRIFT)
     if current > threshold:
         outcome = Outcome.REGRESSED
     elif current > limit:
@@ -164,7 +186,14 @@ def _check_history(
         outcome = Outcome.PASS
     settled = low_ms > threshold or high_ms <= limit or (high_ms <= threshold and low_ms > limit)
     note = ""
-    if tolerance < mdr:
+    if one_sitting and outcome is Outcome.INCONCLUSIVE:
+        note = (
+            f"the {len(history)} stored runs were recorded within {HISTORY_SPAN_S // 3600} h, "
+            f"so their spread does not show the machine's drift: changes below "
+            f"{percent(mdr)} read INCONCLUSIVE; record runs on other days or use "
+            "infer_bench.compare()"
+        )
+    elif tolerance < mdr and not one_sitting:
         note = (
             f"tolerance {percent(tolerance)} is below the {percent(mdr)} this entry's history "
             "can detect on this machine; use infer_bench.compare() or record more runs"
@@ -172,8 +201,9 @@ def _check_history(
     check = Check(
         f"{name}_ms", centre, current, low_ms, high_ms, tolerance, outcome, mdr=mdr, note=note
     )
+    sitting = ", one sitting" if one_sitting else ""
     detail = (
-        f"{len(history)} past runs, {confidence:.0%} prediction bound {bound:.4g} ms, "
+        f"{len(history)} past runs{sitting}, {confidence:.0%} prediction bound {bound:.4g} ms, "
         f"MDR {percent(mdr)}"
     )
     return _Judged(check, settled, detail)
@@ -218,7 +248,11 @@ def _judge_latency(
         tolerance = policy.tolerances[name]
         history = record.history_ms(name)
         if len(history) >= MIN_HISTORY:
-            judged.append(_check_history(name, result, history, tolerance, policy.confidence))
+            judged.append(
+                _check_history(
+                    name, result, history, tolerance, policy.confidence, record.history_recorded_at
+                )
+            )
         else:
             baseline_ms = record.percentile_ms(name)
             judged.append(

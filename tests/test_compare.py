@@ -237,9 +237,20 @@ def test_history_rule_reports_the_mdr_and_marks_a_tolerance_below_it(
     baseline = project.path / "baseline.json"
     for _ in range(3):
         project.runpytest(f"--infer-baseline={baseline}", "--infer-update-baseline")
-    result = project.runpytest(
-        f"--infer-baseline={baseline}", "--infer-latency-tolerance=0.001", "--infer-mode=report"
+    args = (
+        f"--infer-baseline={baseline}",
+        "--infer-latency-tolerance=0.001",
+        "--infer-mode=report",
     )
+    # Three runs of one sitting: the gate allows 15% of drift it could not measure.
+    one_sitting = project.runpytest(*args)
+    one_sitting.stdout.fnmatch_lines(["*test_model_latency*p50*ms*%  15%  *"])
+    # The same runs dated a day apart: now their spread is the machine's drift.
+    document = json.loads(baseline.read_text())
+    (record,) = document["entries"]["test_model.py::test_model_latency"]["machines"].values()
+    record["history_recorded_at"] = [f"2026-11-2{day}T09:00:00+00:00" for day in range(3)]
+    baseline.write_text(json.dumps(document))
+    result = project.runpytest(*args)
     result.stdout.fnmatch_lines(
         [
             "*metric*baseline*current*change*mdr*samples*verdict*",

@@ -127,3 +127,28 @@ def test_read_json_reports_position_of_syntax_error(tmp_path: Path) -> None:
     path.write_text('{\n  "a": 1,\n}')
     with pytest.raises(BaselineError, match=r"line 3, column 1"):
         read_json(path)
+
+
+def test_history_keeps_when_each_run_was_recorded():
+    baseline = Baseline()
+    for day in range(1, 13):
+        baseline = baseline.with_latency(
+            _result(scale=day),
+            profile="ci",
+            fingerprint=collect_fingerprint(),
+            tolerance={},
+            recorded_at=f"2026-11-{day:02d}T09:00:00+00:00",
+        )
+    record = baseline.entries["t::m"].machines["ci"]
+    assert len(record.history_recorded_at) == len(record.history_p50_ms) == 10
+    assert record.history_recorded_at[-1] == "2026-11-12T09:00:00+00:00"
+    text = dumps(encode_baseline(baseline))
+    decoded = decode_baseline(json.loads(text), "mem").entries["t::m"].machines["ci"]
+    assert decoded.history_recorded_at == record.history_recorded_at
+
+
+def test_a_bad_recording_time_names_its_field():
+    document = encode_baseline(_baseline())
+    document["entries"]["t::m"]["machines"]["ci"]["history_recorded_at"] = ["yesterday"]
+    with pytest.raises(BaselineError, match=r"history_recorded_at\[0\]: expected an ISO 8601"):
+        decode_baseline(document, "b.json")

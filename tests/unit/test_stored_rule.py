@@ -3,6 +3,7 @@ tails, and when sampling may stop early."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -30,8 +31,16 @@ def _entry(
     n: int = 300,
     p95: float | None = None,
     history_p95: tuple[float, ...] = (),
+    days_apart: bool = True,
 ) -> LatencyEntry:
+    """A one-machine entry; its runs were recorded a day apart (a CI history) unless
+    ``days_apart`` is false (minutes apart: one sitting)."""
     last = history[-1]
+    step = "day" if days_apart else "minute"
+    stamps = tuple(
+        f"2026-11-{10 + i:02d}T00:00:00+00:00" if step == "day" else f"2026-11-25T00:{i:02d}:00"
+        for i in range(len(history))
+    )
     record = LatencyRecord(
         n=n,
         batch_size=1,
@@ -47,6 +56,7 @@ def _entry(
         sketch_ms=(last,),
         recorded_at="2026-11-25T00:00:00+00:00",
         history_p95_ms=history_p95,
+        history_recorded_at=stamps,
     )
     return LatencyEntry(machines={"ci": record})
 
@@ -192,3 +202,29 @@ def test_identical_rounded_history_does_not_claim_zero_drift() -> None:
     assert "tolerance 0% is below the 0." in verdict.checks[0].note
     with pytest.raises(ValueError, match="resolution"):
         stats.prediction_upper_log(history, resolution=-1.0)
+
+
+def test_a_history_of_one_sitting_allows_unmeasured_drift() -> None:
+    """Runs recorded minutes apart share the sitting's quiet: their spread says nothing of
+    the drift between sittings (a 27-minute A/A benchmark here drifted +6% on median and
+    false-alarmed 31/200 against such a history). +20% is then INCONCLUSIVE; +40% fails."""
+    steady = (3.0, 3.01, 2.99, 3.0, 3.02)
+    across_days = compare_latency(_result(3.6), _entry(steady), "ci", P50_ONLY)
+    assert across_days.outcome is Outcome.REGRESSED
+    one_sitting = _entry(steady, days_apart=False)
+    unsure = compare_latency(_result(3.6), one_sitting, "ci", P50_ONLY)
+    assert unsure.outcome is Outcome.INCONCLUSIVE
+    (check,) = unsure.checks
+    assert check.mdr == pytest.approx(0.25)
+    assert check.note.startswith("the 5 stored runs were recorded within 1 h")
+    assert "one sitting" in unsure.reason
+    assert compare_latency(_result(4.2), one_sitting, "ci", P50_ONLY).outcome is (Outcome.REGRESSED)
+
+
+def test_runs_without_recorded_times_count_as_one_sitting() -> None:
+    entry = _entry((3.0, 3.01, 2.99))
+    record = entry.machines["ci"]
+    stampless = LatencyEntry(machines={"ci": dataclasses.replace(record, history_recorded_at=())})
+    assert compare_latency(_result(3.6), stampless, "ci", P50_ONLY).outcome is (
+        Outcome.INCONCLUSIVE
+    )

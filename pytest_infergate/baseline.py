@@ -463,14 +463,21 @@ class _Reader:
             raise self.fail(f"{where}.{name}", f"expected a finite number, got {value!r}")
         return float(value)
 
-    def durations(
+    def items(
         self, obj: Mapping[str, Any], name: str, where: str, *, optional: bool = False
-    ) -> tuple[float, ...]:
+    ) -> list[Any]:
+        """The list under ``name`` (empty when ``optional`` and absent), items unchecked."""
         if optional and name not in obj:
-            return ()
+            return []
         value = self.get(obj, name, where)
         if not isinstance(value, list):
             raise self.fail(f"{where}.{name}", f"expected a list, got {type(value).__name__}")
+        return value
+
+    def durations(
+        self, obj: Mapping[str, Any], name: str, where: str, *, optional: bool = False
+    ) -> tuple[float, ...]:
+        value = self.items(obj, name, where, optional=optional)
         return tuple(self.duration(v, f"{where}.{name}[{i}]") for i, v in enumerate(value))
 
     def digest(self, obj: Mapping[str, Any], name: str, where: str) -> str | None:
@@ -484,9 +491,7 @@ class _Reader:
 
     def times(self, obj: Mapping[str, Any], name: str, where: str) -> tuple[str, ...]:
         """An optional list of ISO 8601 times (empty when absent)."""
-        value = obj.get(name, [])
-        if not isinstance(value, list):
-            raise self.fail(f"{where}.{name}", f"expected a list, got {type(value).__name__}")
+        value = self.items(obj, name, where, optional=True)
         for i, item in enumerate(value):
             if not isinstance(item, str) or parse_time(item) is None:
                 raise self.fail(f"{where}.{name}[{i}]", f"expected an ISO 8601 time, got {item!r}")

@@ -143,9 +143,11 @@ def _spans_sittings(stamps: Sequence[str], runs: int) -> bool:
     machine's run-to-run drift rather than the quiet of one sitting."""
     from pytest_infergate.baseline import parse_time
 
+    if len(stamps) < runs:
+        return False
     times = [parse_time(s) for s in stamps[-runs:]]
     known = [t for t in times if t is not None]
-    if len(known) < min(runs, MIN_HISTORY) or len(stamps) < runs:
+    if len(known) < runs:
         return False
     return (max(known) - min(known)).total_seconds() >= HISTORY_SPAN_S
 

@@ -69,9 +69,7 @@ def _enum(r: _Reader, enum_type: Any, value: object, where: str) -> Any:
 
 
 def _ints(r: _Reader, obj: Mapping[str, Any], name: str, where: str) -> tuple[int, ...]:
-    value = r.get(obj, name, where)
-    if not isinstance(value, list):
-        raise r.fail(f"{where}.{name}", f"expected a list, got {type(value).__name__}")
+    value = r.items(obj, name, where)
     for i, item in enumerate(value):
         if isinstance(item, bool) or not isinstance(item, int) or item < 0:
             raise r.fail(f"{where}.{name}[{i}]", f"expected an integer >= 0, got {item!r}")
@@ -187,13 +185,6 @@ def _gpu(r: _Reader, obj: Mapping[str, Any], where: str) -> GpuTelemetry | None:
     )
 
 
-def _list(r: _Reader, obj: Mapping[str, Any], name: str, where: str) -> list[Any]:
-    value = r.get(obj, name, where)
-    if not isinstance(value, list):
-        raise r.fail(f"{where}.{name}", f"expected a list, got {type(value).__name__}")
-    return value
-
-
 def _op(r: _Reader, raw: object, where: str) -> OpTime:
     obj = r.mapping(raw, where)
     return OpTime(
@@ -220,13 +211,13 @@ def _trace(r: _Reader, obj: Mapping[str, Any], where: str) -> Trace | None:
         return None
     where = f"{where}.trace"
     raw = r.mapping(obj["trace"], where)
-    by_type = _list(r, raw, "by_type", where) if "by_type" in raw else []
+    by_type = r.items(raw, "by_type", where, optional=True)
     return Trace(
         runtime=r.string(raw, "runtime", where),
         calls=r.integer(raw, "calls", where, minimum=1),
         call_ms=r.duration(r.get(raw, "call_ms", where), f"{where}.call_ms"),
         ops=tuple(
-            _op(r, op, f"{where}.ops[{i}]") for i, op in enumerate(_list(r, raw, "ops", where))
+            _op(r, op, f"{where}.ops[{i}]") for i, op in enumerate(r.items(raw, "ops", where))
         ),
         by_type=tuple(_op_type(r, t, f"{where}.by_type[{i}]") for i, t in enumerate(by_type)),
     )
@@ -277,9 +268,7 @@ def _check(r: _Reader, raw: object, where: str) -> Check:
 
 def _verdict(r: _Reader, raw: object, key: str, kind: str, where: str) -> Verdict:
     obj = r.mapping(raw, where)
-    checks_raw = r.get(obj, "checks", where)
-    if not isinstance(checks_raw, list):
-        raise r.fail(f"{where}.checks", f"expected a list, got {type(checks_raw).__name__}")
+    checks_raw = r.items(obj, "checks", where)
     reason = obj.get("reason", "")
     change = obj.get("model_change", "")
     return Verdict(

@@ -24,7 +24,7 @@ import gc
 import math
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,26 +116,32 @@ def _cuda_synchronize() -> Callable[[], object]:
 def _uses_cuda(involved: Sequence[object]) -> bool:
     """Whether any object, or a value of a mapping or sequence among them (a tokenizer's
     batch, a tuple of tensors), is a CUDA tensor or a module whose weights are on a GPU.
-    A transformers pipeline counts through its ``model``."""
+    A bound method counts through its object, a transformers pipeline through its ``model``."""
     torch = sys.modules.get("torch")
     if torch is None:
         return False
+
+    def on_cuda(obj: object) -> bool:
+        if isinstance(obj, torch.Tensor):
+            return bool(obj.is_cuda)
+        if isinstance(obj, torch.nn.Module):
+            first = next(obj.parameters(), None)
+            return first is not None and bool(first.is_cuda)
+        return False
+
+    values: list[object] = []
     for item in involved:
-        values: Iterable[object] = (item,)
         if isinstance(item, Mapping):
-            values = item.values()
+            values.extend(item.values())
         elif isinstance(item, (list, tuple)):
-            values = item
-        for value in values:
-            owner = getattr(value, "__self__", None)
-            for candidate in (value, owner, getattr(value, "model", None)):
-                if isinstance(candidate, torch.Tensor) and candidate.is_cuda:
-                    return True
-                if isinstance(candidate, torch.nn.Module):
-                    first = next(candidate.parameters(), None)
-                    if first is not None and first.is_cuda:
-                        return True
-    return False
+            values.extend(item)
+        else:
+            values.append(item)
+    return any(
+        on_cuda(candidate)
+        for value in values
+        for candidate in (value, getattr(value, "__self__", None), getattr(value, "model", None))
+    )
 
 
 #: Timers a measurement can use: the wall clock, or CUDA events on the current stream.

@@ -31,14 +31,18 @@ import binascii
 import contextlib
 import dataclasses
 import datetime as _dt
+import glob
+import hashlib
 import json
 import math
 import os
 import re
+import signal
 import stat
 import struct
 import tempfile
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -834,46 +838,116 @@ def load_baseline(path: Path) -> Baseline:
 def write_atomic(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` in one step: a temporary file beside it, fsync,
     then ``os.replace``. On any failure the old file is untouched and the temporary
-    file is removed."""
-    directory = path.parent
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    file is removed; SIGTERM while writing counts as a failure, not a silent death.
+    A symbolic link is followed: the file it points to is replaced, the link stays."""
+    target = Path(os.path.realpath(path))
+    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+        with _terminate_as_interrupt(), os.fdopen(fd, "w", encoding="utf-8") as stream:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
-        if path.exists():
-            os.chmod(temporary, path.stat().st_mode & 0o777)
-        else:
-            os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
+            mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
+            os.chmod(temporary, mode)
+            os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
 
 
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into ``KeyboardInterrupt`` while the block runs (main thread only),
+    so that the temporary file is removed instead of left behind by a killed process."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def check_writable(path: Path) -> None:
     """Fail early, before any test runs, if ``path`` could not be written at the end.
 
-    Probes by creating a temporary file beside it: permission bits alone say
-    nothing when running as root or on read-only mounts.
+    Probes by creating a temporary file beside it (beside the file a symbolic link
+    points to): permission bits alone say nothing when running as root or on
+    read-only mounts.
     """
     if path.is_dir():
         raise BaselineError(f"{path}: is a directory; pass the path of a JSON file")
-    directory = path.parent
+    directory = Path(os.path.realpath(path)).parent
     if not directory.is_dir():
         raise BaselineError(f"{path}: directory {directory} does not exist; create it first")
+    if path.exists() and not path.is_file():
+        raise BaselineError(f"{path}: not a regular file; pass the path of a JSON file")
     try:
         fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=directory)
     except OSError as exc:
         raise BaselineError(
             f"{path}: cannot write in {directory} ({exc.strerror}); "
-            "fix its permissions or choose another --infer-baseline"
+            "fix its permissions or choose another path"
         ) from None
     os.close(fd)
     os.unlink(probe)
 
 
 def write_baseline(path: Path, baseline: Baseline) -> None:
+    """Write ``baseline`` to ``path`` (atomically); callers that read it first use
+    :func:`update_baseline`, so that no concurrent writer's entries are lost."""
     write_atomic(path, dumps(encode_baseline(baseline)))
+
+
+#: How long a baseline update waits for another process's update of the same file.
+LOCK_TIMEOUT_S = 300.0
+
+
+def lock_path(path: Path) -> Path:
+    """The lock file of the baseline at ``path``: in the system's temp directory, keyed
+    by the real path, so every process of this machine that updates that file (through
+    any symbolic link) takes the same lock, and the user's repository gets no litter."""
+    real = os.path.realpath(path)
+    digest = hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:20]
+    return Path(tempfile.gettempdir()) / f"infergate-baseline-{digest}.lock"
+
+
+def update_baseline(path: Path, change: Callable[[Baseline], Baseline]) -> Baseline:
+    """Read the baseline at ``path``, apply ``change`` and write the result, under the
+    file's lock: two runs that update one file at once (two CI jobs on one runner)
+    each add their entries to what the other wrote, instead of the last writer
+    winning. Temporary files that a killed writer left behind are removed while the
+    lock is held (no live writer can own them then). Returns what was written."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(lock_path(path)), timeout=LOCK_TIMEOUT_S)
+    try:
+        with lock:
+            remove_stale_temporaries(path)
+            updated = change(load_baseline(path))
+            write_baseline(path, updated)
+    except Timeout:
+        raise BaselineError(
+            f"{path}: another process has held its lock ({lock.lock_file}) for "
+            f"{LOCK_TIMEOUT_S:g} s; wait for it to finish, or remove the lock file if "
+            "no infergate run is alive"
+        ) from None
+    return updated
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Delete the temporary files of interrupted writes of ``path`` (``.NAME.*.tmp``
+    beside the file it resolves to); call it only while holding :func:`lock_path`."""
+    target = Path(os.path.realpath(path))
+    removed = []
+    for leftover in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+            removed.append(leftover)
+    return removed

@@ -338,6 +338,7 @@ class InferBench:
         if key in self._keys:
             hint = "pass a distinct name= to each" if name is None else f"name {name!r} is taken"
             raise ValueError(f"{key} was already measured in this test; {hint}")
+        self._session.claim(key, self._nodeid)
         self._keys.add(key)
         return key
 

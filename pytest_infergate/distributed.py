@@ -13,8 +13,8 @@ reports arrive and, alone, writes the baseline and the results file, once.
 from __future__ import annotations
 
 import tempfile
-from pathlib import Path
 from collections.abc import Generator
+from pathlib import Path
 from typing import Any
 
 import pytest

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from pytest_infergate.session import FinishReport, GateSession
 
 _SESSION_KEY = pytest.StashKey["GateSession"]()
-_FINISH_KEY = pytest.StashKey["FinishReport"]()
+_FINISH_KEY: pytest.StashKey[FinishReport] = pytest.StashKey()
 _MARKER_KEY = pytest.StashKey[Settings]()
 _REPORTS_KEY = pytest.StashKey["list[str]"]()
 _XDIST_KEY = pytest.StashKey["XdistHooks"]()

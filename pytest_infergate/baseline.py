@@ -918,19 +918,22 @@ def lock_path(path: Path) -> Path:
     return Path(tempfile.gettempdir()) / f"infergate-baseline-{digest}.lock"
 
 
-def update_baseline(path: Path, change: Callable[[Baseline], Baseline]) -> Baseline:
+def update_baseline(
+    path: Path, change: Callable[[Baseline], Baseline], *, read: bool = True
+) -> Baseline:
     """Read the baseline at ``path``, apply ``change`` and write the result, under the
     file's lock: two runs that update one file at once (two CI jobs on one runner)
     each add their entries to what the other wrote, instead of the last writer
     winning. Temporary files that a killed writer left behind are removed while the
-    lock is held (no live writer can own them then). Returns what was written."""
+    lock is held (no live writer can own them then). With ``read=False`` the file is
+    replaced whole (``change`` gets an empty baseline). Returns what was written."""
     from filelock import FileLock, Timeout
 
     lock = FileLock(str(lock_path(path)), timeout=LOCK_TIMEOUT_S)
     try:
         with lock:
             remove_stale_temporaries(path)
-            updated = change(load_baseline(path))
+            updated = change(load_baseline(path) if read else Baseline())
             write_baseline(path, updated)
     except Timeout:
         raise BaselineError(

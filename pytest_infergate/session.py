@@ -93,9 +93,13 @@ class GateSession:
 
     @classmethod
     def open(cls, config: GateConfig) -> GateSession:
-        """Load the configured baseline; raises ``BaselineError`` for a bad file."""
+        """Load the configured baseline and check that every file the run will write can
+        be written; raises ``BaselineError`` for a bad file or path."""
         from pytest_infergate.baseline import check_writable
 
+        for output in (config.json_path, config.markdown_path, config.html_path):
+            if output is not None:
+                check_writable(output)  # now, not after the whole run
         path = config.baseline_path
         if path is None:
             return cls(config)

@@ -196,19 +196,6 @@ def test_hostile_baseline_is_one_line_in_pytest(project: pytest.Pytester, case: 
     assert baseline.read_bytes() == before
 
 
-@pytest.fixture(scope="module")
-def results_text(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The text of a real results file of one tiny measurement."""
-    project = tmp_path_factory.mktemp("results")
-    (project / "test_m.py").write_text("def test_m(infer_bench):\n    infer_bench(abs, -1)\n")
-    subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         "-o", "infer_max_time=0.1", f"--infer-json={project / 'results.json'}"],
-        cwd=project, check=True, capture_output=True,
-    )  # fmt: skip
-    return (project / "results.json").read_text()
-
-
 def _hostile_results(results_text: str, case: str) -> tuple[str, str]:
     """The results-file counterpart of ``HOSTILE[case]``."""
     if case == "nested 100k levels":

@@ -256,10 +256,30 @@ def test_fifo_baseline_does_not_hang(project: pytest.Pytester) -> None:
     _assert_cli_error(_cli("show", fifo, timeout=60), "not a regular file")
 
 
+def _limited_memory() -> None:
+    """A child process may take 4 GiB at most: reading ``/dev/zero`` must not take the
+    machine down if the check it tests ever breaks."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
+
 @pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
 def test_dev_zero_is_refused_not_read(project: pytest.Pytester) -> None:
-    _assert_usage_error(project.runpytest("--infer-baseline=/dev/zero"), "not a regular file")
-    _assert_cli_error(_cli("compare", "/dev/zero", "/dev/zero"), "not a regular file")
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--infer-baseline=/dev/zero"],
+        cwd=project.path, capture_output=True, text=True, timeout=60, preexec_fn=_limited_memory,
+    )  # fmt: skip
+    assert run.returncode == pytest.ExitCode.USAGE_ERROR
+    assert (
+        run.stderr.strip()
+        == "ERROR: infergate: /dev/zero: not a regular file; pass the path of a JSON file"
+    )
+    cli = subprocess.run(
+        [*INFERGATE, "compare", "/dev/zero", "/dev/zero"],
+        capture_output=True, text=True, timeout=60, preexec_fn=_limited_memory,
+    )  # fmt: skip
+    _assert_cli_error(cli, "not a regular file")
 
 
 def test_oversized_file_is_refused_before_reading(

@@ -487,8 +487,11 @@ class _Reader:
         return number
 
     def duration(self, value: object, where: str) -> float:
-        number = self.real(value, where)
-        if number < 0:
+        try:
+            number = self.real(value, where)
+        except BaselineError:
+            number = math.nan
+        if not number >= 0:
             raise self.fail(where, f"expected a finite number >= 0, got {_short(value)}")
         return number
 

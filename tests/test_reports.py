@@ -567,8 +567,23 @@ def test_report_paths_from_the_ini_file_resolve_against_its_folder(
 def test_an_unwritable_report_is_a_usage_error(variants: pytest.Pytester) -> None:
     variants.makepyfile(test_variants="def test_one(infer_bench):\n    infer_bench(sum, [1])\n")
     run = variants.runpytest(f"--infer-markdown={variants.path / 'missing' / 'summary.md'}")
-    assert run.ret == pytest.ExitCode.USAGE_ERROR
-    run.stdout.fnmatch_lines(["infergate: writing the reports failed: *missing*"])
+    assert run.ret == pytest.ExitCode.USAGE_ERROR  # found at start-up, before any test
+    assert "does not exist; create it first" in run.stderr.str()
+    assert "test_one" not in run.stdout.str()
+    gone = variants.path / "gone"
+    gone.mkdir()
+    variants.makepyfile(
+        test_variants=f"""
+        import shutil
+
+        def test_one(infer_bench):
+            infer_bench(sum, [1])
+            shutil.rmtree({str(gone)!r})
+        """
+    )
+    run = variants.runpytest(f"--infer-markdown={gone / 'summary.md'}")
+    assert run.ret == pytest.ExitCode.USAGE_ERROR  # the folder went away during the run
+    run.stdout.fnmatch_lines(["infergate: writing the reports failed: *gone*"])
 
 
 def test_report_helpers() -> None:

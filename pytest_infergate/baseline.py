@@ -21,7 +21,11 @@ Schema history:
   and ``reference_model_sha256``; files without them load. Later again: latency
   records gain an optional ``history_recorded_at`` (when each of the newest runs
   of the history was recorded, newest last), which tells the gate whether the
-  history spans more than one sitting; files without it load.
+  history spans more than one sitting; files without it load. Later again:
+  latency records gain optional ``cpu_clock`` (``"thread"`` or ``"process"``),
+  ``cpu_p50_ms`` (the median CPU time per call on that clock) and
+  ``history_cpu_p50_ms`` (its run medians, newest last, restarted when the clock
+  changes); files without them load, and their entries are gated on wall time only.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ from pytest_infergate.telemetry import GpuFacts
 
 SCHEMA_VERSION = 2
 HISTORY_LENGTH = 10
+#: The CPU clocks a record's CPU cost can be measured on (see :mod:`pytest_infergate.timing`).
+CPU_CLOCKS = ("thread", "process")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -77,6 +83,12 @@ class LatencyRecord:
     #: ISO times of the newest runs of the history, newest last (may be shorter than the
     #: history: runs recorded before the times were kept have none).
     history_recorded_at: tuple[str, ...] = ()
+    #: The CPU clock of the CPU-cost figures (``"thread"`` or ``"process"``), the median
+    #: CPU time per call on it, and its past run medians (newest last); absent in records
+    #: written before CPU cost was measured.
+    cpu_clock: str | None = None
+    cpu_p50_ms: float | None = None
+    history_cpu_p50_ms: tuple[float, ...] = ()
 
     def percentile_ms(self, name: str) -> float:
         value: float = getattr(self, f"{name}_ms")
@@ -197,6 +209,11 @@ class Baseline:
         history = (*(old.history_p50_ms if old else ()), result.p50_ms)[-HISTORY_LENGTH:]
         history_p95 = (*(old.history_p95_ms if old else ()), result.p95_ms)[-HISTORY_LENGTH:]
         stamps = (*(old.history_recorded_at if old else ()), recorded_at)[-len(history) :]
+        history_cpu: tuple[float, ...] = ()
+        if result.cpu_p50_ms is not None:
+            same_clock = old is not None and old.cpu_clock == result.cpu_clock
+            past_cpu = old.history_cpu_p50_ms if old is not None and same_clock else ()
+            history_cpu = (*past_cpu, result.cpu_p50_ms)[-HISTORY_LENGTH:]
         machines[profile] = LatencyRecord(
             n=result.n,
             batch_size=result.batch_size,
@@ -214,6 +231,9 @@ class Baseline:
             history_p95_ms=history_p95,
             model_sha256=model_sha256,
             history_recorded_at=stamps,
+            cpu_clock=result.cpu_clock if result.cpu_p50_ms is not None else None,
+            cpu_p50_ms=result.cpu_p50_ms,
+            history_cpu_p50_ms=history_cpu,
         )
         entries = dict(self.entries)
         entries[result.key] = LatencyEntry(machines=machines, tolerance=dict(tolerance))
@@ -318,6 +338,15 @@ def _encode_record(record: LatencyRecord) -> dict[str, Any]:
         **(
             {"history_recorded_at": list(record.history_recorded_at)}
             if record.history_recorded_at
+            else {}
+        ),
+        **(
+            {
+                "cpu_clock": record.cpu_clock,
+                "cpu_p50_ms": _round(record.cpu_p50_ms),
+                "history_cpu_p50_ms": [_round(v) for v in record.history_cpu_p50_ms],
+            }
+            if record.cpu_p50_ms is not None
             else {}
         ),
     }
@@ -516,7 +545,7 @@ def parse_time(text: str) -> _dt.datetime | None:
 
 def _decode_record(r: _Reader, raw: object, where: str) -> LatencyRecord:
     obj = r.mapping(raw, where)
-    floats = {
+    floats: dict[str, Any] = {
         name: r.duration(r.get(obj, name, where), f"{where}.{name}") for name in LATENCY_FIGURES
     }
     return LatencyRecord(
@@ -528,8 +557,24 @@ def _decode_record(r: _Reader, raw: object, where: str) -> LatencyRecord:
         history_p95_ms=r.durations(obj, "history_p95_ms", where, optional=True),
         model_sha256=r.digest(obj, "model_sha256", where),
         history_recorded_at=r.times(obj, "history_recorded_at", where),
+        **_decode_cpu(r, obj, where),
         **floats,
     )
+
+
+def _decode_cpu(r: _Reader, obj: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """A record's optional CPU-cost fields: all three, or none."""
+    if "cpu_p50_ms" not in obj:
+        return {}
+    clock = r.string(obj, "cpu_clock", where)
+    if clock not in CPU_CLOCKS:
+        known = ", ".join(CPU_CLOCKS)
+        raise r.fail(f"{where}.cpu_clock", f"unknown clock {clock!r}; known: {known}")
+    return {
+        "cpu_clock": clock,
+        "cpu_p50_ms": r.duration(r.get(obj, "cpu_p50_ms", where), f"{where}.cpu_p50_ms"),
+        "history_cpu_p50_ms": r.durations(obj, "history_cpu_p50_ms", where, optional=True),
+    }
 
 
 def _decode_ratio_record(r: _Reader, raw: object, where: str) -> RatioRecord:

@@ -54,7 +54,9 @@ if TYPE_CHECKING:
 #: ratio measurements (the A/B reference's); ``series`` in ``gpu_telemetry`` (the readings
 #: over the timed window, at most 500) and ``gates`` on ratio measurements (the test's
 #: ``max_slowdown``/``min_speedup``), issue 6; ``cpu`` (process CPU time against wall
-#: time over the timed window), issue 7.
+#: time over the timed window), issue 7; on latency measurements ``cpu_clock``,
+#: ``cpu_p50_ms`` and ``cpu_samples_ns`` (CPU time per call) and on checks ``deciding``
+#: (written only when false: a check reported beside the one that decided).
 RESULTS_SCHEMA_VERSION = 2
 
 
@@ -124,14 +126,20 @@ class GateSession:
         """The loaded baseline's entry for ``key`` (of any kind), or ``None``."""
         return self.baseline.entries.get(key)
 
-    def judge(self, result: LatencyResult | AccuracyResult, settings: Settings) -> Verdict:
-        """The verdict for ``result`` against the loaded baseline."""
+    def judge(
+        self,
+        result: LatencyResult | AccuracyResult,
+        settings: Settings,
+        cpu: CpuUsage | None = None,
+    ) -> Verdict:
+        """The verdict for ``result`` against the loaded baseline (``cpu``: the timed
+        window's CPU use, for the contention test)."""
         from pytest_infergate.gate import compare_accuracy, compare_latency
 
         entry = self.baseline.entries.get(result.key)
         if isinstance(result, AccuracyResult):
             return compare_accuracy(result, entry, settings.accuracy_policy())
-        return compare_latency(result, entry, self.profile, settings.policy())
+        return compare_latency(result, entry, self.profile, settings.policy(), cpu)
 
     def record(
         self,
@@ -145,7 +153,7 @@ class GateSession:
     ) -> Measurement:
         """Judge ``result`` and keep it (``facts``: what ran, when the model exposes it;
         ``gpu``/``cpu``: telemetry over the timed window; ``trace``: its top operators)."""
-        verdict = self.judge(result, settings)
+        verdict = self.judge(result, settings, cpu)
         return self.record_verdict(nodeid, result, verdict, settings, facts, gpu, trace, cpu)
 
     def model_change(
@@ -329,6 +337,15 @@ def _encode_latency(r: LatencyResult) -> dict[str, Any]:
         **{name: getattr(r, name) for name in LATENCY_FIGURES},
         "throughput_per_s": r.throughput_per_s,
         "samples_ns": list(r.samples_ns),
+        **(
+            {
+                "cpu_clock": r.cpu_clock,
+                "cpu_p50_ms": r.cpu_p50_ms,
+                "cpu_samples_ns": list(r.cpu_samples_ns),
+            }
+            if r.cpu_samples_ns
+            else {}
+        ),
     }
 
 
@@ -347,6 +364,7 @@ def _encode_check(c: Check) -> dict[str, Any]:
         "outcome": c.outcome.value,
         "mdr": c.mdr,
         "p_value": c.p_value,
+        **({} if c.deciding else {"deciding": False}),
     }
     if isinstance(c, AccuracyCheck):
         encoded.update(

@@ -482,6 +482,13 @@ CONTENTION_LABELS = {
 }
 
 
+def plugin_installed() -> bool:
+    """Whether pytest finds the plugin through its entry point (a pip install)."""
+    from importlib.metadata import entry_points
+
+    return any(e.name == "infergate" for e in entry_points(group="pytest11"))
+
+
 class Slot:
     """One pair of cores with its own project copy, baseline and history."""
 
@@ -496,6 +503,8 @@ class Slot:
             "GQ_BATCH": str(args.batch),
             "GQ_WIDTH": str(args.width),
         }
+        if not plugin_installed():  # a checkout used through PYTHONPATH, not pip-installed
+            self.env["PYTEST_PLUGINS"] = "pytest_infergate.plugin"
 
     def pytest(self, args: list[str], depth: int, noisy: bool) -> subprocess.CompletedProcess[str]:
         neighbours = []

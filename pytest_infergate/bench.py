@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_infergate.config import Mode, Settings, parse_fraction
-from pytest_infergate.cpu import cpu_window
+from pytest_infergate.cpu import CpuWindow, cpu_window
 from pytest_infergate.gate import failure_message
 from pytest_infergate.provenance import measured_facts
 from pytest_infergate.results import (
@@ -370,7 +369,7 @@ class InferBench:
             cpu_window() as cpu,
         ):
             timing = self._time(
-                key, fn, args, kwargs, settings, batch_size, sync_fn, events, _cpu_clock(facts)
+                key, fn, args, kwargs, settings, batch_size, sync_fn, events, _cpu_clock(facts), cpu
             )
         gpu = sampler.telemetry if sampler is not None else None
         trace = None
@@ -396,9 +395,11 @@ class InferBench:
         sync: Callable[[], object] | None,
         events: EventFactory | None = None,
         cpu_clock: str | None = None,
+        window: CpuWindow | None = None,
     ) -> Timing:
         """Sample adaptively when there is a stored value to decide against, else by plan.
-        ``cpu_clock``: the CPU clock the runtime facts call for (``None``: the warm-up's)."""
+        ``cpu_clock``: the CPU clock the runtime facts call for (``None``: the warm-up's);
+        ``window``: the timed window's CPU readings, for the contention test at each look."""
         from pytest_infergate.gate import LATENCY_LOOKS, latency_settled, wants_adaptive_stop
 
         session = self._session
@@ -425,7 +426,8 @@ class InferBench:
             provisional = LatencyResult(
                 key, samples, batch_size, 1, 0, 0.0, cpu_samples_ns=cpu, cpu_clock=clock
             )
-            return latency_settled(provisional, entry, profile, policy, current_load())
+            usage = window.so_far() if window is not None else None
+            return latency_settled(provisional, entry, profile, policy, usage)
 
         return run(
             fn,
@@ -454,13 +456,6 @@ def _cpu_clock(facts: RuntimeFacts | None) -> str | None:
     if facts.runtime == "torch" and (facts.torch_threads or 0) > 1:
         return "process"
     return None
-
-
-def current_load() -> CpuUsage:
-    """The machine's load now, as the contention test reads it while sampling."""
-    from pytest_infergate.cpu import CpuUsage, load_average
-
-    return CpuUsage(0.0, 0.0, os.cpu_count() or 1, load_average())
 
 
 def _check_batch_size(method: str, batch_size: object) -> None:

@@ -105,8 +105,12 @@ CPU_FIGURE = "cpu_p50"
 #: cannot show it (fewer than 3 runs, or one sitting); see "CPU cost" below.
 CPU_UNMEASURED_DRIFT = 0.06
 #: A run is contended when its calls got less than this share of the CPU time per wall
-#: second that the entry's quietest recorded run got.
+#: second that the entry's quietest recorded run got...
 STARVED_SHARE = 0.85
+#: ...and, where the OS says, its threads waited in the run queue for at least this share
+#: of the timed window (a thread alone on its core waits well under 1% of the time; one
+#: sharing its core with a busy loop, about half).
+WAITING_SHARE = 0.10
 
 
 @dataclass(frozen=True)
@@ -270,6 +274,7 @@ class Contention:
     reference_share: float | None = None
     load_average: float | None = None
     cores: int | None = None
+    waiting_share: float | None = None
 
     def describe(self) -> str:
         parts = []
@@ -278,6 +283,8 @@ class Contention:
                 f"the calls got {self.share:.2f} CPU s per wall s, "
                 f"{self.reference_share:.2f} when recorded"
             )
+        if self.waiting_share is not None:
+            parts.append(f"waited for a core {self.waiting_share:.0%} of the time")
         if self.load_average is not None and self.cores is not None:
             parts.append(f"load average {self.load_average:.2f} on {self.cores} cores")
         return ", ".join(parts)
@@ -287,13 +294,22 @@ def contention(
     result: LatencyResult, record: LatencyRecord, usage: CpuUsage | None = None
 ) -> Contention:
     """Whether the run was contended: its calls got less than :data:`STARVED_SHARE` of the
-    CPU time per wall second that the quietest recorded run of ``record`` got, or the load
-    average after the window (``usage``) exceeded the cores. The share is taken against
-    the entry's own runs, not against 1.0, so a call that always waits (a blocking GPU
-    sync, I/O) or runs on a pool is judged against itself; a run slower for lack of CPU
-    shows a smaller share, a run slower for more work does not."""
+    CPU time per wall second that the quietest recorded run of ``record`` got, and (where
+    the OS keeps scheduler statistics) its threads waited in the run queue for at least
+    :data:`WAITING_SHARE` of the window (``usage``); or the load average after the window
+    exceeded the cores.
+
+    The share is taken against the entry's own runs, not against 1.0, so a call that
+    always waits (a blocking GPU sync, I/O) or runs on a pool is judged against itself.
+    A run slower for more work keeps its share; a run slower for want of a core loses
+    share and waits in the run queue; a run slower because the code now waits on its own
+    (a sleep, a lock, I/O) loses share but does not wait in the run queue, so its wall
+    time still decides -- where the OS cannot tell those two apart (no
+    ``/proc/self/task/*/schedstat``), the share alone decides, and such a regression is
+    judged on its CPU cost."""
     load = usage.load_average if usage is not None else None
     cores = usage.cores if usage is not None else None
+    waiting = usage.waiting_share if usage is not None else None
     overloaded = usage is not None and usage.overloaded
     share = reference = None
     if result.cpu_p50_ms is not None and result.p50_ms > 0:
@@ -306,7 +322,9 @@ def contention(
             shares.append(record.cpu_p50_ms / record.p50_ms)
         reference = max(shares, default=None)
     starved = share is not None and reference is not None and share < STARVED_SHARE * reference
-    return Contention(starved or overloaded, share, reference, load, cores)
+    if waiting is not None:
+        starved = starved and waiting >= WAITING_SHARE
+    return Contention(starved or overloaded, share, reference, load, cores, waiting)
 
 
 def _judge_cpu(

@@ -241,12 +241,15 @@ def _cpu(r: _Reader, obj: Mapping[str, Any], where: str) -> CpuUsage | None:
     raw = r.mapping(obj["cpu"], where)
     load = raw.get("load_average")
     threads = raw.get("torch_threads")
+    waited = raw.get("run_queue_wait_s")  # absent before it was recorded
+    wait_at = f"{where}.run_queue_wait_s"
     return CpuUsage(
         wall_s=r.duration(r.get(raw, "wall_s", where), f"{where}.wall_s"),
         process_cpu_s=r.duration(r.get(raw, "process_cpu_s", where), f"{where}.process_cpu_s"),
         cores=r.integer(raw, "cores", where, minimum=1),
         load_average=None if load is None else r.duration(load, f"{where}.load_average"),
         torch_threads=None if threads is None else r.integer(raw, "torch_threads", where, 1),
+        run_queue_wait_s=None if waited is None else r.duration(waited, wait_at),
     )
 
 

@@ -422,8 +422,13 @@ def encode_trace(trace: Trace) -> dict[str, Any]:
 
 
 def encode_cpu(cpu: CpuUsage) -> dict[str, Any]:
-    """CPU use over the timed window; ``utilisation`` is CPU seconds per wall second."""
-    return {**dataclasses.asdict(cpu), "utilisation": cpu.utilisation}
+    """CPU use over the timed window; ``utilisation`` is CPU seconds per wall second,
+    ``waiting_share`` run-queue wait per wall second (``None`` where unknown)."""
+    return {
+        **dataclasses.asdict(cpu),
+        "utilisation": cpu.utilisation,
+        "waiting_share": cpu.waiting_share,
+    }
 
 
 def encode_facts(facts: RuntimeFacts | None) -> dict[str, Any] | None:

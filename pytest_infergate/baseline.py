@@ -25,7 +25,8 @@ Schema history:
   latency records gain optional ``cpu_clock`` (``"thread"`` or ``"process"``),
   ``cpu_p50_ms`` (the median CPU time per call on that clock) and
   ``history_cpu_p50_ms`` (its run medians, newest last, restarted when the clock
-  changes); files without them load, and their entries are gated on wall time only.
+  changes) with ``history_cpu_per_wall`` (each run's CPU time over wall time of its
+  timed calls); files without them load, and their entries are gated on wall time only.
 """
 
 from __future__ import annotations
@@ -89,6 +90,9 @@ class LatencyRecord:
     cpu_clock: str | None = None
     cpu_p50_ms: float | None = None
     history_cpu_p50_ms: tuple[float, ...] = ()
+    #: Each of those runs' CPU time over wall time of its timed calls (sums over the
+    #: samples): what the call got of a core, against which a later run is "starved".
+    history_cpu_per_wall: tuple[float, ...] = ()
 
     def percentile_ms(self, name: str) -> float:
         value: float = getattr(self, f"{name}_ms")
@@ -210,10 +214,13 @@ class Baseline:
         history_p95 = (*(old.history_p95_ms if old else ()), result.p95_ms)[-HISTORY_LENGTH:]
         stamps = (*(old.history_recorded_at if old else ()), recorded_at)[-len(history) :]
         history_cpu: tuple[float, ...] = ()
-        if result.cpu_p50_ms is not None:
+        history_share: tuple[float, ...] = ()
+        if result.cpu_p50_ms is not None and result.cpu_per_wall is not None:
             same_clock = old is not None and old.cpu_clock == result.cpu_clock
             past_cpu = old.history_cpu_p50_ms if old is not None and same_clock else ()
             history_cpu = (*past_cpu, result.cpu_p50_ms)[-HISTORY_LENGTH:]
+            past_share = old.history_cpu_per_wall if old is not None and same_clock else ()
+            history_share = (*past_share, result.cpu_per_wall)[-HISTORY_LENGTH:]
         machines[profile] = LatencyRecord(
             n=result.n,
             batch_size=result.batch_size,
@@ -234,6 +241,7 @@ class Baseline:
             cpu_clock=result.cpu_clock if result.cpu_p50_ms is not None else None,
             cpu_p50_ms=result.cpu_p50_ms,
             history_cpu_p50_ms=history_cpu,
+            history_cpu_per_wall=history_share,
         )
         entries = dict(self.entries)
         entries[result.key] = LatencyEntry(machines=machines, tolerance=dict(tolerance))
@@ -345,6 +353,7 @@ def _encode_record(record: LatencyRecord) -> dict[str, Any]:
                 "cpu_clock": record.cpu_clock,
                 "cpu_p50_ms": _round(record.cpu_p50_ms),
                 "history_cpu_p50_ms": [_round(v) for v in record.history_cpu_p50_ms],
+                "history_cpu_per_wall": [_round(v) for v in record.history_cpu_per_wall],
             }
             if record.cpu_p50_ms is not None
             else {}
@@ -574,6 +583,7 @@ def _decode_cpu(r: _Reader, obj: Mapping[str, Any], where: str) -> dict[str, Any
         "cpu_clock": clock,
         "cpu_p50_ms": r.duration(r.get(obj, "cpu_p50_ms", where), f"{where}.cpu_p50_ms"),
         "history_cpu_p50_ms": r.durations(obj, "history_cpu_p50_ms", where, optional=True),
+        "history_cpu_per_wall": r.durations(obj, "history_cpu_per_wall", where, optional=True),
     }
 
 

@@ -414,7 +414,7 @@ class InferBench:
                 events=events,
                 cpu_clock=cpu_clock,
             )
-        policy = settings.policy()
+        policy = session.policy(settings)
 
         def decide(
             samples: tuple[int, ...],

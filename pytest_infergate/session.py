@@ -42,6 +42,7 @@ from pytest_infergate.results import (
 
 if TYPE_CHECKING:
     from pytest_infergate.cpu import CpuUsage
+    from pytest_infergate.gate import LatencyPolicy
     from pytest_infergate.provenance import RuntimeFacts
     from pytest_infergate.telemetry import GpuSampler, GpuTelemetry
     from pytest_infergate.trace import Trace
@@ -81,6 +82,9 @@ class GateSession:
         #: pytest-xdist, so that two workers never time at once.
         self.timing_lock: AbstractContextManager[object] = contextlib.nullcontext()
         self._nvml: ModuleType | bool | None = False  # False: not opened yet
+        #: Stored latency checks this session will make (counted when collection ends):
+        #: the session's false-alarm rate is shared among them (:func:`gate.session_policy`).
+        self.planned_checks = 0
 
     @classmethod
     def open(cls, config: GateConfig) -> GateSession:
@@ -122,6 +126,36 @@ class GateSession:
         with GpuSampler(self._nvml, 0) as sampler:
             yield sampler
 
+    def plan_checks(self, nodeids: Sequence[str]) -> int:
+        """Count the stored latency checks the selected tests will make on this machine:
+        p50 for each of their entries with a record here, p95 too where the record holds
+        300 samples (an upper bound: sampling may stop before the tail is gated)."""
+        from pytest_infergate.baseline import LatencyEntry
+        from pytest_infergate.gate import MIN_SAMPLES_FOR_TAIL
+
+        selected = set(nodeids)
+        entries = [
+            entry
+            for key, entry in self.baseline.entries.items()
+            if isinstance(entry, LatencyEntry)
+            and (key in selected or key.rsplit("::", 1)[0] in selected)
+        ]
+        checks = 0
+        if entries and self.config.mode is not Mode.OFF:
+            for entry in entries:
+                record = entry.machines.get(self.profile)
+                if record is not None:
+                    checks += 2 if record.n >= MIN_SAMPLES_FOR_TAIL else 1
+        self.planned_checks = checks
+        return checks
+
+    def policy(self, settings: Settings) -> LatencyPolicy:
+        """The latency policy of ``settings``, with this session's share of its false-alarm
+        rate (:func:`gate.session_policy`)."""
+        from pytest_infergate.gate import session_policy
+
+        return session_policy(settings.policy(), self.planned_checks)
+
     def entry(self, key: str) -> object:
         """The loaded baseline's entry for ``key`` (of any kind), or ``None``."""
         return self.baseline.entries.get(key)
@@ -139,7 +173,7 @@ class GateSession:
         entry = self.baseline.entries.get(result.key)
         if isinstance(result, AccuracyResult):
             return compare_accuracy(result, entry, settings.accuracy_policy())
-        return compare_latency(result, entry, self.profile, settings.policy(), cpu)
+        return compare_latency(result, entry, self.profile, self.policy(settings), cpu)
 
     def record(
         self,

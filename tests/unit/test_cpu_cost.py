@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +21,9 @@ from pytest_infergate.baseline import (
     LatencyEntry,
     LatencyRecord,
     decode_baseline,
+    dumps,
     encode_baseline,
+    load_baseline,
 )
 from pytest_infergate.cpu import CpuUsage, run_queue_wait_ns
 from pytest_infergate.environment import Fingerprint
@@ -117,6 +120,7 @@ def _entry(
         cpu_clock=clock,
         cpu_p50_ms=cpu[-1],
         history_cpu_p50_ms=cpu,
+        history_cpu_per_wall=tuple(c / w for c, w in zip(cpu, wall, strict=True)),
     )
     return LatencyEntry(machines={"ci": record})
 
@@ -179,10 +183,10 @@ def test_a_call_that_always_waits_is_judged_against_its_own_share() -> None:
     assert not contention(_result(3.0, 1.0), _entry(wall, cpu).machines["ci"], QUIET).contended
 
 
-def test_load_above_the_cores_counts_as_contended() -> None:
+def test_a_loaded_machine_whose_call_got_its_core_is_judged_on_wall_time() -> None:
     busy = CpuUsage(1.0, 0.99, 2, load_average=3.5, run_queue_wait_s=0.0)
     state = contention(_result(3.0, 2.97), _entry(WALL, CPU).machines["ci"], busy)
-    assert state.contended
+    assert not state.contended
     assert "load average 3.50 on 2 cores" in state.describe()
 
 
@@ -269,3 +273,19 @@ def test_run_queue_wait_is_read_where_linux_keeps_it() -> None:
     if waited is None:
         pytest.skip("no /proc/self/task/*/schedstat here")
     assert waited >= 0
+
+
+@pytest.mark.parametrize("path", ["example_project/baseline.json", "tests/data/baseline_v1.json"])
+def test_the_committed_baselines_load_unchanged_and_gate_on_wall_time(path: str) -> None:
+    file = Path(__file__).resolve().parents[2] / path
+    baseline = load_baseline(file)
+    records = [
+        r
+        for e in baseline.entries.values()
+        if isinstance(e, LatencyEntry)
+        for r in e.machines.values()
+    ]
+    assert records
+    assert all(r.cpu_p50_ms is None and r.cpu_clock is None for r in records)
+    if 'schema_version": 2' in file.read_text():  # the current schema writes it back as it was
+        assert dumps(encode_baseline(baseline)) == file.read_text()

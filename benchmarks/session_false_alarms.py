@@ -15,9 +15,11 @@ shared runners (DESIGN.md §2: 5-15% between processes), in two parts:
 Within a run, samples are log-normal around the run's median (log-sd 0.05) with 2% of
 them preempted (x1.1-3; ``--preempted``). At 5% the p95 sits on the knee of that tail
 and jumps between the bulk and the tail from run to run: the history's log-normal
-prediction bound then misses, and p95 checks alone raise about 5% false alarms each. Each entry's history holds ``--history`` past runs drawn the
-same way, recorded a day apart (so rule 2 applies without the one-sitting allowance;
-``--one-sitting`` records them minutes apart instead).
+prediction bound then misses (2.4% false alarms per check in 1000 sessions).
+
+Each entry's history holds ``--history`` past runs drawn the same way, recorded a day
+apart (so rule 2 applies without the one-sitting allowance; ``--one-sitting`` records
+them minutes apart instead).
 
 A session raises a false alarm when any of its checks says REGRESSED. Printed: the
 share of sessions with a false alarm, per check, per verdict, before and after the

@@ -360,7 +360,7 @@ def _judge_cpu(
     """The CPU-cost check (rules 1 and 2 on the median CPU time per call, with
     :data:`CPU_UNMEASURED_DRIFT`), or ``None`` when the run or the record has no CPU
     figure on the same clock."""
-    if result.cpu_p50_ms is None or record.cpu_p50_ms is None:
+    if not result.cpu_p50_ms or not record.cpu_p50_ms:  # none, or no measurable CPU time
         return None
     if record.cpu_clock != result.cpu_clock:
         return None

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
-from pytest_infergate.gate import percent
+from pytest_infergate.gate import CPU_FIGURE, percent
 from pytest_infergate.provenance import RuntimeFacts, op_changes
 from pytest_infergate.results import (
     SEVERITY,
@@ -86,19 +86,29 @@ def _figures(c: Check) -> tuple[str, str, str]:
 def _speed_rows(m: Measurement, r: LatencyResult | ComparisonResult) -> list[Row]:
     v = m.verdict
     samples = _samples(r)
+    clock = r.cpu_clock if isinstance(r, LatencyResult) else None
     if not v.checks:
         current = f"{r.ratio:.3f}x" if isinstance(r, ComparisonResult) else _ms(r.p50_ms)
         metric = "ratio" if isinstance(r, ComparisonResult) else "p50"
         cells = (r.key, metric, "-", current, "-", "", "", "", samples, v.outcome.value)
-        return [Row(cells, v.outcome)]
+        table = [Row(cells, v.outcome)]
+        if isinstance(r, LatencyResult) and r.cpu_p50_ms is not None:
+            cpu = (r.key, f"cpu_p50 ({clock})", "-", _ms(r.cpu_p50_ms), "-", "", "", "")
+            table.append(Row((*cpu, samples, v.outcome.value), v.outcome))
+        return table
     table = []
     for c in v.checks:
         baseline, current, change = _figures(c)
         p_value = f"{c.p_value:.2g}" if c.p_value is not None else ""
         mdr = percent(c.mdr) if c.mdr is not None else ""
         metric = c.metric.removesuffix("_ms")
+        if metric == CPU_FIGURE:
+            metric = f"{metric} ({clock})"
         figures = (r.key, metric, baseline, current, change, "", p_value, mdr, samples)
-        table.append(Row((*figures, c.outcome.value), c.outcome, c.note))
+        if c.deciding:
+            table.append(Row((*figures, c.outcome.value), c.outcome, c.note))
+        else:  # reported beside the deciding check: shown in brackets, sorted last
+            table.append(Row((*figures, f"({c.outcome.value})"), Outcome.SKIPPED, c.note))
     return table
 
 

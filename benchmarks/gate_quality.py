@@ -15,11 +15,11 @@ took (``time.thread_time``), so preemption by other jobs does not inflate it. Ga
 * ``pb``          pytest-benchmark 5.x defaults, ``--benchmark-compare-fail=median:10%``
                   against one saved run.
 
-``ab-design`` is not a separate run: it replays, on the very samples of each ``ab`` run,
-the A/B rule as DESIGN.md §2 first wrote it (U test significant against 1.0 x reference
-AND median ratio > 1.05); the plugin tests significance against the 1.05 margin itself
-(see ``stats.ratio_look``). The replay is exact: whenever the plugin's rule stopped, the
-DESIGN rule had stopped at the same look or earlier.
+``ab-design`` is not a separate run: it replays, on the very samples of each ``ab`` run, the
+A/B rule as first written (docs/design.md, "The A/B rule": U test significant against 1.0 x
+reference AND median ratio > 1.05); the plugin tests significance against the 1.05 margin
+itself (see ``stats.ratio_look``). The replay is exact: whenever the plugin's rule stopped,
+the first-wording rule had stopped at the same look or earlier.
 
 The stored baselines' past runs are recorded between the extra A/A runs, not back to
 back, so that they see the machine's drift as a CI history would. Cells run in a
@@ -65,7 +65,7 @@ SLOWDOWNS = (0.0, 0.10, 0.20)
 MODES = ("ab", "stored", "stored-1", "pb")
 LABELS = {
     "ab": "infergate A/B compare(), max_slowdown=10%",
-    "ab-design": "  same runs, DESIGN.md rule (replayed)",
+    "ab-design": "  same runs, first-wording rule (replayed)",
     "stored": "infergate stored, K past runs, tol 10%",
     "stored-1": "infergate stored, 1 past run (rule 1)",
     "pb": "pytest-benchmark compare-fail=median:10%",
@@ -317,7 +317,8 @@ class Bench:
 
 
 def replay_design_rule(candidate: list[int], reference: list[int]) -> str:
-    """The A/B outcome under DESIGN.md's first wording of the rule, on the same samples."""
+    """The A/B outcome under the rule's first wording, on the same samples (docs/design.md,
+    "The A/B rule")."""
     from pytest_infergate import stats
 
     if not stats.__file__.startswith(str(REPO)):

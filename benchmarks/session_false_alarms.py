@@ -5,7 +5,8 @@ synthetic samples, alone and under :func:`gate.session_policy`, the session's sh
 its false-alarm rate): nothing is timed, so it runs anywhere. Each simulated session gates
 ``--entries`` unchanged entries, p50 and p95 each (300 samples a run, so the tail is
 gated too): 20 checks for 10 entries. Between runs the machine drifts as measured on
-shared runners (DESIGN.md §2: 5-15% between processes), in two parts:
+shared runners (docs/design.md, "Why the gate is statistical": 5-15% between processes),
+in two parts:
 
 * a session offset shared by every entry of a run (a slower runner slows every test),
   log-sd ``--session-sd`` (default 0.04);

@@ -4,7 +4,8 @@ The baseline is meant to be committed, so its text is diff-friendly (sorted
 keys, two-space indent, one number per line, 4 significant digits) and a write
 either replaces the whole file or leaves it as it was.
 
-Schema history:
+Schema history (a line per format change, with its commit: docs/design.md, "Schema
+history"):
 
 * 1 -- (pytest-infergate 0.1) latency entries with per-machine statistics, a
   history of the last 10 run medians and a 21-point quantile sketch.

@@ -244,7 +244,7 @@ class Settings:
         )
 
     def expectations(self) -> Expectations:
-        """What the runtime must be (issue 8): checked against the measured model's facts."""
+        """What the runtime must be: checked against the measured model's facts."""
         return Expectations(
             providers=self.expect_providers,
             quantized=self.expect_quantized,

@@ -7,10 +7,10 @@ live here and nowhere else.
 Stored baseline, rule 1 (fewer than 3 past runs on this machine): for each gated
 percentile, take the 99% order-statistic confidence interval of the current
 value. One or two stored runs cannot measure run-to-run drift, which on a shared
-machine is larger than the interval (5-15% between processes, DESIGN.md §2; +16%
-for a 0.45 us call in one CI run here), so the rule allows :data:`UNMEASURED_DRIFT`
-on top of the tolerance: REGRESSED when the interval's *lower* end is above
-``baseline * (1 + tolerance + UNMEASURED_DRIFT)``; INCONCLUSIVE when the point
+machine is larger than the interval (5-15% between processes; +16% for a 0.45 us call
+in one CI run here; docs/design.md, "Stored baseline"), so the rule allows
+:data:`UNMEASURED_DRIFT` on top of the tolerance: REGRESSED when the interval's *lower*
+end is above ``baseline * (1 + tolerance + UNMEASURED_DRIFT)``; INCONCLUSIVE when the point
 estimate is above ``baseline * (1 + tolerance)`` but that is not; IMPROVED when the
 *upper* end is below ``baseline * (1 - tolerance - UNMEASURED_DRIFT)``. Each check
 reports ``tolerance + UNMEASURED_DRIFT`` as its MDR.
@@ -25,7 +25,7 @@ slowdown from drift there. Each check reports its minimum detectable regression
 tolerance is below it, the gate cannot honour the tolerance.
 
 Tail percentiles are gated only when both runs have >= 300 samples: below that
-the order statistics cannot bound them usefully (DESIGN.md §2).
+the order statistics cannot bound them usefully (docs/design.md, "Tail gating").
 
 CPU cost (:func:`contention`): each sample also records the CPU time a call used
 (:mod:`pytest_infergate.timing`), and the baseline keeps its median and a history of
@@ -93,7 +93,8 @@ CONFIDENCE = 0.99
 #: Past runs on this machine needed before the prediction-interval rule replaces rule 1.
 MIN_HISTORY = 3
 #: Run-to-run drift rule 1 allows for, on top of the tolerance, while the history is too
-#: short to measure it: the top of DESIGN.md §2's 5-15% between processes.
+#: short to measure it: the top of the 5-15% between processes (docs/design.md,
+#: "Stored baseline").
 UNMEASURED_DRIFT = 0.15
 #: How long a history must span before its spread is trusted as the machine's drift.
 HISTORY_SPAN_S = 3600
@@ -101,7 +102,8 @@ HISTORY_SPAN_S = 3600
 LATENCY_LOOKS = (50, 150, 300, 500, 1000)
 #: How much wider the tolerance of a ratio is when it was stored on another machine.
 CROSS_MACHINE_FACTOR = 2.0
-#: The A/B effect margin as a share of the tolerance: a 10% gate needs > 5% (DESIGN.md §2).
+#: The A/B effect margin as a share of the tolerance: a 10% gate needs > 5%
+#: (docs/design.md, "The A/B rule").
 EFFECT_FRACTION = 0.5
 #: The false-alarm rate a whole session of stored latency checks may have; see
 #: :func:`session_policy`.
@@ -583,16 +585,15 @@ def stored_ratio_gate(
 
 # -- accuracy ---------------------------------------------------------------------------
 #
-# Rule: with the same slice (same sha256), pair the runs example by example and
-# test the discordant ones with the exact McNemar test. REGRESSED when the drop
-# is significant (p < alpha) AND at least the tolerance (absolute, 0.01 = one
-# point); IMPROVED symmetrically; INCONCLUSIVE when the drop reaches the
-# tolerance but is not significant. A naive "drop > 1 point" on 300 examples
-# raised 15% false alarms in simulation, an unpaired test has almost no power
-# (DESIGN.md §2). The flip rate (share of predictions that changed) is always
-# reported and gated only when ``max_flip_rate`` is set. A changed slice cannot
-# be paired: the same rule runs on an unpaired two-proportion test of the share
-# correct, and the verdict says so and suggests re-recording.
+# Rule: with the same slice (same sha256), pair the runs example by example and test the
+# discordant ones with the exact McNemar test. REGRESSED when the drop is significant (p <
+# alpha) AND at least the tolerance (absolute, 0.01 = one point); IMPROVED symmetrically;
+# INCONCLUSIVE when the drop reaches the tolerance but is not significant. A naive "drop > 1
+# point" on 300 examples raised 15% false alarms in simulation, an unpaired test has almost
+# no power (docs/design.md, "Accuracy"). The flip rate (share of predictions that changed)
+# is always reported and gated only when ``max_flip_rate`` is set. A changed slice cannot be
+# paired: the same rule runs on an unpaired two-proportion test of the share correct, and
+# the verdict says so and suggests re-recording.
 
 #: Absolute slack when comparing a drop with the tolerance (3/300 is exactly 0.01).
 _EPSILON = 1e-9
@@ -752,15 +753,16 @@ def compare_ratio(
 ) -> Verdict:
     """The A/B verdict at sequential look ``look`` (0-based); ``final`` at the last one.
 
-    Rule (DESIGN.md §2), for each gate: REGRESSED when the one-sided Mann-Whitney U test
-    says the candidate is slower than the effect margin ``baseline * (1 + tolerance / 2)``
-    x reference at this look's alpha (0.0005 / 0.002 / 0.0075 at 50 / 150 / 500 samples
-    per arm; the last look spends what is left of 0.01) AND the ratio of medians is
-    above that margin (:func:`pytest_infergate.stats.ratio_look` says why the test runs
-    from the margin rather than from ``baseline``); PASS when the upper end of the ratio's 99%
-    interval is below ``baseline * (1 + tolerance)``; IMPROVED (stored ratios only)
-    when it is below ``baseline * (1 - tolerance)``. Undecided gates are INCONCLUSIVE;
-    before the last look that means "keep sampling". Each gate spends its own 0.01.
+    Rule (docs/design.md, "The A/B rule"), for each gate: REGRESSED when the one-sided
+    Mann-Whitney U test says the candidate is slower than the effect margin
+    ``baseline * (1 + tolerance / 2)`` x reference at this look's alpha (0.0005 / 0.002 /
+    0.0075 at 50 / 150 / 500 samples per arm; the last look spends what is left of 0.01)
+    AND the ratio of medians is above that margin (:func:`pytest_infergate.stats.ratio_look`
+    says why the test runs from the margin rather than from ``baseline``); PASS when the
+    upper end of the ratio's 99% interval is below ``baseline * (1 + tolerance)``; IMPROVED
+    (stored ratios only) when it is below ``baseline * (1 - tolerance)``. Undecided gates
+    are INCONCLUSIVE; before the last look that means "keep sampling". Each gate spends its
+    own 0.01.
     """
     from pytest_infergate.stats import (
         IMPROVED,

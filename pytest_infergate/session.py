@@ -46,15 +46,16 @@ if TYPE_CHECKING:
     from pytest_infergate.telemetry import GpuSampler, GpuTelemetry
     from pytest_infergate.trace import Trace
 
-#: Results file history: 1 -- latency measurements; 2 -- adds "ratio" measurements
+#: Results file history (a line per format change: docs/design.md, "Schema history"):
+#: 1 -- latency measurements; 2 -- adds "ratio" measurements
 #: (``infer_bench.compare``), ``stop_reason`` on every measurement, and ``mdr`` and
 #: ``p_value`` on checks. Later, still 2 (additive, optional): ``runtime_facts`` on
-#: measurements and ``model_change`` on verdicts (model provenance, issue 8); then
+#: measurements and ``model_change`` on verdicts (model provenance); then
 #: ``runtime_facts`` on accuracy measurements too, and ``reference_runtime_facts`` on
 #: ratio measurements (the A/B reference's); ``series`` in ``gpu_telemetry`` (the readings
 #: over the timed window, at most 500) and ``gates`` on ratio measurements (the test's
-#: ``max_slowdown``/``min_speedup``), issue 6; ``cpu`` (process CPU time against wall
-#: time over the timed window), issue 7; on latency measurements ``cpu_clock``,
+#: ``max_slowdown``/``min_speedup``); ``cpu`` (process CPU time against wall
+#: time over the timed window); on latency measurements ``cpu_clock``,
 #: ``cpu_p50_ms`` and ``cpu_samples_ns`` (CPU time per call) and on checks ``deciding``
 #: (written only when false: a check reported beside the one that decided).
 RESULTS_SCHEMA_VERSION = 2

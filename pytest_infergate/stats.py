@@ -70,7 +70,7 @@ def quantile_interval(samples: Sequence[float], q: float, confidence: float = 0.
 
 
 # == Comparing runs: ratio of medians, Mann-Whitney U, sequential looks, prediction ==========
-# (issue 4: the A/B gate and the honest stored-baseline gate). Every function here
+# (the A/B gate and the honest stored-baseline gate: docs/design.md). Every function here
 # accepts a 1-D sequence or a 2-D array of shape (runs, samples) and works along the
 # last axis, so the seeded simulations in the test suite run thousands of gate runs
 # at once through exactly the code the plugin uses.
@@ -227,11 +227,11 @@ class RatioRule:
     ``baseline`` is the ratio under the null hypothesis (1.0 for "no slower than the
     reference", 1/1.5 for "at least 1.5x faster", a stored ratio); the limit the user
     asked for is ``baseline * (1 + tolerance)``; the effect margin is
-    ``baseline * (1 + effect * tolerance)`` (default: half the tolerance, DESIGN.md §2).
-    ``significance_from`` says what the U test's null ratio is: ``"margin"`` (the
-    default: the candidate must be significantly slower than margin x reference) or
-    ``"baseline"`` (significantly slower than baseline x reference, as DESIGN.md §2
-    first wrote it; kept to replay that rule in the gate-quality benchmark).
+    ``baseline * (1 + effect * tolerance)`` (default: half the tolerance; docs/design.md,
+    "The A/B rule"). ``significance_from`` says what the U test's null ratio is:
+    ``"margin"`` (the default: the candidate must be significantly slower than margin x
+    reference) or ``"baseline"`` (significantly slower than baseline x reference, as the
+    rule was first worded; kept to replay that rule in the gate-quality benchmark).
     """
 
     baseline: float

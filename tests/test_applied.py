@@ -1,4 +1,4 @@
-"""Verify-applied (issue 8) end to end: expectations, NOT-APPLIED verdicts, model changes."""
+"""Verify-applied end to end: expectations, NOT-APPLIED verdicts, model changes."""
 
 from __future__ import annotations
 

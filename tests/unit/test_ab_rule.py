@@ -158,7 +158,7 @@ def test_no_usable_stored_ratio(entry: object, fragment: str) -> None:
 
 def test_significance_from_the_margin_ignores_a_small_persistent_offset() -> None:
     """A +5.5% offset with tight samples (what a per-process layout effect looks like):
-    significant against 1.0 and above the 5% point margin, so DESIGN.md's first wording
+    significant against 1.0 and above the 5% point margin, so the rule's first wording
     fails it; not significantly beyond 5%, so the plugin's rule does not."""
     cand, ref = _samples(28, 150, 1.055, sigma=0.02), _samples(29, 150, sigma=0.02)
     alpha = stats.look_alpha(1, final=False)

@@ -105,9 +105,10 @@ def test_detection(true_ratio: float, layout_sd: float, at_least: float) -> None
 def test_the_simulation_can_fail_a_bad_rule() -> None:
     """Guards that the simulated machine is hard enough to catch rules that cry wolf.
 
-    DESIGN.md's first wording of the rule (U test against 1.0 x reference) lets the
+    The rule's first wording (U test against 1.0 x reference) lets the
     per-process layout offset alone cross the 5% margin; and without interleaving, a
-    U test alone (one look, alpha 0.01) flags the drift itself (DESIGN.md §2: 29-43%).
+    U test alone (one look, alpha 0.01) flags the drift itself (29-43%: docs/design.md,
+    "Why the gate is statistical").
     """
     design_rule = stats.RatioRule(1.0, 0.10, significance_from="baseline")
     codes, _ = _sequential(*_simulate(4000, 1.0, seed=1), design_rule)

@@ -64,9 +64,10 @@ class InferBench:
         as the ``InferenceSession`` of ``session.run``). A keyword argument of ``fn``
         named ``model`` must go through ``measure(kwargs=...)``."""
         __tracebackhide__ = True
-        _, value = self._measure(
+        _, value, failure = self._measure(
             fn, args, kwargs, name=None, batch_size=1, overrides=Settings(), model=model
         )
+        _raise(failure)
         return value
 
     def measure(
@@ -120,7 +121,7 @@ class InferBench:
         except ValueError as exc:
             raise ValueError(f"infer_bench.measure(): {exc}") from None
         _check_batch_size("measure", batch_size)
-        result, _ = self._measure(
+        result, _, failure = self._measure(
             fn,
             args,
             kwargs or {},
@@ -131,6 +132,7 @@ class InferBench:
             model=model,
             timer=timer,
         )
+        _raise(failure)
         return result
 
     def sweep(
@@ -148,18 +150,37 @@ class InferBench:
         Each point is an ordinary measurement (key ``nodeid::bs8``, or ``nodeid::NAME-bs8``),
         gated against the baseline like any other. The result names the batch size with
         the highest throughput whose p95 stays within ``latency_budget_ms``.
+
+        Every point is measured before the sweep fails: a regression at batch 4 says
+        little without batch 8 and 16 beside it (is it one size, or all of them?), so the
+        failure comes after the last point and names each failing one, and every point
+        is in the summary table.
         """
         __tracebackhide__ = True
         if not batch_sizes:
             raise ValueError("infer_bench.sweep(): batch_sizes is empty")
-        points = []
         for size in batch_sizes:
             _check_batch_size("sweep", size)
+        try:
+            overrides = Settings.from_kwargs({"max_time_s": max_time_s})
+        except ValueError as exc:
+            raise ValueError(f"infer_bench.sweep(): {exc}") from None
+        points = []
+        failures = []
+        for size in batch_sizes:
             label = f"bs{size}" if name is None else f"{name}-bs{size}"
-            result = self.measure(
-                fn, args=make_args(size), name=label, batch_size=size, max_time_s=max_time_s
+            result, _, failure = self._measure(
+                fn, make_args(size), {}, name=label, batch_size=size, overrides=overrides
             )
+            if failure is not None:
+                failures.append(failure)
             points.append(SweepPoint(size, result.p50_ms, result.p95_ms, result.throughput_per_s))
+        if failures:
+            heading = (
+                f"infer_bench.sweep(): {len(failures)} of {len(points)} batch sizes failed "
+                "(every size was measured; all are in the summary):"
+            )
+            _raise("\n".join([heading, *failures]))
         return SweepResult(tuple(points), latency_budget_ms)
 
     def compare(
@@ -353,7 +374,9 @@ class InferBench:
         sync: Callable[[], object] | str | None = None,
         model: object = None,
         timer: str = "perf_counter",
-    ) -> tuple[LatencyResult, Any]:
+    ) -> tuple[LatencyResult, Any, str | None]:
+        """Time and record one measurement; the third value is the message its test must
+        fail with (``None``: it passes), so that a sweep can finish its points first."""
         __tracebackhide__ = True
         key = self._key(name)
         settings = self._session.config.resolve(overrides, self._marker)
@@ -361,7 +384,7 @@ class InferBench:
         events = resolve_timer(timer)
         if self._session.config.mode is Mode.OFF:
             timing = run(fn, args, kwargs, plan=_ONE_CALL, sync=sync_fn)
-            return _result(key, timing, batch_size), timing.last_value
+            return _result(key, timing, batch_size), timing.last_value, None
         facts = measured_facts(fn, model)  # outside the timed loop; file digests are cached
         with (
             self._session.timing_lock,
@@ -378,9 +401,10 @@ class InferBench:
         measurement = self._session.record(
             self._nodeid, result, settings, facts, gpu, trace, cpu.usage
         )
+        failure = None
         if self._session.fails(measurement.verdict):
-            pytest.fail(failure_message(key, "latency", measurement.verdict), pytrace=False)
-        return result, timing.last_value
+            failure = failure_message(key, "latency", measurement.verdict)
+        return result, timing.last_value, failure
 
     def _time(
         self,
@@ -416,6 +440,13 @@ class InferBench:
             decide=decide,
             events=events,
         )
+
+
+def _raise(failure: str | None) -> None:
+    """Fail the calling test with ``failure`` (no traceback: the message says it all)."""
+    __tracebackhide__ = True
+    if failure is not None:
+        pytest.fail(failure, pytrace=False)
 
 
 _ONE_CALL = SamplingPlan(warmup_calls=0, warmup_s=0, min_samples=1, min_time_s=0, max_time_s=1e-9)

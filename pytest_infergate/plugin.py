@@ -157,9 +157,13 @@ def pytest_configure(config: pytest.Config) -> None:
         gate_config = gate_config_from_options(config.getoption, config.getini, ini_dir)
         if gate_config.html_path is not None:
             _require_matplotlib()
-        config.stash[_SESSION_KEY] = GateSession.open(gate_config)
+        session = GateSession.open(gate_config)
     except (BaselineError, ValueError) as exc:
         raise pytest.UsageError(f"infergate: {exc}") from None
+    missing = session.missing_baseline_problem()
+    if missing and gate_config.strict and gate_config.mode is Mode.GATE:
+        raise pytest.UsageError(f"infergate: {missing} (--infer-strict fails NEW entries)")
+    config.stash[_SESSION_KEY] = session
     if config.pluginmanager.hasplugin("xdist"):
         from pytest_infergate.distributed import XdistHooks
 
@@ -311,6 +315,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             terminalreporter.write_line(line, **_COLOURS.get(row.outcome.value, {}))
         for note in format_notes(table):
             terminalreporter.write_line(note, yellow=True)
+    missing = gate.missing_baseline_problem()
+    if missing:
+        terminalreporter.write_line(f"infergate: {missing}", yellow=True)
     cpu_facts, cpu_warnings = cpu_lines(gate.measurements)
     for line in cpu_facts:
         terminalreporter.write_line(f"infergate: {line}")

@@ -70,9 +70,13 @@ class FinishReport:
 class GateSession:
     """The gate's state for one test session."""
 
-    def __init__(self, config: GateConfig, baseline: Baseline | None = None) -> None:
+    def __init__(
+        self, config: GateConfig, baseline: Baseline | None = None, *, missing: bool = False
+    ) -> None:
         self.config = config
         self.baseline = baseline if baseline is not None else Baseline()
+        #: The configured baseline file does not exist: every entry reads NEW.
+        self.baseline_missing = missing
         self.measurements: list[Measurement] = []
         self._fingerprint: Fingerprint | None = None
         #: Held around every timed section; a cross-process file lock under
@@ -88,10 +92,23 @@ class GateSession:
         path = config.baseline_path
         if path is None:
             return cls(config)
+        missing = not path.exists() and not path.is_symlink()
         baseline = load_baseline(path)
         if config.update:
             check_writable(path)
-        return cls(config, baseline)
+        return cls(config, baseline, missing=missing)
+
+    def missing_baseline_problem(self) -> str:
+        """Why the gate has nothing to gate against, when the configured baseline file does
+        not exist and this run is not recording it (a typo in the path turns every entry
+        NEW); else empty."""
+        path = self.config.baseline_path
+        if not self.baseline_missing or self.config.update or path is None:
+            return ""
+        return (
+            f"baseline {path} does not exist, so every entry is NEW and nothing was gated; "
+            "record it with --infer-update-baseline, or fix the path"
+        )
 
     @property
     def fingerprint(self) -> Fingerprint:

@@ -140,6 +140,7 @@ def test_no_baseline_for_this_machine_passes(project: pytest.Pytester) -> None:
 
 def test_strict_fails_new_entries(project: pytest.Pytester) -> None:
     baseline = project.path / "baseline.json"
+    baseline.write_text('{"schema_version": 2, "entries": {}, "machines": {}}')
     lenient = project.runpytest(f"--infer-baseline={baseline}")
     lenient.assert_outcomes(passed=1)
     lenient.stdout.fnmatch_lines(["*test_model_latency*NEW*"])

@@ -170,10 +170,12 @@ def test_report_mode_shows_the_regression_without_failing(project) -> None:
 
 
 def test_strict_fails_a_new_entry_and_off_records_nothing(project) -> None:
+    project.baseline.write_text('{"schema_version": 2, "entries": {}, "machines": {}}')
     strict = project("--infer-strict")
     strict.assert_outcomes(failed=1)
     strict.stdout.fnmatch_lines([f"*{KEY}: accuracy NEW: no baseline entry*"])
 
+    project.baseline.unlink()
     off = project("--infer-mode=off", update=True)
     off.assert_outcomes(passed=1)
     assert not project.baseline.exists()

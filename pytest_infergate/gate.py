@@ -671,6 +671,12 @@ def failure_message(key: str, kind: str, verdict: Verdict) -> str:
             f"{key}: {outcome}: the optimisation was not applied: {verdict.reason}. "
             "Fix the runtime (or the test's expect_* settings); re-recording does not help."
         )
+    if verdict.outcome is Outcome.NO_BASELINE_FOR_MACHINE:
+        return (
+            f"{key}: {kind} {outcome}: {verdict.reason}, and --infer-strict fails a machine "
+            "without a baseline of its own; record it with --infer-update-baseline "
+            "(or --infer-machine=NAME to gate against a machine profile that has one)."
+        )
     if verdict.outcome not in (Outcome.REGRESSED, Outcome.INCONCLUSIVE, Outcome.NEW):
         return (
             f"{key}: {verdict.model_change}, and --infer-strict is set; "

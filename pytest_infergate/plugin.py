@@ -64,7 +64,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--infer-strict",
         action="store_true",
         default=None,
-        help="Fail on NEW and INCONCLUSIVE verdicts too (ini: infer_strict)",
+        help="Fail on NEW, INCONCLUSIVE and NO-BASELINE-FOR-MACHINE verdicts too, and on a "
+        "missing baseline file (ini: infer_strict)",
     )
     group.addoption(
         "--infer-latency-tolerance",
@@ -126,7 +127,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     for key, help_text in (
         ("infer_baseline", "Baseline JSON to gate against"),
-        ("infer_strict", "Fail on NEW and INCONCLUSIVE verdicts too (true/false)"),
+        ("infer_strict", "Fail on NEW, INCONCLUSIVE and NO-BASELINE-FOR-MACHINE too (true/false)"),
         ("infer_latency_tolerance", "Allowed p50 slowdown (fraction); default 0.1"),
         ("infer_max_time", "Longest time one measurement may sample, in seconds; default 10"),
         ("infer_accuracy_tolerance", "Allowed absolute accuracy drop (share); default 0.01"),
@@ -303,6 +304,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         gpu_warnings,
         spinning_warnings,
         summary,
+        ungated_line,
     )
 
     quiet = config.get_verbosity() < 0
@@ -315,6 +317,9 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             terminalreporter.write_line(line, **_COLOURS.get(row.outcome.value, {}))
         for note in format_notes(table):
             terminalreporter.write_line(note, yellow=True)
+    ungated = ungated_line(gate.measurements, gate.profile) if quiet else ""
+    if ungated:
+        terminalreporter.write_line(f"infergate: {ungated}", yellow=True)
     missing = gate.missing_baseline_problem()
     if missing:
         terminalreporter.write_line(f"infergate: {missing}", yellow=True)

@@ -58,6 +58,10 @@ if TYPE_CHECKING:
 RESULTS_SCHEMA_VERSION = 2
 
 
+#: Outcomes that fail only under ``--infer-strict``: the figure was not gated.
+STRICT_OUTCOMES = (Outcome.NEW, Outcome.INCONCLUSIVE, Outcome.NO_BASELINE_FOR_MACHINE)
+
+
 @dataclass(frozen=True)
 class FinishReport:
     """What the session wrote at the end, for the terminal summary."""
@@ -255,7 +259,9 @@ class GateSession:
 
         NOT-APPLIED fails even while re-recording: a new baseline does not fix a
         runtime that is not the one the test expects. With ``--infer-strict``, a
-        changed model fails unless the baseline is being re-recorded."""
+        changed model fails unless the baseline is being re-recorded, and so do NEW,
+        INCONCLUSIVE and NO-BASELINE-FOR-MACHINE: each is a figure nobody judged (a new
+        runner type has no latency of its own to be gated against)."""
         if self.config.mode is not Mode.GATE:
             return False
         if verdict.outcome is Outcome.NOT_APPLIED:
@@ -265,7 +271,7 @@ class GateSession:
         if verdict.outcome is Outcome.REGRESSED:
             return True
         return self.config.strict and (
-            bool(verdict.model_change) or verdict.outcome in (Outcome.NEW, Outcome.INCONCLUSIVE)
+            bool(verdict.model_change) or verdict.outcome in STRICT_OUTCOMES
         )
 
     def updated_baseline(self) -> Baseline:

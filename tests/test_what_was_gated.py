@@ -36,3 +36,57 @@ def test_recording_a_missing_baseline_says_nothing_about_it(project: pytest.Pyte
     result.assert_outcomes(passed=1)
     assert "does not exist" not in result.stdout.str()
     assert baseline.exists()
+
+
+UNDECIDED = """
+import time
+
+def busy():
+    end = time.perf_counter() + 0.001
+    while time.perf_counter() < end:
+        pass
+
+def test_undecided(infer_bench):
+    infer_bench.compare(busy, busy, max_time_s=0.004, warmup=0)
+"""
+
+
+def _record_on(project: pytest.Pytester, machine: str) -> str:
+    baseline = project.path / "baseline.json"
+    project.runpytest(
+        f"--infer-baseline={baseline}", "--infer-update-baseline", f"--infer-machine={machine}"
+    ).assert_outcomes(passed=1)
+    return str(baseline)
+
+
+def test_quiet_run_counts_what_it_could_not_gate(project: pytest.Pytester) -> None:
+    baseline = _record_on(project, "ci-runner")
+    project.makepyfile(test_undecided=UNDECIDED)
+    result = project.runpytest(f"--infer-baseline={baseline}", "--infer-machine=laptop", "-q")
+    result.assert_outcomes(passed=2)
+    lines = [line for line in result.outlines if line.startswith("infergate: not gated:")]
+    assert lines == [
+        "infergate: not gated: 1 INCONCLUSIVE (the gate could not tell a change from the "
+        "machine's noise, or the entry does not fit; the reasons are in the table without -q); "
+        "1 NO-BASELINE-FOR-MACHINE (recorded only on other machines, not 'laptop'; "
+        "--infer-update-baseline records this one)"
+    ]
+    # without -q the table shows those rows themselves
+    loud = project.runpytest(f"--infer-baseline={baseline}", "--infer-machine=laptop")
+    assert "not gated:" not in loud.stdout.str()
+    loud.stdout.fnmatch_lines_random(["*test_undecided*INCONCLUSIVE*", "*NO-BASELINE-FOR-MACHINE*"])
+
+
+def test_strict_fails_a_machine_without_a_baseline(project: pytest.Pytester) -> None:
+    baseline = _record_on(project, "ci-runner")
+    result = project.runpytest(
+        f"--infer-baseline={baseline}", "--infer-machine=new-runner", "--infer-strict"
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_model_latency: latency NO-BASELINE-FOR-MACHINE: no latency recorded for machine"
+            " 'new-runner' (recorded for: ci-runner), and --infer-strict fails a machine without a"
+            " baseline of its own; record it with --infer-update-baseline*"
+        ]
+    )

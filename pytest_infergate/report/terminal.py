@@ -170,6 +170,29 @@ def summary(measurements: Sequence[Measurement], *, regressions_only: bool) -> l
     return table
 
 
+def ungated_line(measurements: Sequence[Measurement], machine: str) -> str:
+    """One line for ``-q``, which shows only REGRESSED rows: how many rows could not be
+    gated (INCONCLUSIVE, NO-BASELINE-FOR-MACHINE) and why, so that a quiet run does not
+    pass on figures nobody judged. Empty when there are none."""
+    table = rows(measurements)
+    inconclusive = sum(row.outcome is Outcome.INCONCLUSIVE for row in table)
+    elsewhere = sum(row.outcome is Outcome.NO_BASELINE_FOR_MACHINE for row in table)
+    parts = []
+    if inconclusive:
+        parts.append(
+            f"{inconclusive} INCONCLUSIVE (the gate could not tell a change from the machine's "
+            "noise, or the entry does not fit; the reasons are in the table without -q)"
+        )
+    if elsewhere:
+        parts.append(
+            f"{elsewhere} NO-BASELINE-FOR-MACHINE (recorded only on other machines, not "
+            f"{machine!r}; --infer-update-baseline records this one)"
+        )
+    if not parts:
+        return ""
+    return "not gated: " + "; ".join(parts)
+
+
 def format_table(table: Sequence[Row]) -> list[str]:
     """Aligned text lines: the header, then one line per row (a ``[n]`` marks a note)."""
     notes = _numbered_notes(table)

@@ -64,6 +64,7 @@ class InferBench:
         as the ``InferenceSession`` of ``session.run``). A keyword argument of ``fn``
         named ``model`` must go through ``measure(kwargs=...)``."""
         __tracebackhide__ = True
+        _require_callable("infer_bench()", "the first argument", fn)
         _, value, failure = self._measure(
             fn, args, kwargs, name=None, batch_size=1, overrides=Settings(), model=model
         )
@@ -107,6 +108,7 @@ class InferBench:
         against (a NEW entry, ``--infer-update-baseline``).
         """
         __tracebackhide__ = True
+        _require_callable("infer_bench.measure()", "fn", fn)
         try:
             overrides = Settings.from_kwargs(
                 {
@@ -157,6 +159,8 @@ class InferBench:
         is in the summary table.
         """
         __tracebackhide__ = True
+        _require_callable("infer_bench.sweep()", "fn", fn)
+        _require_callable("infer_bench.sweep()", "make_args", make_args)
         if not batch_sizes:
             raise ValueError("infer_bench.sweep(): batch_sizes is empty")
         for size in batch_sizes:
@@ -229,8 +233,7 @@ class InferBench:
         """
         __tracebackhide__ = True
         for what, fn in (("candidate", candidate), ("reference", reference)):
-            if not callable(fn):
-                raise TypeError(f"infer_bench.compare(): {what} must be callable, got {fn!r}")
+            _require_callable("infer_bench.compare()", what, fn)
         try:
             overrides = Settings.from_kwargs(
                 {
@@ -440,6 +443,29 @@ class InferBench:
             decide=decide,
             events=events,
         )
+
+
+#: Methods that usually run a model, in the order they are suggested for a model object
+#: passed where its call belongs (``session`` for ``session.run``).
+_CALL_METHODS = ("run", "predict", "forward", "infer", "generate", "transform")
+
+
+def _require_callable(where: str, what: str, value: object) -> None:
+    """Fail the test in one line when ``value`` cannot be called: the usual slip is the
+    model object (an ``InferenceSession``) where its method (``session.run``) belongs,
+    and the ``TypeError`` from deep inside the timing loop names neither."""
+    __tracebackhide__ = True
+    if callable(value):
+        return
+    kind = type(value).__name__
+    message = f"{where}: {what} must be callable, got an object of type {kind}"
+    method = next((m for m in _CALL_METHODS if callable(getattr(value, m, None))), None)
+    if method is not None:
+        name = "session" if kind.lower().endswith("session") else "model"
+        message += f"; pass {name}.{method} (its {method} method), not the {name} itself"
+    else:
+        message += "; pass the function that runs the model (e.g. session.run, or a lambda)"
+    pytest.fail(message, pytrace=False)
 
 
 def _raise(failure: str | None) -> None:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 _SESSION_KEY = pytest.StashKey["GateSession"]()
 _FINISH_KEY = pytest.StashKey["FinishReport"]()
 _MARKER_KEY = pytest.StashKey[Settings]()
+_MARKER_ERROR_KEY = pytest.StashKey[str]()
 _REPORTS_KEY = pytest.StashKey["list[str]"]()
 _XDIST_KEY = pytest.StashKey["XdistHooks"]()
 
@@ -190,21 +191,31 @@ def get_session(config: pytest.Config) -> GateSession:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Validate each test's ``infergate`` markers once. A bad marker fails that test
+    alone, at its setup: failing the session would stop every other test too, even
+    when the marked one is deselected."""
     for item in items:
         kwargs: dict[str, Any] = {}
+        problem = ""
         for marker in reversed(list(item.iter_markers("infergate"))):
             if marker.args:
-                raise pytest.UsageError(
-                    f"infergate: {item.nodeid}: @pytest.mark.infergate takes keyword "
-                    "arguments only, e.g. latency_tolerance=0.2"
-                )
+                problem = "takes keyword arguments only, e.g. latency_tolerance=0.2"
             kwargs.update(marker.kwargs)
-        try:
-            item.stash[_MARKER_KEY] = Settings.from_kwargs(kwargs)
-        except ValueError as exc:
-            raise pytest.UsageError(
-                f"infergate: {item.nodeid}: @pytest.mark.infergate: {exc}"
-            ) from None
+        if not problem:
+            try:
+                item.stash[_MARKER_KEY] = Settings.from_kwargs(kwargs)
+            except ValueError as exc:
+                problem = str(exc)
+        if problem:
+            item.stash[_MARKER_ERROR_KEY] = f"infergate: @pytest.mark.infergate: {problem}"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Fail a test with a bad ``infergate`` marker before its fixtures are built."""
+    problem = item.stash.get(_MARKER_ERROR_KEY, "")
+    if problem:
+        pytest.fail(problem, pytrace=False)
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pytest_infergate.baseline import (
     RELATIVE_RESOLUTION,
@@ -661,6 +661,50 @@ def _describe_ratio(
             )
         parts.append(text + (f" [{g.note}]" if g.note else ""))
     return "; ".join(parts)
+
+
+#: A/B checks against a fixed requirement (``max_slowdown``, ``min_speedup``, or the default
+#: slowdown gate): nothing is recorded for them, so re-recording cannot change them.
+FIXED_RATIO_METRICS = ("slowdown", "speedup")
+
+
+def as_recorded(verdict: Verdict, *, fresh: bool) -> Verdict:
+    """What an ``--infer-update-baseline`` run says about a measurement it records.
+
+    Judged against the entry it replaces, a recording run would print REGRESSED and
+    IMPROVED rows while exiting 0: the words of a gate that is not gating. So every
+    recorded figure becomes RECORDED (``fresh``: nothing was stored for this machine) or
+    UPDATED, its check keeping the old figure as ``baseline`` and the new as ``current``,
+    which is what changed. An A/B test's fixed gates are not recorded figures: they keep
+    their outcome, and a REGRESSED one still fails (re-recording cannot relax
+    ``min_speedup``). NOT-APPLIED stays as it is: it is never recorded.
+    """
+    if verdict.outcome is Outcome.NOT_APPLIED:
+        return verdict
+    label = Outcome.RECORDED if fresh else Outcome.UPDATED
+    checks = tuple(
+        c if c.metric in FIXED_RATIO_METRICS else replace(c, outcome=label, note="")
+        for c in verdict.checks
+    )
+    fixed = [c.outcome for c in checks if c.metric in FIXED_RATIO_METRICS]
+    if Outcome.REGRESSED in fixed:
+        return replace(verdict, outcome=Outcome.REGRESSED, checks=checks)
+    changes = [_recorded_change(c) for c in checks if c.outcome is label]
+    if fresh:
+        reason = "recorded: nothing was stored for this machine before"
+    else:
+        reason = "updated: " + ("; ".join(changes) or "the stored entry was replaced")
+    return replace(verdict, outcome=label, checks=checks, reason=reason)
+
+
+def _recorded_change(c: Check) -> str:
+    """One recorded figure, old → new: ``p50 1.003 → 1.571 ms (+56.6%)``."""
+    if isinstance(c, AccuracyCheck):
+        return f"{c.metric} {_value(c.baseline)} → {_value(c.current)} ({_points(c.change)})"
+    if c.metric == "ratio":
+        return f"ratio {c.baseline:.3f} → {c.current:.3f} ({c.change:+.1%})"
+    name = c.metric.removesuffix("_ms")
+    return f"{name} {c.baseline:.4g} → {c.current:.4g} ms ({c.change:+.1%})"
 
 
 def failure_message(key: str, kind: str, verdict: Verdict) -> str:

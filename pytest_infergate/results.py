@@ -32,6 +32,12 @@ class Outcome(enum.Enum):
     #: The runtime is not what the test expects (a provider fallback, a float graph
     #: where a quantised one was meant): the numbers measure the wrong thing.
     NOT_APPLIED = "NOT-APPLIED"
+    #: ``--infer-update-baseline`` recorded the figure where there was none for this
+    #: machine (the entry was NEW, or NO-BASELINE-FOR-MACHINE).
+    RECORDED = "RECORDED"
+    #: ``--infer-update-baseline`` replaced the stored figure; the checks hold the old
+    #: value as ``baseline`` and the new one as ``current``.
+    UPDATED = "UPDATED"
 
 
 #: How bad an outcome is when several checks of one measurement are combined.
@@ -43,6 +49,8 @@ SEVERITY: dict[Outcome, int] = {
     Outcome.PASS: 2,
     Outcome.NEW: 1,
     Outcome.NO_BASELINE_FOR_MACHINE: 1,
+    Outcome.UPDATED: 1,
+    Outcome.RECORDED: 1,
     Outcome.SKIPPED: 0,
 }
 

@@ -230,10 +230,15 @@ class GateSession:
                 tolerances["max_flip_rate"] = settings.max_flip_rate
         else:
             tolerances = dict(settings.latency_tolerance or {})
+        verdict = self.applied(verdict, facts, settings, reference_facts)
+        if self.config.update and self.config.baseline_path is not None:
+            from pytest_infergate.gate import as_recorded
+
+            verdict = as_recorded(verdict, fresh=self._fresh(verdict))
         measurement = Measurement(
             nodeid=nodeid,
             result=result,
-            verdict=self.applied(verdict, facts, settings, reference_facts),
+            verdict=verdict,
             tolerances=tolerances,
             facts=facts,
             gpu=gpu,
@@ -243,6 +248,15 @@ class GateSession:
         )
         self.measurements.append(measurement)
         return measurement
+
+    def _fresh(self, verdict: Verdict) -> bool:
+        """Whether recording ``verdict``'s measurement adds a figure rather than replacing
+        one: no entry of its kind, or (latency, ratio) none for this machine."""
+        entry = self.baseline.entries.get(verdict.key)
+        if entry is None or getattr(entry, "kind", None) != verdict.kind:
+            return True
+        machines = getattr(entry, "machines", None)
+        return machines is not None and self.profile not in machines
 
     def merge(self, measurements: Sequence[Measurement]) -> None:
         """Add measurements judged elsewhere (a pytest-xdist worker's); one key holds
@@ -267,7 +281,8 @@ class GateSession:
         if verdict.outcome is Outcome.NOT_APPLIED:
             return True
         if self.config.update:
-            return False
+            # only an A/B test's fixed gate is still REGRESSED here (see gate.as_recorded)
+            return verdict.outcome is Outcome.REGRESSED and verdict.kind == "ratio"
         if verdict.outcome is Outcome.REGRESSED:
             return True
         return self.config.strict and (

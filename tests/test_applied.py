@@ -309,7 +309,7 @@ def test_accuracy_of_a_float_graph_is_not_applied_and_the_quantised_copy_passes(
     assert fp32["verdict"]["outcome"] == "NOT-APPLIED"
     assert fp32["runtime_facts"]["op_histogram"] == {"MatMul": 2, "Relu": 1}
     marked = by_key["test_acc.py::test_int8_marker"]
-    assert marked["verdict"]["outcome"] == "NEW"
+    assert marked["verdict"]["outcome"] == "RECORDED"  # an update run records it
     assert marked["runtime_facts"]["op_histogram"]["MatMulInteger"] == 2
     behind = by_key["test_acc.py::test_int8_behind_a_function"]["runtime_facts"]
     assert behind["model_sha256"] == marked["runtime_facts"]["model_sha256"]

@@ -90,3 +90,68 @@ def test_strict_fails_a_machine_without_a_baseline(project: pytest.Pytester) -> 
             " baseline of its own; record it with --infer-update-baseline*"
         ]
     )
+
+
+def test_recording_says_recorded_and_what_changed(project: pytest.Pytester, slowdown) -> None:
+    import json
+
+    baseline = project.path / "baseline.json"
+    results = project.path / "results.json"
+    update = [f"--infer-baseline={baseline}", "--infer-update-baseline", f"--infer-json={results}"]
+    first = project.runpytest(*update)
+    first.assert_outcomes(passed=1)
+    first.stdout.fnmatch_lines(["*test_model.py::test_model_latency*p50*RECORDED"])
+    (measurement,) = json.loads(results.read_text())["measurements"]
+    assert measurement["verdict"]["outcome"] == "RECORDED"
+
+    slowdown(2.0)
+    again = project.runpytest(*update)
+    again.assert_outcomes(passed=1)
+    output = again.stdout.str()
+    assert "REGRESSED" not in output
+    again.stdout.fnmatch_lines(["*test_model_latency*p50*1.0* ms*2.0* ms*+*%*UPDATED (+*%)"])
+    (measurement,) = json.loads(results.read_text())["measurements"]
+    verdict = measurement["verdict"]
+    assert verdict["outcome"] == "UPDATED"
+    assert verdict["reason"].startswith("updated: p50 1.0")
+    (check,) = [c for c in verdict["checks"] if c["metric"] == "p50_ms"]
+    assert check["outcome"] == "UPDATED"
+    assert 1.7 < check["current"] / check["baseline"] < 2.6
+
+
+AB_GATED = """
+import os
+import time
+
+def busy(ms):
+    end = time.perf_counter() + ms / 1000
+    while time.perf_counter() < end:
+        pass
+
+def test_ab(infer_bench):
+    factor = float(os.environ.get("INFERGATE_TEST_SLOWDOWN", "1"))
+    infer_bench.compare(lambda: busy(factor), lambda: busy(1.0), max_slowdown="10%")
+"""
+
+
+def test_recording_does_not_relax_an_ab_tests_fixed_gate(
+    pytester: pytest.Pytester, slowdown
+) -> None:
+    pytester.makeini("[pytest]\ninfer_max_time = 5\n")
+    pytester.makepyfile(test_ab=AB_GATED)
+    baseline = pytester.path / "baseline.json"
+    first = pytester.runpytest(f"--infer-baseline={baseline}", "--infer-update-baseline")
+    first.assert_outcomes(passed=1)
+    first.stdout.fnmatch_lines_random(
+        ["*test_ab.py::test_ab*slowdown*PASS", "*test_ab.py::test_ab*ratio*-*x*RECORDED"]
+    )
+    slowdown(2.0)
+    result = pytester.runpytest(f"--infer-baseline={baseline}", "--infer-update-baseline")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*test_ab: A/B REGRESSED: candidate/reference*relax max_slowdown= or min_speedup=*",
+            "*test_ab.py::test_ab*slowdown*REGRESSED*",
+            "*test_ab.py::test_ab*ratio*UPDATED (+*%)*",
+        ]
+    )

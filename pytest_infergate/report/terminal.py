@@ -83,6 +83,13 @@ def _figures(c: Check) -> tuple[str, str, str]:
     return _ms(c.baseline), _ms(c.current), f"{c.change:+.1%}"
 
 
+def _verdict(outcome: Outcome, change: str) -> str:
+    """The verdict cell: an updated figure says by how much it moved, ``UPDATED (+57.0%)``."""
+    if outcome is Outcome.UPDATED and change:
+        return f"{outcome.value} ({change})"
+    return outcome.value
+
+
 def _speed_rows(m: Measurement, r: LatencyResult | ComparisonResult) -> list[Row]:
     v = m.verdict
     samples = _samples(r)
@@ -98,7 +105,11 @@ def _speed_rows(m: Measurement, r: LatencyResult | ComparisonResult) -> list[Row
         mdr = percent(c.mdr) if c.mdr is not None else ""
         metric = c.metric.removesuffix("_ms")
         figures = (r.key, metric, baseline, current, change, "", p_value, mdr, samples)
-        table.append(Row((*figures, c.outcome.value), c.outcome, c.note))
+        table.append(Row((*figures, _verdict(c.outcome, change)), c.outcome, c.note))
+    if isinstance(r, ComparisonResult) and v.outcome is Outcome.RECORDED:
+        # a first recording of a ratio has no stored check to show; its row says it is stored
+        cells = (r.key, "ratio", "-", f"{r.ratio:.3f}x", "-", "", "", "", samples, "RECORDED")
+        table.append(Row(cells, Outcome.RECORDED))
     return table
 
 
@@ -129,8 +140,8 @@ def _accuracy_rows(m: Measurement, r: AccuracyResult) -> list[Row]:
                 "",
                 str(r.n),
             )
-        note = "" if c.paired else f"{r.key}: {v.reason}"
-        table.append(Row((*cells, c.outcome.value), c.outcome, note))
+        note = "" if c.paired or c.outcome is Outcome.UPDATED else f"{r.key}: {v.reason}"
+        table.append(Row((*cells, _verdict(c.outcome, cells[4])), c.outcome, note))
     return table
 
 

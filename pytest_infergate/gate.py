@@ -64,6 +64,13 @@ MIN_HISTORY = 3
 UNMEASURED_DRIFT = 0.15
 #: How long a history must span before its spread is trusted as the machine's drift.
 HISTORY_SPAN_S = 3600
+#: The largest minimum detectable regression worth stating as a number. An entry whose
+#: history lets the gate catch only slowdowns beyond +100% (the call taking more than twice
+#: as long) protects nothing an optimisation is measured for: int8, an ONNX export or a new
+#: runtime move latency by 10-80%, and a regression that doubles a call shows in any
+#: timing at all. Above it, a figure such as 24519% is the spread of a loaded machine's
+#: few runs extrapolated, not a promise, so the summary says "cannot gate" and why.
+MDR_BOUND = 1.0
 #: Looks (samples taken) at which a stored-baseline measurement may stop early.
 LATENCY_LOOKS = (50, 150, 300, 500, 1000)
 #: How much wider the tolerance of a ratio is when it was stored on another machine.
@@ -188,7 +195,15 @@ def _check_history(
         outcome = Outcome.PASS
     settled = low_ms > threshold or high_ms <= limit or (high_ms <= threshold and low_ms > limit)
     note = ""
-    if one_sitting and outcome is Outcome.INCONCLUSIVE:
+    if cannot_gate(mdr, tolerance):
+        sitting = ", recorded in one sitting," if one_sitting else ""
+        note = (
+            f"cannot gate here: the {len(history)} stored runs on this machine{sitting} spread "
+            f"so widely that only a slowdown beyond {percent(MDR_BOUND)} (over 2x the time) "
+            "could be told from their drift; time this call against a reference in the same "
+            "process with infer_bench.compare(), or record runs at quieter times"
+        )
+    elif one_sitting and outcome is Outcome.INCONCLUSIVE:
         note = (
             f"the {len(history)} stored runs were recorded within {HISTORY_SPAN_S // 3600} h, "
             f"so their spread does not show the machine's drift: changes below "
@@ -209,6 +224,13 @@ def _check_history(
         f"MDR {percent(mdr)}"
     )
     return _Judged(check, settled, detail)
+
+
+def cannot_gate(mdr: float | None, tolerance: float) -> bool:
+    """Whether a check's minimum detectable regression is beyond :data:`MDR_BOUND` because
+    of the history's spread (not because the tolerance itself is that wide: a chosen
+    300% tolerance on a shared runner is a decision, not a failure to measure)."""
+    return mdr is not None and mdr > MDR_BOUND and mdr > tolerance + UNMEASURED_DRIFT
 
 
 def _judge_latency(

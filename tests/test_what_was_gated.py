@@ -155,3 +155,32 @@ def test_recording_does_not_relax_an_ab_tests_fixed_gate(
             "*test_ab.py::test_ab*ratio*UPDATED (+*%)*",
         ]
     )
+
+
+def test_an_entry_whose_history_cannot_gate_says_so(project: pytest.Pytester) -> None:
+    import json
+
+    baseline = project.path / "baseline.json"
+    project.runpytest(f"--infer-baseline={baseline}", "--infer-update-baseline").assert_outcomes(
+        passed=1
+    )
+    # three runs recorded on a loaded machine: 0.5, 1 and 4 ms (a log sd of 1.06)
+    document = json.loads(baseline.read_text())
+    (record,) = document["entries"]["test_model.py::test_model_latency"]["machines"].values()
+    record["history_p50_ms"] = [0.5, 1.0, 4.0]
+    record.pop("history_recorded_at", None)
+    baseline.write_text(json.dumps(document))
+
+    result = project.runpytest(f"--infer-baseline={baseline}")
+    result.assert_outcomes(passed=1)
+    (row,) = [line for line in result.outlines if line.startswith("test_model.py::")]
+    assert " cannot gate " in row
+    assert row.count("%") == 1  # the change; no MDR figure
+    result.stdout.fnmatch_lines(
+        [
+            "[[]1[]] cannot gate here: the 3 stored runs on this machine, recorded in one "
+            "sitting, spread so widely that only a slowdown beyond 100% (over 2x the time) could "
+            "be told from their drift; time this call against a reference in the same process "
+            "with infer_bench.compare(), or record runs at quieter times"
+        ]
+    )

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
-from pytest_infergate.gate import percent
+from pytest_infergate.gate import cannot_gate, percent
 from pytest_infergate.provenance import RuntimeFacts, op_changes
 from pytest_infergate.results import (
     SEVERITY,
@@ -103,6 +103,8 @@ def _speed_rows(m: Measurement, r: LatencyResult | ComparisonResult) -> list[Row
         baseline, current, change = _figures(c)
         p_value = f"{c.p_value:.2g}" if c.p_value is not None else ""
         mdr = percent(c.mdr) if c.mdr is not None else ""
+        if cannot_gate(c.mdr, c.tolerance):
+            mdr = "cannot gate"  # the footnote says why; the figure stays in the results JSON
         metric = c.metric.removesuffix("_ms")
         figures = (r.key, metric, baseline, current, change, "", p_value, mdr, samples)
         table.append(Row((*figures, _verdict(c.outcome, change)), c.outcome, c.note))

@@ -31,13 +31,18 @@ import binascii
 import contextlib
 import dataclasses
 import datetime as _dt
+import glob
+import hashlib
 import json
 import math
 import os
 import re
+import signal
+import stat
 import struct
 import tempfile
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -412,6 +417,24 @@ LATENCY_FIGURES = (
 )
 
 
+#: The longest time a stored figure may hold, in ms (about 11.6 days): far beyond any
+#: model call, and small enough that the gate's logarithms and exponentials stay finite.
+MAX_TIME_MS = 1e9
+
+#: The largest integer a count or a raw sample (ns) may hold: what numpy's int64 holds.
+MAX_INTEGER = 2**63 - 1
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _short(value: object) -> str:
+    """``repr(value)``, cut short: a 5000-digit integer does not belong in a one-line error."""
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**30 else "a huge integer"
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
 class _Reader:
     """Typed access to untrusted JSON that names the first bad field in its error."""
 
@@ -434,34 +457,61 @@ class _Reader:
     def string(self, obj: Mapping[str, Any], name: str, where: str) -> str:
         value = self.get(obj, name, where)
         if not isinstance(value, str):
-            raise self.fail(f"{where}.{name}", f"expected a string, got {value!r}")
+            raise self.fail(f"{where}.{name}", f"expected a string, got {_short(value)}")
         return value
 
     def integer(self, obj: Mapping[str, Any], name: str, where: str, minimum: int = 0) -> int:
         value = self.get(obj, name, where)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise self.fail(f"{where}.{name}", f"expected an integer >= {minimum}, got {value!r}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or not minimum <= value <= MAX_INTEGER
+        ):
+            raise self.fail(
+                f"{where}.{name}", f"expected an integer >= {minimum}, got {_short(value)}"
+            )
         return value
 
+    def real(self, value: object, where: str) -> float:
+        """A finite JSON number as a float (an integer too large for a float is refused)."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(where, f"expected a finite number, got {_short(value)}")
+        try:
+            number = float(value)
+        except OverflowError:
+            raise self.fail(where, f"expected a finite number, got {_short(value)}") from None
+        if not math.isfinite(number):
+            raise self.fail(where, f"expected a finite number, got {_short(value)}")
+        return number
+
     def duration(self, value: object, where: str) -> float:
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not math.isfinite(value)
-            or value < 0
-        ):
-            raise self.fail(where, f"expected a finite number >= 0, got {value!r}")
-        return float(value)
+        number = self.real(value, where)
+        if number < 0:
+            raise self.fail(where, f"expected a finite number >= 0, got {_short(value)}")
+        return number
+
+    def time_ms(self, value: object, where: str, *, zero: bool = False) -> float:
+        """A stored time in milliseconds: finite, > 0 (>= 0 with ``zero``) and at most
+        :data:`MAX_TIME_MS`; the gate takes logarithms of these, so 0 and absurd
+        spreads would break it."""
+        return self.positive(value, where, zero=zero, what="a time in ms")
+
+    def positive(
+        self, value: object, where: str, *, zero: bool = False, what: str = "a number"
+    ) -> float:
+        """A finite number > 0 (>= 0 with ``zero``) and at most :data:`MAX_TIME_MS`."""
+        number = self.real(value, where)
+        if not ((number >= 0 if zero else number > 0) and number <= MAX_TIME_MS):
+            bound = ">= 0" if zero else "> 0"
+            raise self.fail(
+                where,
+                f"expected {what} {bound} and <= {MAX_TIME_MS:g}, got {_short(value)}; "
+                "fix the value or delete the entry, then re-record it",
+            )
+        return number
 
     def number(self, obj: Mapping[str, Any], name: str, where: str) -> float:
-        value = self.get(obj, name, where)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not math.isfinite(value)
-        ):
-            raise self.fail(f"{where}.{name}", f"expected a finite number, got {value!r}")
-        return float(value)
+        return self.real(self.get(obj, name, where), f"{where}.{name}")
 
     def items(
         self, obj: Mapping[str, Any], name: str, where: str, *, optional: bool = False
@@ -480,13 +530,21 @@ class _Reader:
         value = self.items(obj, name, where, optional=optional)
         return tuple(self.duration(v, f"{where}.{name}[{i}]") for i, v in enumerate(value))
 
+    def times_ms(
+        self, obj: Mapping[str, Any], name: str, where: str, *, optional: bool = False
+    ) -> tuple[float, ...]:
+        value = self.items(obj, name, where, optional=optional)
+        return tuple(self.time_ms(v, f"{where}.{name}[{i}]") for i, v in enumerate(value))
+
     def digest(self, obj: Mapping[str, Any], name: str, where: str) -> str | None:
         """An optional sha256: 64 lowercase hex digits, or ``None`` when absent."""
         if name not in obj:
             return None
         value = self.string(obj, name, where)
         if not _SHA256.fullmatch(value):
-            raise self.fail(f"{where}.{name}", f"expected 64 lowercase hex digits, got {value!r}")
+            raise self.fail(
+                f"{where}.{name}", f"expected 64 lowercase hex digits, got {_short(value)}"
+            )
         return value
 
     def times(self, obj: Mapping[str, Any], name: str, where: str) -> tuple[str, ...]:
@@ -494,14 +552,16 @@ class _Reader:
         value = self.items(obj, name, where, optional=True)
         for i, item in enumerate(value):
             if not isinstance(item, str) or parse_time(item) is None:
-                raise self.fail(f"{where}.{name}[{i}]", f"expected an ISO 8601 time, got {item!r}")
+                raise self.fail(
+                    f"{where}.{name}[{i}]", f"expected an ISO 8601 time, got {_short(item)}"
+                )
         return tuple(value)
 
     def string_map(self, obj: Mapping[str, Any], name: str, where: str) -> dict[str, str]:
         value = self.mapping(obj.get(name, {}), f"{where}.{name}")
         for key, item in value.items():
             if not isinstance(item, str):
-                raise self.fail(f"{where}.{name}.{key}", f"expected a string, got {item!r}")
+                raise self.fail(f"{where}.{name}.{key}", f"expected a string, got {_short(item)}")
         return dict(value)
 
 
@@ -517,15 +577,16 @@ def parse_time(text: str) -> _dt.datetime | None:
 def _decode_record(r: _Reader, raw: object, where: str) -> LatencyRecord:
     obj = r.mapping(raw, where)
     floats = {
-        name: r.duration(r.get(obj, name, where), f"{where}.{name}") for name in LATENCY_FIGURES
+        name: r.time_ms(r.get(obj, name, where), f"{where}.{name}", zero=name == "stdev_ms")
+        for name in LATENCY_FIGURES
     }
     return LatencyRecord(
         n=r.integer(obj, "n", where, minimum=1),
         batch_size=r.integer(obj, "batch_size", where, minimum=1),
-        history_p50_ms=r.durations(obj, "history_p50_ms", where),
-        sketch_ms=r.durations(obj, "sketch_ms", where),
+        history_p50_ms=r.times_ms(obj, "history_p50_ms", where),
+        sketch_ms=r.times_ms(obj, "sketch_ms", where),
         recorded_at=r.string(obj, "recorded_at", where),
-        history_p95_ms=r.durations(obj, "history_p95_ms", where, optional=True),
+        history_p95_ms=r.times_ms(obj, "history_p95_ms", where, optional=True),
         model_sha256=r.digest(obj, "model_sha256", where),
         history_recorded_at=r.times(obj, "history_recorded_at", where),
         **floats,
@@ -536,18 +597,14 @@ def _decode_ratio_record(r: _Reader, raw: object, where: str) -> RatioRecord:
     obj = r.mapping(raw, where)
 
     def positive(name: str) -> float:
-        value = r.duration(r.get(obj, name, where), f"{where}.{name}")
-        if value <= 0:
-            raise r.fail(f"{where}.{name}", f"expected a number > 0, got {value!r}")
-        return value
+        return r.positive(r.get(obj, name, where), f"{where}.{name}")
 
-    history = r.durations(obj, "history_ratio", where)
-    if any(v <= 0 for v in history):
-        raise r.fail(f"{where}.history_ratio", "ratios must be > 0")
+    history_raw = r.items(obj, "history_ratio", where)
+    history = tuple(r.positive(v, f"{where}.history_ratio[{i}]") for i, v in enumerate(history_raw))
     high_raw = r.get(obj, "ratio_high", where)
     ratio = positive("ratio")
-    low = r.duration(r.get(obj, "ratio_low", where), f"{where}.ratio_low")
-    high = math.inf if high_raw is None else r.duration(high_raw, f"{where}.ratio_high")
+    low = r.positive(r.get(obj, "ratio_low", where), f"{where}.ratio_low", zero=True)
+    high = math.inf if high_raw is None else r.positive(high_raw, f"{where}.ratio_high")
     if not low <= ratio <= high:
         raise r.fail(where, f"ratio {ratio} is not inside its interval [{low}, {high}]")
     return RatioRecord(
@@ -721,14 +778,40 @@ def _update_to_2(document: dict[str, Any]) -> dict[str, Any]:
 _MIGRATIONS = {2: _update_to_2}
 
 
+#: The largest file :func:`read_json` parses. A results file keeps every raw sample
+#: (about 8 bytes each), so a thousand 10 s measurements of 1 ms calls fit in ~80 MB.
+MAX_FILE_BYTES = 256 * 1024 * 1024
+
+
 def read_json(path: Path) -> object:
-    """Parse a JSON file, turning every way it can be unreadable into a :class:`BaselineError`."""
-    if path.is_dir():
-        raise BaselineError(f"{path}: is a directory; pass the path of a JSON file")
+    """Parse one of our JSON files, turning every way it can be unusable into a
+    :class:`BaselineError`: not a regular file (a FIFO would block forever, ``/dev/zero``
+    never ends), larger than :data:`MAX_FILE_BYTES`, not UTF-8, not JSON, nested
+    too deeply for the parser, or holding an integer too long to convert. ``NaN``
+    parses: the decoders refuse it, naming the field."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BaselineError(f"{path}: cannot be read: {exc}") from None
+        status = path.stat()
+    except OSError as exc:
+        raise BaselineError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(status.st_mode):
+        raise BaselineError(f"{path}: is a directory; pass the path of a JSON file")
+    if not stat.S_ISREG(status.st_mode):
+        raise BaselineError(f"{path}: not a regular file; pass the path of a JSON file")
+    if status.st_size > MAX_FILE_BYTES:
+        raise BaselineError(
+            f"{path}: {status.st_size} bytes, larger than the {MAX_FILE_BYTES} a baseline or "
+            "results file may have; pass the right file"
+        )
+    try:
+        with path.open("rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
+        text = data.decode("utf-8")
+    except OSError as exc:
+        raise BaselineError(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise BaselineError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise BaselineError(f"{path}: grew past {MAX_FILE_BYTES} bytes while being read")
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -736,6 +819,10 @@ def read_json(path: Path) -> object:
             f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
             "fix it, or restore it from version control"
         ) from None
+    except RecursionError:
+        raise BaselineError(f"{path}: nested too deeply; not a pytest-infergate file") from None
+    except ValueError as exc:  # an integer of more than 4300 digits
+        raise BaselineError(f"{path}: not valid JSON ({exc})") from None
 
 
 def load_baseline(path: Path) -> Baseline:
@@ -751,46 +838,119 @@ def load_baseline(path: Path) -> Baseline:
 def write_atomic(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` in one step: a temporary file beside it, fsync,
     then ``os.replace``. On any failure the old file is untouched and the temporary
-    file is removed."""
-    directory = path.parent
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    file is removed; SIGTERM while writing counts as a failure, not a silent death.
+    A symbolic link is followed: the file it points to is replaced, the link stays."""
+    target = Path(os.path.realpath(path))
+    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+        with _terminate_as_interrupt(), os.fdopen(fd, "w", encoding="utf-8") as stream:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
-        if path.exists():
-            os.chmod(temporary, path.stat().st_mode & 0o777)
-        else:
-            os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
+            mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
+            os.chmod(temporary, mode)
+            os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
 
 
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into ``KeyboardInterrupt`` while the block runs (main thread only),
+    so that the temporary file is removed instead of left behind by a killed process."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def check_writable(path: Path) -> None:
     """Fail early, before any test runs, if ``path`` could not be written at the end.
 
-    Probes by creating a temporary file beside it: permission bits alone say
-    nothing when running as root or on read-only mounts.
+    Probes by creating a temporary file beside it (beside the file a symbolic link
+    points to): permission bits alone say nothing when running as root or on
+    read-only mounts.
     """
     if path.is_dir():
         raise BaselineError(f"{path}: is a directory; pass the path of a JSON file")
-    directory = path.parent
+    directory = Path(os.path.realpath(path)).parent
     if not directory.is_dir():
         raise BaselineError(f"{path}: directory {directory} does not exist; create it first")
+    if path.exists() and not path.is_file():
+        raise BaselineError(f"{path}: not a regular file; pass the path of a JSON file")
     try:
         fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=directory)
     except OSError as exc:
         raise BaselineError(
             f"{path}: cannot write in {directory} ({exc.strerror}); "
-            "fix its permissions or choose another --infer-baseline"
+            "fix its permissions or choose another path"
         ) from None
     os.close(fd)
     os.unlink(probe)
 
 
 def write_baseline(path: Path, baseline: Baseline) -> None:
+    """Write ``baseline`` to ``path`` (atomically); callers that read it first use
+    :func:`update_baseline`, so that no concurrent writer's entries are lost."""
     write_atomic(path, dumps(encode_baseline(baseline)))
+
+
+#: How long a baseline update waits for another process's update of the same file.
+LOCK_TIMEOUT_S = 300.0
+
+
+def lock_path(path: Path) -> Path:
+    """The lock file of the baseline at ``path``: in the system's temp directory, keyed
+    by the real path, so every process of this machine that updates that file (through
+    any symbolic link) takes the same lock, and the user's repository gets no litter."""
+    real = os.path.realpath(path)
+    digest = hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:20]
+    return Path(tempfile.gettempdir()) / f"infergate-baseline-{digest}.lock"
+
+
+def update_baseline(
+    path: Path, change: Callable[[Baseline], Baseline], *, read: bool = True
+) -> Baseline:
+    """Read the baseline at ``path``, apply ``change`` and write the result, under the
+    file's lock: two runs that update one file at once (two CI jobs on one runner)
+    each add their entries to what the other wrote, instead of the last writer
+    winning. Temporary files that a killed writer left behind are removed while the
+    lock is held (no live writer can own them then). With ``read=False`` the file is
+    replaced whole (``change`` gets an empty baseline). Returns what was written."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(lock_path(path)), timeout=LOCK_TIMEOUT_S)
+    try:
+        with lock:
+            remove_stale_temporaries(path)
+            updated = change(load_baseline(path) if read else Baseline())
+            write_baseline(path, updated)
+    except Timeout:
+        raise BaselineError(
+            f"{path}: another process has held its lock ({lock.lock_file}) for "
+            f"{LOCK_TIMEOUT_S:g} s; wait for it to finish, or remove the lock file if "
+            "no infergate run is alive"
+        ) from None
+    return updated
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Delete the temporary files of interrupted writes of ``path`` (``.NAME.*.tmp``
+    beside the file it resolves to); call it only while holding :func:`lock_path`."""
+    target = Path(os.path.realpath(path))
+    removed = []
+    for leftover in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+            removed.append(leftover)
+    return removed

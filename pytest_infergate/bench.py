@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -25,9 +26,11 @@ from pytest_infergate.results import (
 from pytest_infergate.session import GateSession
 from pytest_infergate.timing import (
     EventFactory,
+    LazyCallError,
     PairTiming,
     SamplingPlan,
     Timing,
+    refuse_lazy,
     resolve_sync,
     resolve_timer,
     run,
@@ -258,6 +261,9 @@ class InferBench:
             )
         _check_batch_size("compare", batch_size)
         key = self._key(name)
+        with _lazy_calls_fail("compare"):
+            refuse_lazy(candidate)
+            refuse_lazy(reference)
         settings = self._session.config.resolve(overrides, self._marker)
         cand_kwargs = dict(kwargs or {})
         ref_args = args if reference_args is None else reference_args
@@ -275,16 +281,17 @@ class InferBench:
             return _comparison_once(key, call_candidate, call_reference, batch_size, sync_fn)
         facts = measured_facts(candidate, model)
         reference_facts = measured_facts(reference, reference_model)
-        result, verdict, cpu = self._compare(
-            key,
-            call_candidate,
-            call_reference,
-            settings,
-            slowdown,
-            min_speedup,
-            batch_size,
-            sync_fn,
-        )
+        with _lazy_calls_fail("compare"):
+            result, verdict, cpu = self._compare(
+                key,
+                call_candidate,
+                call_reference,
+                settings,
+                slowdown,
+                min_speedup,
+                batch_size,
+                sync_fn,
+            )
         measurement = self._session.record_verdict(
             self._nodeid,
             result,
@@ -362,6 +369,7 @@ class InferBench:
         if key in self._keys:
             hint = "pass a distinct name= to each" if name is None else f"name {name!r} is taken"
             raise ValueError(f"{key} was already measured in this test; {hint}")
+        self._session.claim(key, self._nodeid)
         self._keys.add(key)
         return key
 
@@ -381,7 +389,26 @@ class InferBench:
         """Time and record one measurement; the third value is the message its test must
         fail with (``None``: it passes), so that a sweep can finish its points first."""
         __tracebackhide__ = True
+        with _lazy_calls_fail("measure"):
+            return self._measure_timeable(
+                fn, args, kwargs, name, batch_size, overrides, sync, model, timer
+            )
+
+    def _measure_timeable(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        name: str | None,
+        batch_size: int,
+        overrides: Settings,
+        sync: Callable[[], object] | str | None,
+        model: object,
+        timer: str,
+    ) -> tuple[LatencyResult, Any, str | None]:
+        __tracebackhide__ = True
         key = self._key(name)
+        refuse_lazy(fn)
         settings = self._session.config.resolve(overrides, self._marker)
         sync_fn = resolve_sync(sync, (*args, kwargs, fn, model))
         events = resolve_timer(timer)
@@ -473,6 +500,17 @@ def _raise(failure: str | None) -> None:
     __tracebackhide__ = True
     if failure is not None:
         pytest.fail(failure, pytrace=False)
+
+
+@contextlib.contextmanager
+def _lazy_calls_fail(method: str) -> Iterator[None]:
+    """Fail the test in one line when the timed function only creates a generator or
+    coroutine (:func:`refuse_lazy`)."""
+    __tracebackhide__ = True
+    try:
+        yield
+    except LazyCallError as exc:
+        pytest.fail(f"infer_bench.{method}(): {exc}", pytrace=False)
 
 
 _ONE_CALL = SamplingPlan(warmup_calls=0, warmup_s=0, min_samples=1, min_time_s=0, max_time_s=1e-9)

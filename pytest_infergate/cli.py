@@ -102,7 +102,7 @@ def _run_compare(args: argparse.Namespace) -> int:
 
 
 def _run_merge(args: argparse.Namespace) -> int:
-    from pytest_infergate.baseline import dumps, write_atomic, write_baseline
+    from pytest_infergate.baseline import dumps, update_baseline, write_atomic
     from pytest_infergate.offline import merge_baselines, merge_results
     from pytest_infergate.results_file import decode_results
 
@@ -132,7 +132,7 @@ def _run_merge(args: argparse.Namespace) -> int:
     merged, conflicts = merge_baselines(inputs)
     for conflict in conflicts:
         print(f"infergate: conflict: {conflict.describe()}", file=sys.stderr)
-    write_baseline(args.output, merged)
+    update_baseline(args.output, lambda _: merged, read=False)
     print(
         f"infergate: merged {len(inputs)} baselines ({len(merged.entries)} entries) "
         f"into {args.output}"
@@ -165,27 +165,40 @@ def _run_report(args: argparse.Namespace) -> int:
 def _run_prune(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from pytest_infergate.baseline import write_baseline
+    from pytest_infergate.baseline import update_baseline
     from pytest_infergate.offline import prune_missing, prune_older
 
-    baseline = _load_baseline(args.baseline)
-    dropped: list[str] = []
+    keys = None
     if args.missing_from is not None:
         keys = {m.result.key for m in _load_results(args.missing_from).measurements}
-        baseline, gone = prune_missing(baseline, keys)
-        dropped += gone
-    if args.older_than is not None:
-        cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=args.older_than)
-        baseline, gone = prune_older(baseline, cutoff)
-        dropped += gone
+    dropped: list[str] = []
+
+    def prune(baseline: Baseline) -> Baseline:
+        dropped.clear()
+        if keys is not None:
+            baseline, gone = prune_missing(baseline, keys)
+            dropped.extend(gone)
+        if args.older_than is not None:
+            cutoff = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=args.older_than)
+            baseline, gone = prune_older(baseline, cutoff)
+            dropped.extend(gone)
+        return baseline
+
+    output = args.output or args.baseline
+    if args.dry_run:
+        pruned = prune(_load_baseline(args.baseline))
+    elif output == args.baseline:
+        _load_baseline(args.baseline)  # refuses a results file before the lock is taken
+        pruned = update_baseline(output, prune)
+    else:
+        pruned = prune(_load_baseline(args.baseline))
+        update_baseline(output, lambda _: pruned, read=False)
     for what in dropped:
         print(f"dropped {what}")
-    output = args.output or args.baseline
     if args.dry_run:
         print(f"infergate: {len(dropped)} to drop; --dry-run, nothing written")
         return 0
-    write_baseline(output, baseline)
-    print(f"infergate: dropped {len(dropped)}, {len(baseline.entries)} entries left in {output}")
+    print(f"infergate: dropped {len(dropped)}, {len(pruned.entries)} entries left in {output}")
     return 0
 
 
@@ -207,13 +220,19 @@ def _share(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+#: The oldest cutoff ``prune --older-than`` takes: a century, well inside what dates hold.
+MAX_DAYS = 36_500
+
+
 def _days(text: str) -> float:
     try:
         days = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number of days, got {text!r}") from None
-    if not days >= 0:
-        raise argparse.ArgumentTypeError(f"expected a number of days >= 0, got {text!r}")
+    if not 0 <= days <= MAX_DAYS:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of days between 0 and {MAX_DAYS}, got {text!r}"
+        )
     return days
 
 

@@ -95,15 +95,22 @@ def parse_share(value: object) -> float:
     return number
 
 
+#: The longest duration a time setting takes: a day. Longer is a typo, and far longer
+#: (1e300) overflows the nanosecond clock arithmetic.
+MAX_SECONDS = 86_400.0
+
+
 def parse_seconds(value: object, *, allow_zero: bool = True) -> float:
-    """A duration in seconds: finite, >= 0 (or > 0)."""
+    """A duration in seconds: >= 0 (or > 0) and at most :data:`MAX_SECONDS`."""
     try:
         number = float(value) if not isinstance(value, bool) else math.nan  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"expected a number of seconds, got {value!r}") from None
-    if not math.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
+    if not (0 <= number <= MAX_SECONDS) or (number == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"expected a finite number of seconds {bound}, got {value!r}")
+        raise ValueError(
+            f"expected a finite number of seconds {bound} and <= {MAX_SECONDS:g}, got {value!r}"
+        )
     return number
 
 
@@ -376,6 +383,9 @@ def gate_config_from_options(
         """A path option: from the command line as given (relative to the working
         directory), from the ini file relative to that file's folder."""
         given = get_option(key)
+        if given is not None and not str(given).strip():
+            flag = "--" + key.replace("_", "-")
+            raise ValueError(f"{flag}: an empty path; give a file name, or leave the option out")
         if given:
             return Path(given)
         written = ini(key)

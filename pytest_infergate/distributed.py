@@ -4,14 +4,16 @@ Registered by the plugin only when pytest-xdist is installed (and not disabled w
 ``-p no:xdist``). Each worker serialises its timed sections with the other workers'
 through a file lock, so two workers never time at once; the other workers' tests
 (setup, accuracy evaluations) may still load the machine, which the summary says.
-At the end a worker puts its measurements into xdist's ``workeroutput``; the
-controller decodes them in ``pytest_testnodedown`` and, alone, writes the baseline
-and the results file, once.
+Each test's measurements travel with its teardown report (an attribute that
+xdist's report serialisation carries as JSON text, see :mod:`.wire`), so a worker
+that crashes loses only the test it was running; the controller merges them as the
+reports arrive and, alone, writes the baseline and the results file, once.
 """
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +21,8 @@ import pytest
 
 from pytest_infergate.session import GateSession
 
-#: ``workeroutput`` key of a worker's measurements (JSON text, see :mod:`.wire`).
-OUTPUT_KEY = "infergate_measurements"
+#: Report attribute holding a test's measurements (JSON text, see :mod:`.wire`).
+REPORT_ATTRIBUTE = "infergate_measurements"
 
 
 def lock_path(testrunuid: str) -> Path:
@@ -35,6 +37,8 @@ class XdistHooks:
         self._config = config
         self._gate = gate
         self.workers = 0
+        self.crashed: list[str] = []
+        self._sent = 0
         workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
         if workerinput is not None and int(workerinput.get("workercount", 1)) > 1:
             from filelock import FileLock
@@ -45,20 +49,37 @@ class XdistHooks:
     def is_worker(config: pytest.Config) -> bool:
         return hasattr(config, "workerinput")
 
-    def pytest_sessionfinish(self) -> None:
-        """On a worker: publish the measurements (xdist sends them after this hook)."""
-        if self.is_worker(self._config):
-            from pytest_infergate.wire import encode_measurements
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        """On a worker: attach the measurements taken since the last test to its
+        teardown report (the test's fixtures have all finished by then)."""
+        report = yield
+        if call.when == "teardown" and self.is_worker(self._config):
+            fresh = self._gate.measurements[self._sent :]
+            self._sent = len(self._gate.measurements)
+            if fresh:
+                from pytest_infergate.wire import encode_measurements
 
-            output: dict[str, Any] = self._config.workeroutput  # type: ignore[attr-defined]
-            output[OUTPUT_KEY] = encode_measurements(self._gate.measurements)
+                setattr(report, REPORT_ATTRIBUTE, encode_measurements(fresh))
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """On the controller: merge the measurements a worker's report carries."""
+        text = getattr(report, REPORT_ATTRIBUTE, None)
+        if isinstance(text, str) and not self.is_worker(self._config):
+            from pytest_infergate.wire import decode_measurements
+
+            self._gate.merge(decode_measurements(text))
 
     def pytest_testnodedown(self, node: Any, error: object | None) -> None:
-        """On the controller: merge a finished worker's measurements."""
-        text = getattr(node, "workeroutput", {}).get(OUTPUT_KEY)
-        if text is None:
-            return
-        from pytest_infergate.wire import decode_measurements
-
+        """On the controller: count the workers, and note one that crashed."""
         self.workers += 1
-        self._gate.merge(decode_measurements(text))
+        if error is not None:
+            worker = getattr(node, "gateway", None)
+            name = getattr(worker, "id", "a worker")
+            self.crashed.append(
+                f"xdist worker {name} went down ({str(error).strip().splitlines()[-1]}); the "
+                "measurements of the test it was running were not recorded"
+            )

@@ -8,6 +8,7 @@ implementation of the gate here.
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -20,6 +21,7 @@ from pytest_infergate.baseline import (
     LatencyRecord,
     RatioEntry,
     RatioRecord,
+    parse_time,
 )
 from pytest_infergate.config import DEFAULTS
 from pytest_infergate.results import (
@@ -115,7 +117,22 @@ class Conflict:
 def _recorded_at(entry: Entry) -> str:
     if isinstance(entry, AccuracyEntry):
         return entry.recorded_at
-    return max((r.recorded_at for r in entry.machines.values()), default="")
+    times = [r.recorded_at for r in entry.machines.values()]
+    return max(times, key=_moment, default="")
+
+
+#: Where a recording time cannot be read: older than any time that can.
+_UNREADABLE = _dt.datetime.min.replace(tzinfo=_dt.timezone.utc)
+
+
+def _moment(recorded_at: str) -> _dt.datetime:
+    """``recorded_at`` as a time to compare (text order is not time order across time
+    zones or spellings); an unreadable one is older than every readable one."""
+    return parse_time(recorded_at) or _UNREADABLE
+
+
+def _newer_or_same(new: str, old: str) -> bool:
+    return _moment(new) >= _moment(old)
 
 
 def merge_baselines(inputs: Sequence[tuple[str, Baseline]]) -> tuple[Baseline, list[Conflict]]:
@@ -149,7 +166,7 @@ def merge_baselines(inputs: Sequence[tuple[str, Baseline]]) -> tuple[Baseline, l
                 continue
             new_at, old_at = _recorded_at(entry), _recorded_at(old)
             first = entry_from[key]
-            if new_at >= old_at:
+            if _newer_or_same(new_at, old_at):
                 conflicts.append(Conflict(key, "", name, new_at, first, old_at))
                 entries[key], entry_from[key] = entry, name
                 origin.update({(key, p): name for p in _profiles(entry)})
@@ -179,7 +196,7 @@ def _merge_machines(
             origin.setdefault((key, profile), name)
             continue
         first = origin[key, profile]
-        if record.recorded_at >= previous.recorded_at:
+        if _newer_or_same(record.recorded_at, previous.recorded_at):
             conflicts.append(
                 Conflict(key, profile, name, record.recorded_at, first, previous.recorded_at)
             )
@@ -203,21 +220,13 @@ def prune_missing(baseline: Baseline, keys: set[str]) -> tuple[Baseline, list[st
     return replace(baseline, entries=kept), dropped
 
 
-def _parse_time(text: str) -> _dt.datetime | None:
-    try:
-        moment = _dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=_dt.timezone.utc)
-
-
 def prune_older(baseline: Baseline, cutoff: _dt.datetime) -> tuple[Baseline, list[str]]:
     """The baseline without records recorded before ``cutoff`` (an entry whose records
     are all gone is dropped), and what was dropped (``key`` or ``key [profile]``).
     A record whose time cannot be read is kept."""
 
     def stale(recorded_at: str) -> bool:
-        moment = _parse_time(recorded_at)
+        moment = parse_time(recorded_at)
         return moment is not None and moment < cutoff
 
     entries: dict[str, Entry] = {}
@@ -259,6 +268,8 @@ def merge_results(
                 f"{name}: machine {results.machine!r} differs from {first_name}'s "
                 f"{decoded.machine!r}; results of different machines cannot be merged"
             )
+        for i, raw in enumerate(document["measurements"]):
+            _require_finite(raw, f"{name}: measurements[{i}]")
         for raw, m in zip(document["measurements"], results.measurements, strict=True):
             key = m.result.key
             if key in measurements:
@@ -274,3 +285,18 @@ def merge_results(
         "measurements": [raw for _, raw in measurements.values()],
     }
     return merged, conflicts
+
+
+def _require_finite(value: object, where: str) -> None:
+    """Refuse a NaN or infinity anywhere in ``value``, also in fields the decoder
+    ignores: a merged file is written with ``allow_nan=False``, and must be readable."""
+    from pytest_infergate.baseline import BaselineError
+
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BaselineError(f"{where}: expected a finite number, got {value!r}")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _require_finite(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _require_finite(item, f"{where}[{i}]")

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from pytest_infergate.session import FinishReport, GateSession
 
 _SESSION_KEY = pytest.StashKey["GateSession"]()
-_FINISH_KEY = pytest.StashKey["FinishReport"]()
+_FINISH_KEY: pytest.StashKey[FinishReport] = pytest.StashKey()
 _MARKER_KEY = pytest.StashKey[Settings]()
 _MARKER_ERROR_KEY = pytest.StashKey[str]()
 _REPORTS_KEY = pytest.StashKey["list[str]"]()
@@ -166,6 +166,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if missing and gate_config.strict and gate_config.mode is Mode.GATE:
         raise pytest.UsageError(f"infergate: {missing} (--infer-strict fails NEW entries)")
     config.stash[_SESSION_KEY] = session
+    config.pluginmanager.register(_TestOutcomes(config.stash[_SESSION_KEY]), "infergate-outcomes")
     if config.pluginmanager.hasplugin("xdist"):
         from pytest_infergate.distributed import XdistHooks
 
@@ -253,17 +254,41 @@ def accuracy_eval(request: pytest.FixtureRequest) -> Iterator[AccuracyEval]:
     _record_properties(request)
 
 
+class _TestOutcomes:
+    """Notes the tests whose measurements a baseline update must not record."""
+
+    def __init__(self, gate: GateSession) -> None:
+        self._gate = gate
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        why = _unrecordable(report)
+        if why:
+            self._gate.exclude(report.nodeid, why)
+
+
+def _unrecordable(report: pytest.TestReport) -> str:
+    """Why ``report`` makes its test's measurements unfit for the baseline ("" if not)."""
+    if hasattr(report, "wasxfail"):
+        return "xfailed" if report.skipped else "xpassed"
+    if report.failed:
+        return "failed" if report.when == "call" else f"failed in {report.when}"
+    if report.skipped:
+        return "skipped"
+    return ""
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     gate = session.config.stash.get(_SESSION_KEY, None)
     if gate is None or hasattr(session.config, "workerinput"):
         return  # an xdist worker publishes its measurements; the controller writes
-    try:
-        report = gate.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
-    except OSError as exc:
-        session.config.stash[_FINISH_KEY] = _failed_finish(str(exc))
-        session.exitstatus = pytest.ExitCode.USAGE_ERROR
-        return
+    report = gate.finish(interrupted=exitstatus == pytest.ExitCode.INTERRUPTED)
     session.config.stash[_FINISH_KEY] = report
+    if report.interrupted:
+        session.exitstatus = pytest.ExitCode.INTERRUPTED
+    elif report.failures:
+        session.exitstatus = pytest.ExitCode.USAGE_ERROR
+    elif gate.collisions and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
     _write_reports(session, gate)
 
 
@@ -294,12 +319,6 @@ def _write_reports(session: pytest.Session, gate: GateSession) -> None:
         session.exitstatus = pytest.ExitCode.USAGE_ERROR
         return
     config.stash[_REPORTS_KEY] = [f"report written to {path}" for path in written]
-
-
-def _failed_finish(reason: str) -> FinishReport:
-    from pytest_infergate.session import FinishReport
-
-    return FinishReport(skipped_reason=f"writing failed, nothing was changed: {reason}")
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -354,6 +373,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         for line in traces:
             terminalreporter.write_line(line)
     hooks: XdistHooks | None = config.stash.get(_XDIST_KEY, None)
+    for crash in hooks.crashed if hooks is not None else ():
+        terminalreporter.write_line(f"infergate: {crash}", yellow=True)
     if hooks is not None and hooks.workers > 1:
         terminalreporter.write_line(
             f"infergate: {hooks.workers} xdist workers timed one at a time, but the other "
@@ -366,8 +387,18 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         for what, path in written:
             if path is not None:
                 terminalreporter.write_line(f"infergate: {what} written to {path}")
+        if report.not_recorded:
+            terminalreporter.write_line(
+                f"infergate: not recorded, their tests did not pass: "
+                f"{', '.join(report.not_recorded)}",
+                yellow=True,
+            )
         if report.skipped_reason:
             terminalreporter.write_line(f"infergate: {report.skipped_reason}", yellow=True)
+        for failure in report.failures:
+            terminalreporter.write_line(f"ERROR: infergate: {failure}", red=True)
+    for collision in gate.collisions:
+        terminalreporter.write_line(f"ERROR: infergate: {collision}", red=True)
     for line in config.stash.get(_REPORTS_KEY, []):
         terminalreporter.write_line(f"infergate: {line}")
 

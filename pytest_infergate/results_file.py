@@ -25,7 +25,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_infergate.baseline import BaselineError, _Reader, decode_fingerprint
+from pytest_infergate.baseline import (
+    MAX_INTEGER,
+    BaselineError,
+    _Reader,
+    _short,
+    decode_fingerprint,
+)
 from pytest_infergate.cpu import CpuUsage
 from pytest_infergate.environment import Fingerprint
 from pytest_infergate.provenance import RuntimeFacts
@@ -68,11 +74,19 @@ def _enum(r: _Reader, enum_type: Any, value: object, where: str) -> Any:
         raise r.fail(where, f"unknown value {value!r}; known: {known}") from None
 
 
-def _ints(r: _Reader, obj: Mapping[str, Any], name: str, where: str) -> tuple[int, ...]:
+def _ints(
+    r: _Reader, obj: Mapping[str, Any], name: str, where: str, minimum: int = 0
+) -> tuple[int, ...]:
     value = r.items(obj, name, where)
     for i, item in enumerate(value):
-        if isinstance(item, bool) or not isinstance(item, int) or item < 0:
-            raise r.fail(f"{where}.{name}[{i}]", f"expected an integer >= 0, got {item!r}")
+        if (
+            isinstance(item, bool)
+            or not isinstance(item, int)
+            or not minimum <= item <= MAX_INTEGER
+        ):
+            raise r.fail(
+                f"{where}.{name}[{i}]", f"expected an integer >= {minimum}, got {_short(item)}"
+            )
     return tuple(value)
 
 
@@ -90,7 +104,7 @@ def _stop_reason(r: _Reader, obj: Mapping[str, Any], where: str) -> StopReason:
 
 def _latency(r: _Reader, raw: object, key: str, where: str) -> LatencyResult:
     obj = r.mapping(raw, where)
-    samples = _ints(r, obj, "samples_ns", where)
+    samples = _ints(r, obj, "samples_ns", where, minimum=1)
     if not samples:
         raise r.fail(f"{where}.samples_ns", "a measurement needs at least one sample")
     return LatencyResult(

@@ -25,7 +25,6 @@ from pytest_infergate.baseline import (
     load_baseline,
     stored_digests,
     write_atomic,
-    write_baseline,
 )
 from pytest_infergate.config import GateConfig, Mode, Settings
 from pytest_infergate.environment import Fingerprint, collect_fingerprint
@@ -64,11 +63,16 @@ STRICT_OUTCOMES = (Outcome.NEW, Outcome.INCONCLUSIVE, Outcome.NO_BASELINE_FOR_MA
 
 @dataclass(frozen=True)
 class FinishReport:
-    """What the session wrote at the end, for the terminal summary."""
+    """What the session wrote at the end, for the terminal summary: what was written,
+    why the baseline was not (``skipped_reason``), and what went wrong (``failures``:
+    each one line; any of them makes the run a usage error)."""
 
     baseline_written: Path | None = None
     results_written: Path | None = None
     skipped_reason: str = ""
+    failures: tuple[str, ...] = ()
+    not_recorded: tuple[str, ...] = ()
+    interrupted: bool = False
 
 
 class GateSession:
@@ -87,12 +91,23 @@ class GateSession:
         #: pytest-xdist, so that two workers never time at once.
         self.timing_lock: AbstractContextManager[object] = contextlib.nullcontext()
         self._nvml: ModuleType | bool | None = False  # False: not opened yet
+        #: Tests whose measurements a baseline update must not record, with why
+        #: ("failed", "skipped", "xfailed", ...): their numbers describe a broken run.
+        self.unrecordable: dict[str, str] = {}
+        #: Which test measured each key, so that two tests never share one key.
+        self._claimed: dict[str, str] = {}
+        #: Measurements dropped because their key was measured by two tests.
+        self.collisions: list[str] = []
 
     @classmethod
     def open(cls, config: GateConfig) -> GateSession:
-        """Load the configured baseline; raises ``BaselineError`` for a bad file."""
+        """Load the configured baseline and check that every file the run will write can
+        be written; raises ``BaselineError`` for a bad file or path."""
         from pytest_infergate.baseline import check_writable
 
+        for output in (config.json_path, config.markdown_path, config.html_path):
+            if output is not None:
+                check_writable(output)  # now, not after the whole run
         path = config.baseline_path
         if path is None:
             return cls(config)
@@ -140,6 +155,20 @@ class GateSession:
 
         with GpuSampler(self._nvml, 0) as sampler:
             yield sampler
+
+    def claim(self, key: str, nodeid: str) -> None:
+        """Reserve ``key`` for ``nodeid``; a second test with the same key (a parametrize
+        id holding ``::`` can spell another test's ``nodeid::name``) is refused."""
+        owner = self._claimed.setdefault(key, nodeid)
+        if owner != nodeid:
+            raise ValueError(
+                f"{key} is already the key of a measurement of {owner}; "
+                "give one of them a distinct name="
+            )
+
+    def exclude(self, nodeid: str, why: str) -> None:
+        """Keep ``nodeid``'s measurements out of a baseline update (its test did not pass)."""
+        self.unrecordable.setdefault(nodeid, why)
 
     def entry(self, key: str) -> object:
         """The loaded baseline's entry for ``key`` (of any kind), or ``None``."""
@@ -259,13 +288,18 @@ class GateSession:
         return machines is not None and self.profile not in machines
 
     def merge(self, measurements: Sequence[Measurement]) -> None:
-        """Add measurements judged elsewhere (a pytest-xdist worker's); one key holds
-        one measurement, as in a single process."""
-        taken = {m.result.key for m in self.measurements}
+        """Add measurements judged elsewhere (a pytest-xdist worker's). One key holds
+        one measurement, as in a single process: a key that two tests on different
+        workers measured is kept for the first and listed in :attr:`collisions`."""
+        taken = {m.result.key: m.nodeid for m in self.measurements}
         for m in measurements:
-            if m.result.key in taken:
-                raise ValueError(f"{m.result.key} was measured twice in this run")
-            taken.add(m.result.key)
+            owner = taken.setdefault(m.result.key, m.nodeid)
+            if owner != m.nodeid:
+                self.collisions.append(
+                    f"{m.result.key} was measured by {owner} and {m.nodeid}; "
+                    "give one of them a distinct name= (the second was not kept)"
+                )
+                continue
             self.measurements.append(m)
 
     def fails(self, verdict: Verdict) -> bool:
@@ -289,10 +323,11 @@ class GateSession:
             bool(verdict.model_change) or verdict.outcome in STRICT_OUTCOMES
         )
 
-    def updated_baseline(self) -> Baseline:
-        """The baseline with every measurement of this session recorded."""
+    def updated_baseline(self, base: Baseline | None = None) -> Baseline:
+        """``base`` (default: the baseline loaded at start-up) with every recordable
+        measurement of this session recorded."""
         now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
-        baseline = self.baseline
+        baseline = self.baseline if base is None else base
         for m in self._recordable():
             digest = m.facts.digest if m.facts is not None else None
             if isinstance(m.result, AccuracyResult):
@@ -321,30 +356,62 @@ class GateSession:
         return baseline
 
     def _recordable(self) -> list[Measurement]:
-        """The measurements a baseline update records: never those of the wrong runtime."""
-        return [m for m in self.measurements if m.verdict.outcome is not Outcome.NOT_APPLIED]
+        """The measurements a baseline update records: never those of the wrong runtime,
+        nor those of a test that then failed, skipped or xfailed."""
+        return [
+            m
+            for m in self.measurements
+            if m.verdict.outcome is not Outcome.NOT_APPLIED and m.nodeid not in self.unrecordable
+        ]
+
+    def _not_recorded(self) -> tuple[str, ...]:
+        measured = dict.fromkeys(m.nodeid for m in self.measurements)
+        return tuple(
+            f"{nodeid} ({self.unrecordable[nodeid]})"
+            for nodeid in measured
+            if nodeid in self.unrecordable
+        )
 
     def finish(self, *, interrupted: bool) -> FinishReport:
-        """Write the results file and, when updating, the baseline (never after an interrupt)."""
+        """Update the baseline (never after an interrupt), then write the results file.
+
+        The baseline is re-read and updated under its lock, so a concurrent update's
+        entries survive; each file's failure is reported without undoing the other."""
+        failures: list[str] = []
+        report = self._update_baseline(interrupted, failures)
         results_written = None
         if self.config.json_path is not None:
-            write_atomic(self.config.json_path, dumps(self.results_document()))
-            results_written = self.config.json_path
+            try:
+                write_atomic(self.config.json_path, dumps(self.results_document()))
+                results_written = self.config.json_path
+            except OSError as exc:
+                failures.append(f"writing the results file failed: {exc}")
+        return replace(report, results_written=results_written, failures=tuple(failures))
+
+    def _update_baseline(self, interrupted: bool, failures: list[str]) -> FinishReport:
+        from pytest_infergate.baseline import BaselineError, update_baseline
+
         path = self.config.baseline_path
         if not self.config.update or path is None:
-            return FinishReport(results_written=results_written)
+            return FinishReport()
+        unchanged = "the baseline was left as it was"
+        not_recorded = self._not_recorded() if self.measurements else ()
         if interrupted:
-            return FinishReport(
-                results_written=results_written,
-                skipped_reason="the run was interrupted; the baseline was left as it was",
-            )
+            return FinishReport(skipped_reason=f"the run was interrupted; {unchanged}")
         if not self._recordable():
+            why = "no measurement ran" if not self.measurements else "no test that measured passed"
+            return FinishReport(skipped_reason=f"{why}; {unchanged}", not_recorded=not_recorded)
+        try:
+            update_baseline(path, self.updated_baseline)
+        except KeyboardInterrupt:
             return FinishReport(
-                results_written=results_written,
-                skipped_reason="no measurement ran; the baseline was left as it was",
+                skipped_reason=f"interrupted while writing the baseline; {unchanged}",
+                interrupted=True,
             )
-        write_baseline(path, self.updated_baseline())
-        return FinishReport(baseline_written=path, results_written=results_written)
+        except (OSError, BaselineError) as exc:
+            failures.append(f"writing the baseline failed, {unchanged}: {exc}")
+            return FinishReport(not_recorded=not_recorded)
+        return FinishReport(baseline_written=path, not_recorded=not_recorded)
 
     def results_document(self) -> dict[str, Any]:
         """Every measurement with its raw samples and verdict, plus the machine."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import inspect
 import math
 import sys
 import time
@@ -170,12 +171,19 @@ def resolve_timer(timer: str) -> EventFactory | None:
 def _warm_up(
     call: Callable[[], Any], plan: SamplingPlan, sync: Callable[[], object] | None
 ) -> tuple[int, int, Any]:
-    """Run the warm-up; returns (calls made, fastest call in ns, last value)."""
+    """Run the warm-up; returns (calls made, fastest call in ns, last value).
+
+    It lasts ``warmup_calls`` calls and ``warmup_s``, but never past a quarter of
+    ``max_time_s`` once one call was made: ten warm-up calls of a 10 s model would
+    otherwise take 100 s under a 10 s cap."""
     perf = time.perf_counter_ns
     budget_ns = int(min(plan.warmup_s, plan.max_time_s / 4) * 1e9)
+    cap_ns = int(plan.max_time_s / 4 * 1e9)
     calls, fastest, value = 0, 0, None
     start = perf()
     while calls < plan.warmup_calls or perf() - start < budget_ns:
+        if calls and perf() - start >= cap_ns:
+            break
         if sync is not None:
             sync()
         t0 = perf()
@@ -183,11 +191,64 @@ def _warm_up(
         if sync is not None:
             sync()
         elapsed = perf() - t0
+        if calls == 0:
+            refuse_lazy_value(value)
         fastest = elapsed if calls == 0 else min(fastest, elapsed)
         calls += 1
         if calls >= plan.warmup_calls and perf() - start >= budget_ns:
             break
     return calls, fastest, value
+
+
+class LazyCallError(TypeError):
+    """The timed function only creates a generator or coroutine: its work is not timed."""
+
+
+def refuse_lazy(fn: Callable[..., Any]) -> None:
+    """Refuse a generator or ``async def`` function: calling one only creates the
+    generator or coroutine, so its body would never run inside the timed loop."""
+    target = fn
+    while isinstance(target, functools.partial):
+        target = target.func
+    if inspect.iscoroutinefunction(target) or inspect.isasyncgenfunction(target):
+        raise LazyCallError(
+            f"{_name(fn)} is an async function: calling it only creates a coroutine, so its "
+            "body would not be timed; time a synchronous call, e.g. "
+            "lambda: asyncio.run(fn(x)), or the model call inside it"
+        )
+    if inspect.isgeneratorfunction(target):
+        raise LazyCallError(
+            f"{_name(fn)} is a generator function: calling it only creates a generator, so "
+            "its body would not be timed; time a call that consumes it, e.g. "
+            "lambda: list(fn(x))"
+        )
+
+
+def refuse_lazy_value(value: object) -> None:
+    """Refuse a call whose value is an unstarted coroutine or generator (a lambda over
+    an ``async def`` function, say): what was timed is its creation only."""
+    kind = (
+        "a coroutine"
+        if inspect.iscoroutine(value)
+        else "an async generator"
+        if inspect.isasyncgen(value)
+        else "a generator"
+        if inspect.isgenerator(value)
+        else None
+    )
+    if kind is None:
+        return
+    close = getattr(value, "close", None)
+    if callable(close) and not inspect.isasyncgen(value):
+        close()  # no "coroutine was never awaited" warning on top of the error
+    raise LazyCallError(
+        f"the timed call returned {kind}, so only its creation would be timed, not its "
+        "body; time a call that runs it to the end (asyncio.run(...), list(...))"
+    )
+
+
+def _name(fn: object) -> str:
+    return getattr(fn, "__qualname__", None) or type(fn).__name__
 
 
 def run(
@@ -214,6 +275,7 @@ def run(
     """
     if decide is not None and not looks:
         raise ValueError("decide needs at least one look")
+    refuse_lazy(fn)
     call = functools.partial(fn, *args, **(kwargs or {}))
     perf = time.perf_counter_ns
     gc_was_enabled = gc.isenabled()
@@ -309,6 +371,8 @@ def run_pair(
     """
     if not looks:
         raise ValueError("run_pair needs at least one look")
+    refuse_lazy(candidate)
+    refuse_lazy(reference)
     perf = time.perf_counter_ns
     calls = (candidate, reference)
     gc_was_enabled = gc.isenabled()
@@ -316,11 +380,13 @@ def run_pair(
     try:
         warm = [_WarmState(), _WarmState()]
         budget_ns = int(min(plan.warmup_s, plan.max_time_s / 4) * 1e9)
-        start = perf()
+        cap_ns = int(plan.max_time_s / 4 * 1e9)  # as in _warm_up: slow calls are not
+        start = perf()  # warmed up past a quarter of the cap
         while True:
             for arm in (0, 1):
                 warm[arm].call(calls[arm], sync)
-            if warm[0].calls >= plan.warmup_calls and perf() - start >= budget_ns:
+            elapsed = perf() - start
+            if (warm[0].calls >= plan.warmup_calls and elapsed >= budget_ns) or elapsed >= cap_ns:
                 break
         groups = [_group_size(w.calls, w.fastest_ns, min_sample_ns) for w in warm]
         samples: tuple[list[int], list[int]] = ([], [])
@@ -390,5 +456,7 @@ class _WarmState:
         if sync is not None:
             sync()
         elapsed = perf() - t0
+        if self.calls == 0:
+            refuse_lazy_value(self.value)
         self.fastest_ns = elapsed if self.calls == 0 else min(self.fastest_ns, elapsed)
         self.calls += 1

@@ -582,7 +582,17 @@ def html_report(document: Mapping[str, Any], baseline: Baseline | None = None) -
 
 def render_html(results: ResultsFile, baseline: Baseline | None = None) -> str:
     """The report of decoded results; with the ``baseline``, its quantile sketches are
-    drawn under the latency distributions and its machines shown beside this run's."""
+    drawn under the latency distributions and its machines shown beside this run's.
+
+    Test ids and measurement names are drawn as plain text: matplotlib would read
+    ``$...$`` in them as math and fail on what is not valid math."""
+    import matplotlib
+
+    with matplotlib.rc_context({"text.parse_math": False}):
+        return _render_html(results, baseline)
+
+
+def _render_html(results: ResultsFile, baseline: Baseline | None) -> str:
     measurements = results.measurements
     latency = _latency_charts(measurements, baseline, results.machine)
     points = variant_points(measurements)

@@ -211,6 +211,7 @@ class InferBench:
         expect_providers: Sequence[str] | None = None,
         expect_quantized: bool | None = None,
         expect_ops: Mapping[str, str | int] | None = None,
+        stored_ratio: bool = True,
     ) -> ComparisonResult:
         """Time ``candidate`` against ``reference`` interleaved, and gate their ratio.
 
@@ -224,7 +225,10 @@ class InferBench:
         * ``min_speedup=1.5``: the candidate must stay at least 1.5x faster;
         * a ratio stored in the baseline (``--infer-update-baseline`` records it): the
           ratio may not get worse by more than the latency tolerance (twice that when
-          it was stored on another machine).
+          it was stored on another machine), judged against the larger of its history's
+          median and the newest record, so one record under load does not fail the
+          next runs. ``stored_ratio=False`` keeps only the fixed gates: the ratio is
+          neither checked against the baseline nor recorded in it.
 
         Sampling is sequential: looks at 50, 150 and 500 samples per arm, stopping as
         soon as every gate is decided; undecided at the cap is INCONCLUSIVE.
@@ -260,6 +264,10 @@ class InferBench:
                 f"infer_bench.compare(): min_speedup must be a number > 0, got {min_speedup!r}"
             )
         _check_batch_size("compare", batch_size)
+        if not isinstance(stored_ratio, bool):
+            raise ValueError(
+                f"infer_bench.compare(): stored_ratio must be True or False, got {stored_ratio!r}"
+            )
         key = self._key(name)
         with _lazy_calls_fail("compare"):
             refuse_lazy(candidate)
@@ -287,8 +295,7 @@ class InferBench:
                 call_candidate,
                 call_reference,
                 settings,
-                slowdown,
-                min_speedup,
+                FixedGates(slowdown, min_speedup, stored_ratio),
                 batch_size,
                 sync_fn,
             )
@@ -311,8 +318,7 @@ class InferBench:
         call_candidate: Callable[[], Any],
         call_reference: Callable[[], Any],
         settings: Settings,
-        slowdown: float | None,
-        min_speedup: float | None,
+        fixed: FixedGates,
         batch_size: int,
         sync: Callable[[], object] | None,
     ) -> tuple[ComparisonResult, Verdict, CpuUsage | None]:
@@ -326,11 +332,11 @@ class InferBench:
         from pytest_infergate.timing import run_pair
 
         tolerance = dict(settings.latency_tolerance or {}).get("p50", 0.10)
-        gates = fixed_ratio_gates(slowdown, min_speedup)
+        gates = fixed_ratio_gates(fixed.max_slowdown, fixed.min_speedup)
         if not gates:
             gates = fixed_ratio_gates(tolerance, None)
         context = ""
-        if self._session.config.baseline_path is not None:
+        if self._session.config.baseline_path is not None and fixed.stored_ratio:
             stored, context = stored_ratio_gate(
                 self._session.entry(key), self._session.profile, tolerance
             )
@@ -360,7 +366,7 @@ class InferBench:
             batch_size,
             timing.measured_s,
             timing,
-            FixedGates(slowdown, min_speedup),
+            fixed,
         )
         return result, last[0], cpu.usage
 

@@ -178,12 +178,14 @@ class AccuracyResult:
 @dataclass(frozen=True)
 class FixedGates:
     """The fixed ratio gates an A/B test asked for: ``compare(max_slowdown=...,
-    min_speedup=...)``. Kept with the result so that ``infergate compare`` judges it
-    as the run did; neither set means the default slowdown gate, at the latency
-    tolerance."""
+    min_speedup=...)``, and whether the stored ratio is checked too. Kept with the
+    result so that ``infergate compare`` judges it as the run did; neither set means the
+    default slowdown gate, at the latency tolerance."""
 
     max_slowdown: float | None = None
     min_speedup: float | None = None
+    #: ``compare(stored_ratio=False)``: no check against (and no record of) a stored ratio.
+    stored_ratio: bool = True
 
     def __post_init__(self) -> None:
         slowdown, speedup = self.max_slowdown, self.min_speedup

@@ -33,6 +33,7 @@ from pytest_infergate.results import (
     AccuracyResult,
     Check,
     ComparisonResult,
+    FixedGates,
     LatencyResult,
     Measurement,
     Outcome,
@@ -260,7 +261,8 @@ class GateSession:
         else:
             tolerances = dict(settings.latency_tolerance or {})
         verdict = self.applied(verdict, facts, settings, reference_facts)
-        if self.config.update and self.config.baseline_path is not None:
+        keeps_no_ratio = isinstance(result, ComparisonResult) and not result.gates.stored_ratio
+        if self.config.update and self.config.baseline_path is not None and not keeps_no_ratio:
             from pytest_infergate.gate import as_recorded
 
             verdict = as_recorded(verdict, fresh=self._fresh(verdict))
@@ -334,6 +336,8 @@ class GateSession:
                 baseline = baseline.with_accuracy(m.result, recorded_at=now, model_sha256=digest)
                 continue
             if isinstance(m.result, ComparisonResult):
+                if not m.result.gates.stored_ratio:
+                    continue  # compare(stored_ratio=False): the test keeps no stored ratio
                 reference = m.reference_facts
                 baseline = baseline.with_ratio(
                     m.result,
@@ -421,6 +425,14 @@ class GateSession:
             "fingerprint": encode_fingerprint(self.fingerprint),
             "measurements": [_encode_measurement(m) for m in self.measurements],
         }
+
+
+def _encode_gates(gates: FixedGates) -> dict[str, Any]:
+    """The fixed gates a test set; ``stored_ratio`` only when it was turned off."""
+    encoded = {k: v for k, v in dataclasses.asdict(gates).items() if v is not None}
+    if gates.stored_ratio:
+        del encoded["stored_ratio"]
+    return encoded
 
 
 def _encode_latency(r: LatencyResult) -> dict[str, Any]:
@@ -557,7 +569,7 @@ def _encode_measurement(m: Measurement) -> Mapping[str, Any]:
             "confidence": r.confidence,
             "p95_ratio": r.p95_ratio,
             "speedup": r.speedup,
-            "gates": {k: v for k, v in dataclasses.asdict(r.gates).items() if v is not None},
+            "gates": _encode_gates(r.gates),
             "candidate": _encode_latency(r.candidate),
             "reference": _encode_latency(r.reference),
             "reference_runtime_facts": encode_facts(m.reference_facts),

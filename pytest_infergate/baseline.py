@@ -417,8 +417,10 @@ LATENCY_FIGURES = (
 )
 
 
-#: The longest time a stored figure may hold, in ms (about 11.6 days): far beyond any
-#: model call, and small enough that the gate's logarithms and exponentials stay finite.
+#: The range a stored time (in ms) or ratio may take: 1 fs to about 11.6 days, far
+#: beyond any model call either way, and narrow enough that the gate's logarithms and
+#: exponentials of a history stay finite (and 0, whose logarithm is not, is out).
+MIN_TIME_MS = 1e-9
 MAX_TIME_MS = 1e9
 
 #: The largest integer a count or a raw sample (ns) may hold: what numpy's int64 holds.
@@ -491,22 +493,22 @@ class _Reader:
         return number
 
     def time_ms(self, value: object, where: str, *, zero: bool = False) -> float:
-        """A stored time in milliseconds: finite, > 0 (>= 0 with ``zero``) and at most
-        :data:`MAX_TIME_MS`; the gate takes logarithms of these, so 0 and absurd
-        spreads would break it."""
+        """A stored time in milliseconds, within :data:`MIN_TIME_MS`..:data:`MAX_TIME_MS`
+        (or 0, with ``zero``): the gate takes logarithms of these."""
         return self.positive(value, where, zero=zero, what="a time in ms")
 
     def positive(
         self, value: object, where: str, *, zero: bool = False, what: str = "a number"
     ) -> float:
-        """A finite number > 0 (>= 0 with ``zero``) and at most :data:`MAX_TIME_MS`."""
+        """A finite number from :data:`MIN_TIME_MS` to :data:`MAX_TIME_MS` (or 0, with
+        ``zero``)."""
         number = self.real(value, where)
-        if not ((number >= 0 if zero else number > 0) and number <= MAX_TIME_MS):
-            bound = ">= 0" if zero else "> 0"
+        if not ((zero and number == 0) or MIN_TIME_MS <= number <= MAX_TIME_MS):
+            bound = ">= 0 (0, or" if zero else "> 0 (from"
             raise self.fail(
                 where,
-                f"expected {what} {bound} and <= {MAX_TIME_MS:g}, got {_short(value)}; "
-                "fix the value or delete the entry, then re-record it",
+                f"expected {what} {bound} {MIN_TIME_MS:g} to {MAX_TIME_MS:g}), got "
+                f"{_short(value)}; fix the value or delete the entry, then re-record it",
             )
         return number
 

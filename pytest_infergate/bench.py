@@ -375,7 +375,9 @@ class InferBench:
         if key in self._keys:
             hint = "pass a distinct name= to each" if name is None else f"name {name!r} is taken"
             raise ValueError(f"{key} was already measured in this test; {hint}")
-        self._session.claim(key, self._nodeid)
+        taken = self._session.claim(key, self._nodeid)
+        if taken:
+            pytest.fail(f"infer_bench: {taken}", pytrace=False)
         self._keys.add(key)
         return key
 

@@ -74,9 +74,10 @@ class XdistHooks:
             self._gate.merge(decode_measurements(text))
 
     def pytest_testnodedown(self, node: Any, error: object | None) -> None:
-        """On the controller: count the workers, and note one that crashed."""
-        self.workers += 1
-        if error is not None:
+        """On the controller: count the workers that finished, and note one that crashed."""
+        if error is None:
+            self.workers += 1
+        else:
             worker = getattr(node, "gateway", None)
             name = getattr(worker, "id", "a worker")
             self.crashed.append(

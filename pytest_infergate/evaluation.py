@@ -187,10 +187,9 @@ class AccuracyEval:
         if key in self._keys:
             hint = "pass a distinct name= to each" if name is None else f"name {name!r} is taken"
             pytest.fail(f"{key} was already evaluated in this test; {hint}", pytrace=False)
-        try:
-            self._session.claim(key, self._nodeid)
-        except ValueError as exc:
-            pytest.fail(f"accuracy_eval(): {exc}", pytrace=False)
+        taken = self._session.claim(key, self._nodeid)
+        if taken:
+            pytest.fail(f"accuracy_eval(): {taken}", pytrace=False)
         self._keys.add(key)
         return key
 

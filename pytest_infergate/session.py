@@ -157,15 +157,17 @@ class GateSession:
         with GpuSampler(self._nvml, 0) as sampler:
             yield sampler
 
-    def claim(self, key: str, nodeid: str) -> None:
-        """Reserve ``key`` for ``nodeid``; a second test with the same key (a parametrize
-        id holding ``::`` can spell another test's ``nodeid::name``) is refused."""
+    def claim(self, key: str, nodeid: str) -> str:
+        """Reserve ``key`` for ``nodeid``; returns why not ("" when it is ``nodeid``'s): a
+        second test with the same key (a parametrize id holding ``::`` can spell another
+        test's ``nodeid::name``) must not overwrite the first's."""
         owner = self._claimed.setdefault(key, nodeid)
-        if owner != nodeid:
-            raise ValueError(
-                f"{key} is already the key of a measurement of {owner}; "
-                "give one of them a distinct name="
-            )
+        if owner == nodeid:
+            return ""
+        return (
+            f"{key} is already the key of a measurement of {owner}; "
+            "give one of them a distinct name="
+        )
 
     def exclude(self, nodeid: str, why: str) -> None:
         """Keep ``nodeid``'s measurements out of a baseline update (its test did not pass)."""

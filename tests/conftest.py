@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -96,3 +98,16 @@ def onnx_project(project: pytest.Pytester, graphs: tuple[Path, Path]) -> pytest.
     project.makepyfile(models=ONNX_MODELS)
     (project.path / "test_model.py").unlink()
     return project
+
+
+@pytest.fixture(scope="session")
+def results_text(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The text of a real results file of one tiny measurement."""
+    project = tmp_path_factory.mktemp("results")
+    (project / "test_m.py").write_text("def test_m(infer_bench):\n    infer_bench(abs, -1)\n")
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+         "-o", "infer_max_time=0.1", f"--infer-json={project / 'results.json'}"],
+        cwd=project, check=True, capture_output=True,
+    )  # fmt: skip
+    return (project / "results.json").read_text()

@@ -96,8 +96,9 @@ def test_update_then_gate_in_every_mode(spread: pytest.Pytester, mode: str) -> N
     # undecided, which still passes.
     assert {m["verdict"]["outcome"] for m in measurements} <= {"PASS", "IMPROVED", "INCONCLUSIVE"}
     assert all(m["load_average_1m"] >= 0 for m in measurements)
-    # The models busy-wait: their process uses about one CPU second per wall second.
-    assert all(0.5 < m["cpu"]["utilisation"] < 2.0 for m in measurements)
+    # The models busy-wait: their process uses about one CPU second per wall second (less
+    # when other processes take turns on the cores, as the other workers' tests may).
+    assert all(0.25 < m["cpu"]["utilisation"] < 2.0 for m in measurements)
     gated.stdout.fnmatch_lines(["infergate: timed windows used *CPU s per wall s*load average*"])
     if mode == "xdist_loadgroup":  # one worker per group, both groups in the one baseline
         spans = [json.loads((spread.path / f"span-{n}.json").read_text()) for n in range(4)]

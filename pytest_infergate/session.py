@@ -58,6 +58,16 @@ if TYPE_CHECKING:
 RESULTS_SCHEMA_VERSION = 2
 
 
+#: A model digest that changed while its build's inputs did not (a rebuild on another
+#: machine): said in the summary, not failed under ``--infer-strict``.
+REBUILT = "rebuilt from the same inputs"
+
+
+def changed_model(model_change: str) -> bool:
+    """Whether a verdict's ``model_change`` names another model, not only a rebuild."""
+    return any(REBUILT not in part for part in model_change.split("; ") if part)
+
+
 #: Outcomes that fail only under ``--infer-strict``: the figure was not gated.
 STRICT_OUTCOMES = (Outcome.NEW, Outcome.INCONCLUSIVE, Outcome.NO_BASELINE_FOR_MACHINE)
 
@@ -206,14 +216,33 @@ class GateSession:
     ) -> str:
         """``"model changed (sha256 abc… → def…)"`` when the measured model's digest differs
         from the one stored in ``key``'s baseline entry (this machine's record first), and
-        likewise ``"reference model changed (…)"`` for an A/B reference; else empty."""
-        stored = stored_digests(self.baseline.entries.get(key), self.profile)
+        likewise ``"reference model changed (…)"`` for an A/B reference; else empty.
+
+        When both builds left a build digest (:func:`pytest_infergate.provenance.build_digest`),
+        the same one reads ``"model rebuilt from the same inputs (build …, sha256 … → …)"``:
+        another machine's float arithmetic, not another model, and not a failure under
+        ``--infer-strict`` (:data:`REBUILT`); a different one reads ``"model changed: another
+        build (build … → …, sha256 …)"``."""
+        entry = self.baseline.entries.get(key)
+        stored = stored_digests(entry, self.profile)
+        builds = stored_digests(entry, self.profile, build=True)
         changes = []
-        arms = zip(("model", "reference model"), stored, (facts, reference), strict=True)
-        for label, old, now in arms:
+        arms = zip(("model", "reference model"), stored, builds, (facts, reference), strict=True)
+        for label, old, old_build, now in arms:
             current = now.digest if now is not None else None
-            if old is not None and current is not None and old != current:
-                changes.append(f"{label} changed (sha256 {old[:12]}… → {current[:12]}…)")
+            if old is None or current is None or old == current:
+                continue
+            files = f"sha256 {old[:12]}… → {current[:12]}…"
+            build = now.build_sha256 if now is not None else None
+            if old_build is not None and build == old_build:
+                changes.append(f"{label} {REBUILT} (build {build[:12]}…, {files})")
+            elif old_build is not None and build is not None:
+                changes.append(
+                    f"{label} changed: another build (build {old_build[:12]}… → {build[:12]}…, "
+                    f"{files})"
+                )
+            else:
+                changes.append(f"{label} changed ({files})")
         return "; ".join(changes)
 
     def applied(
@@ -324,7 +353,7 @@ class GateSession:
         if verdict.outcome is Outcome.REGRESSED:
             return True
         return self.config.strict and (
-            bool(verdict.model_change) or verdict.outcome in STRICT_OUTCOMES
+            changed_model(verdict.model_change) or verdict.outcome in STRICT_OUTCOMES
         )
 
     def updated_baseline(self, base: Baseline | None = None) -> Baseline:
@@ -334,8 +363,11 @@ class GateSession:
         baseline = self.baseline if base is None else base
         for m in self._recordable():
             digest = m.facts.digest if m.facts is not None else None
+            build = m.facts.build_sha256 if m.facts is not None else None
             if isinstance(m.result, AccuracyResult):
-                baseline = baseline.with_accuracy(m.result, recorded_at=now, model_sha256=digest)
+                baseline = baseline.with_accuracy(
+                    m.result, recorded_at=now, model_sha256=digest, model_build_sha256=build
+                )
                 continue
             if isinstance(m.result, ComparisonResult):
                 if not m.result.gates.stored_ratio:
@@ -349,6 +381,10 @@ class GateSession:
                     recorded_at=now,
                     model_sha256=digest,
                     reference_model_sha256=reference.digest if reference is not None else None,
+                    model_build_sha256=build,
+                    reference_model_build_sha256=(
+                        reference.build_sha256 if reference is not None else None
+                    ),
                 )
                 continue
             baseline = baseline.with_latency(
@@ -358,6 +394,7 @@ class GateSession:
                 tolerance={k: m.tolerances[k] for k in ("p50", "p95") if k in m.tolerances},
                 recorded_at=now,
                 model_sha256=digest,
+                model_build_sha256=build,
             )
         return baseline
 

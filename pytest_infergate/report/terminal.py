@@ -7,6 +7,7 @@ has them.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePath
@@ -150,20 +151,27 @@ def _accuracy_rows(m: Measurement, r: AccuracyResult) -> list[Row]:
 def rows(measurements: Sequence[Measurement]) -> list[Row]:
     """A row per gated check (or one per measurement without checks), worst first."""
     table: list[Row] = []
+    shared = Counter(m.verdict.model_change for m in measurements if m.verdict.model_change)
     for m in measurements:
         if isinstance(m.result, AccuracyResult):
-            table.extend(_with_provenance(m, _accuracy_rows(m, m.result)))
+            table.extend(_with_provenance(m, _accuracy_rows(m, m.result), shared))
         else:
-            table.extend(_with_provenance(m, _speed_rows(m, m.result)))
+            table.extend(_with_provenance(m, _speed_rows(m, m.result), shared))
     return sorted(table, key=lambda row: -SEVERITY[row.outcome])
 
 
-def _with_provenance(m: Measurement, table: list[Row]) -> list[Row]:
+def _with_provenance(
+    m: Measurement, table: list[Row], shared: Counter[str] | None = None
+) -> list[Row]:
     """Mark a changed model on the measurement's rows, and add a NOT-APPLIED row that
-    says which expectation the runtime missed."""
+    says which expectation the runtime missed. A change that ``shared`` counts for
+    several measurements (one rebuilt model under 13 entries) is one footnote for all of
+    them, ``13 entries: model changed (…)``, not 13 lines that differ only in the key."""
     v = m.verdict
     if v.model_change:
-        change = f"{m.result.key}: {v.model_change}"
+        count = shared[v.model_change] if shared is not None else 1
+        who = f"{count} entries" if count > 1 else m.result.key
+        change = f"{who}: {v.model_change}"
         table = [
             replace(row, note=f"{row.note}; {change}" if row.note else change) for row in table
         ]

@@ -33,6 +33,13 @@ INCONCLUSIVE counts as "not an alarm" in every column (it fails only under
     python benchmarks/gate_quality.py --out gq.json  # full: 30 runs per cell, 25-40 minutes
     python benchmarks/gate_quality.py --slowdowns 0 --runs 200 --modes stored,stored-1,pb
                                                      # A/A false alarms only, ~30 minutes
+
+``--contention`` runs another experiment (see :func:`contention_main`): the stored gate
+on wall time and on CPU cost side by side, with regressions made of real extra work
+(more layers in the model), each run pinned to two cores with and without a noisy
+neighbour on them; pytest-benchmark is the peer in the same run.
+
+    python benchmarks/gate_quality.py --contention --minutes 7 --out gq-cpu.json
 """
 
 from __future__ import annotations
@@ -388,8 +395,437 @@ def table(results: dict[str, dict[float, list[Row]]]) -> list[str]:
     return lines
 
 
+CONTENTION_TESTS = {
+    "test_cpu.py": """
+        import os
+        from pathlib import Path
+
+        import numpy as np
+        import onnxruntime as ort
+        import pytest
+
+        @pytest.mark.parametrize("copy", range(int(os.environ["GQ_TESTS"])))
+        def test_stored(infer_bench, copy):
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = 1
+            options.inter_op_num_threads = 1
+            path = Path(__file__).with_name(f"mlp{os.environ['GQ_DEPTH']}.onnx")
+            sess = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            batch, width = int(os.environ["GQ_BATCH"]), int(os.environ["GQ_WIDTH"])
+            x = np.random.default_rng(1).standard_normal((batch, width)).astype(np.float32)
+            infer_bench(sess.run, None, {"x": x})
+        """,
+    "test_cpu_pb.py": """
+        import os
+        from pathlib import Path
+
+        import numpy as np
+        import onnxruntime as ort
+
+        def test_pb(benchmark):
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = 1
+            options.inter_op_num_threads = 1
+            path = Path(__file__).with_name(f"mlp{os.environ['GQ_DEPTH']}.onnx")
+            sess = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            batch, width = int(os.environ["GQ_BATCH"]), int(os.environ["GQ_WIDTH"])
+            x = np.random.default_rng(1).standard_normal((batch, width)).astype(np.float32)
+            benchmark(sess.run, None, {"x": x})
+        """,
+}
+
+BUILD_MLP = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    width, depth, batch, path = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    rng = np.random.default_rng(0)
+    nodes, weights, previous = [], [], "x"
+    for i in range(depth):
+        w = (rng.standard_normal((width, width)) / np.sqrt(width)).astype(np.float32)
+        weights += [numpy_helper.from_array(w, f"w{i}"),
+                    numpy_helper.from_array(np.zeros(width, np.float32), f"b{i}")]
+        nodes += [helper.make_node("Gemm", [previous, f"w{i}", f"b{i}"], [f"h{i}"]),
+                  helper.make_node("Relu", [f"h{i}"], [f"r{i}"])]
+        previous = f"r{i}"
+    graph = helper.make_graph(
+        nodes, "mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, width])],
+        [helper.make_tensor_value_info(previous, TensorProto.FLOAT, [batch, width])],
+        weights,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    open(path, "wb").write(model.SerializeToString())
+    """
+)
+
+NEIGHBOUR_BUSY = "while True: pass"
+NEIGHBOUR_PERIODIC = (
+    "import time\n"
+    "while True:\n"
+    "    end = time.perf_counter() + 0.030\n"
+    "    while time.perf_counter() < end:\n"
+    "        pass\n"
+    "    time.sleep(0.030)\n"
+)
+
+#: The contention experiment's gates, as rows of its table.
+CONTENTION_LABELS = {
+    "wall": "infergate stored, wall-time checks",
+    "cpu": "infergate stored, CPU-cost check",
+    "shipped": "infergate stored, as shipped (decides)",
+    "pb": "pytest-benchmark compare-fail=median:10%",
+}
+
+
+def plugin_installed() -> bool:
+    """Whether pytest finds the plugin through its entry point (a pip install)."""
+    from importlib.metadata import entry_points
+
+    return any(e.name == "infergate" for e in entry_points(group="pytest11"))
+
+
+class Slot:
+    """One pair of cores with its own project copy, baseline and history."""
+
+    def __init__(self, index: int, cores: str, work: Path, args: argparse.Namespace) -> None:
+        self.index, self.cores, self.work, self.args = index, cores, work, args
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": str(REPO),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "OMP_NUM_THREADS": "1",
+            "GQ_TESTS": str(args.tests),
+            "GQ_BATCH": str(args.batch),
+            "GQ_WIDTH": str(args.width),
+        }
+        if not plugin_installed():  # a checkout used through PYTHONPATH, not pip-installed
+            self.env["PYTEST_PLUGINS"] = "pytest_infergate.plugin"
+
+    def pytest(self, args: list[str], depth: int, noisy: bool) -> subprocess.CompletedProcess[str]:
+        neighbours = []
+        if noisy:
+            for code in (NEIGHBOUR_BUSY, NEIGHBOUR_BUSY, NEIGHBOUR_PERIODIC):
+                neighbours.append(
+                    subprocess.Popen(["taskset", "-c", self.cores, sys.executable, "-c", code])
+                )
+            time.sleep(0.2)
+        try:
+            return subprocess.run(
+                ["taskset", "-c", self.cores, *pytest_cmd(*args)],
+                cwd=self.work,
+                env={**self.env, "GQ_DEPTH": str(depth)},
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+        finally:
+            for p in neighbours:
+                p.kill()
+            for p in neighbours:
+                p.wait()
+
+    def setup(self, depths: list[int]) -> None:
+        self.work.mkdir(parents=True)
+        for name, body in CONTENTION_TESTS.items():
+            (self.work / name).write_text(textwrap.dedent(body))
+        for depth in depths:
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    BUILD_MLP,
+                    str(self.args.width),
+                    str(depth),
+                    str(self.args.batch),
+                    str(self.work / f"mlp{depth}.onnx"),
+                ],
+                check=True,
+            )
+        base = depths[0]
+        proc = self.pytest(
+            ["test_cpu_pb.py", "--benchmark-storage=pb", "--benchmark-save=base"], base, noisy=False
+        )
+        if proc.returncode != 0:
+            sys.exit(f"slot {self.index}: recording pytest-benchmark failed:\n{proc.stdout}")
+        for _ in range(self.args.history):  # one sitting: back to back, quiet
+            proc = self.pytest(
+                [
+                    "test_cpu.py",
+                    "--infer-baseline=stored.json",
+                    "--infer-update-baseline",
+                    "--infer-machine=bench",
+                ],
+                base,
+                noisy=False,
+            )
+            if proc.returncode != 0:
+                sys.exit(f"slot {self.index}: recording failed:\n{proc.stdout}\n{proc.stderr}")
+
+    def gate(self, gate: str, noisy: bool, slowdown: float, depth: int) -> list[Row]:
+        if gate == "pb":
+            saved = sorted((self.work / "pb").rglob("*base.json"))[0]
+            t0 = time.perf_counter()
+            proc = self.pytest(
+                [
+                    "test_cpu_pb.py",
+                    "--benchmark-storage=pb",
+                    f"--benchmark-compare={saved.stem[:4]}",
+                    "--benchmark-compare-fail=median:10%",
+                ],
+                depth,
+                noisy,
+            )
+            regressed = "Performance has regressed" in proc.stdout + proc.stderr
+            if proc.returncode not in (0, 1) or (proc.returncode == 1 and not regressed):
+                sys.exit(f"pytest-benchmark run failed:\n{proc.stdout}\n{proc.stderr}")
+            outcome = "REGRESSED" if regressed else "PASS"
+            return [{"gate": "pb", "outcome": outcome, "seconds": time.perf_counter() - t0}]
+        results = self.work / "results.json"
+        results.unlink(missing_ok=True)
+        proc = self.pytest(
+            [
+                "test_cpu.py",
+                "--infer-baseline=stored.json",
+                "--infer-machine=bench",
+                f"--infer-json={results}",
+            ],
+            depth,
+            noisy,
+        )
+        if proc.returncode not in (0, 1) or not results.exists():
+            sys.exit(f"slot {self.index}: gate run failed:\n{proc.stdout}\n{proc.stderr}")
+        rows: list[Row] = []
+        for m in json.loads(results.read_text())["measurements"]:
+            checks = m["verdict"]["checks"]
+            wall = [c for c in checks if c["metric"] in ("p50_ms", "p95_ms")]
+            cpu = [c for c in checks if c["metric"] == "cpu_p50_ms"]
+            p50 = next(c for c in wall if c["metric"] == "p50_ms")
+            cpu_decided = bool(cpu) and cpu[0].get("deciding", True)
+            common = {
+                "n": m["n"],
+                "share": m["cpu_p50_ms"] / m["p50_ms"],
+                "wall_change": p50["current"] / p50["baseline"] - 1,
+                "seconds": m["measured_s"],
+            }
+            if cpu:
+                common["cpu_change"] = cpu[0]["current"] / cpu[0]["baseline"] - 1
+                common["cpu_mdr"] = cpu[0]["mdr"]
+            common["wall_mdr"] = p50["mdr"]
+            rows.append(
+                {**common, "gate": "wall", "outcome": worst_of([c["outcome"] for c in wall])}
+            )
+            rows.append({**common, "gate": "cpu", "outcome": cpu[0]["outcome"] if cpu else "NEW"})
+            rows.append(
+                {
+                    **common,
+                    "gate": "shipped",
+                    "outcome": m["verdict"]["outcome"],
+                    "decided_by": "cpu" if cpu_decided else "wall",
+                }
+            )
+        return rows
+
+
+def worst_of(outcomes: list[str]) -> str:
+    order = ["REGRESSED", "INCONCLUSIVE", "IMPROVED", "PASS"]
+    return min(outcomes, key=lambda o: order.index(o) if o in order else len(order))
+
+
+def contention_table(
+    results: dict[tuple[str, str, float], list[Row]], slowdowns: tuple[float, ...]
+) -> list[str]:
+    header = (
+        f"{'gate':41} {'neighbour':9} "
+        + " ".join(
+            f"{('false alarms at 0%' if s == 0 else f'caught at +{s:.0%}'):>23}" for s in slowdowns
+        )
+        + f" {'inconcl.':>8} {'CPU decided':>11}"
+    )
+    lines = [header, "-" * len(header)]
+    for gate in CONTENTION_LABELS:
+        for condition in ("quiet", "noisy"):
+            cells = [results.get((gate, condition, s), []) for s in slowdowns]
+            every = [r for rows in cells for r in rows]
+            if not every:
+                continue
+            inconclusive = sum(r["outcome"] == "INCONCLUSIVE" for r in every) / len(every)
+            decided = [r for r in every if "decided_by" in r]
+            by_cpu = (
+                f"{sum(r['decided_by'] == 'cpu' for r in decided) / len(decided):.0%}"
+                if decided
+                else "-"
+            )
+            lines.append(
+                f"{CONTENTION_LABELS[gate]:41} {condition:9} "
+                + " ".join(f"{rate(rows, 'REGRESSED'):>23}" for rows in cells)
+                + f" {inconclusive:>8.1%} {by_cpu:>11}"
+            )
+    for condition in ("quiet", "noisy"):
+        parts = []
+        for s in slowdowns:
+            rows = results.get(("shipped", condition, s), [])
+            if rows:
+                wall = statistics.median(float(str(r["wall_change"])) for r in rows)
+                cpu = [float(str(r["cpu_change"])) for r in rows if "cpu_change" in r]
+                share = statistics.median(float(str(r["share"])) for r in rows)
+                cpu_text = f"{statistics.median(cpu):+.1%}" if cpu else "-"
+                parts.append(
+                    f"+{s:.0%}: wall {wall:+.1%} cpu {cpu_text} (CPU s per wall s {share:.2f})"
+                )
+        lines.append(f"median change vs stored, {condition}: " + "; ".join(parts))
+    mdrs = {
+        g: [
+            float(str(r[f"{g}_mdr"]))
+            for rows in results.values()
+            for r in rows
+            if r.get(f"{g}_mdr") is not None and r["gate"] == "shipped"
+        ]
+        for g in ("wall", "cpu")
+    }
+    lines.append(
+        "stated MDR (median): "
+        + ", ".join(f"{g} {statistics.median(v):.0%}" for g, v in mdrs.items() if v)
+    )
+    return lines
+
+
+def contention_main(args: argparse.Namespace) -> int:
+    """The stored gate on wall time and on CPU cost, quiet and with a neighbour.
+
+    Each *slot* is two cores (``taskset``) standing in for a 2-core runner, with its own
+    copy of a project of ``--tests`` tests that each time the same onnxruntime MLP
+    (``--width`` x 20 Gemm+Relu layers, batch ``--batch``, one intra-op thread), its
+    own baseline and its own pytest-benchmark save. The baseline's history is
+    ``--history`` runs recorded back to back, quiet, at the start: one sitting. A
+    regression of +10% / +20% is real extra work: 22 / 24 layers instead of 20 (the
+    table's last lines give the change the runs measured). The neighbour, when on, is
+    two busy loops and a periodic one (30 ms busy, 30 ms idle) pinned to the slot's
+    two cores. Every gate run is a fresh pytest process; each infergate run gives one
+    verdict per test, and each verdict is counted three ways: the wall-time checks
+    alone (p50 and p95, whether or not they decided), the CPU-cost check alone, and the
+    verdict as shipped (CPU cost decides when the run was contended). Cells run in a
+    shuffled order in every slot until ``--minutes`` are spent.
+    """
+    base = 20
+    depths = [base, round(base * 1.1), round(base * 1.2)]
+    slowdowns = (0.0, 0.1, 0.2)
+    cores = sorted(os.sched_getaffinity(0))
+    pairs = [f"{cores[i]},{cores[i + 1]}" for i in range(0, len(cores) - 1, 4)][: args.slots]
+    work = Path(tempfile.mkdtemp(prefix="infergate-gq-cpu-"))
+    started = time.monotonic()
+    slots = [Slot(i, pair, work / f"slot{i}", args) for i, pair in enumerate(pairs)]
+    print(f"gate_quality --contention: slots on cores {pairs}; work dir {work}", flush=True)
+    import threading
+
+    errors: list[BaseException] = []
+
+    def guarded(fn: Callable[[], None]) -> Callable[[], None]:
+        def body() -> None:
+            try:
+                fn()
+            except BaseException as exc:  # reported after join; a slot's failure ends the run
+                errors.append(exc)
+
+        return body
+
+    threads = [threading.Thread(target=guarded(lambda s=s: s.setup(depths))) for s in slots]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    print(
+        f"  recorded {args.history} runs per slot in {time.monotonic() - started:.0f} s", flush=True
+    )
+    results: dict[tuple[str, str, float], list[Row]] = {}
+    lock = threading.Lock()
+    deadline = started + args.minutes * 60
+    cycle = [
+        ("stored", False, 0.0),
+        ("stored", False, 0.0),
+        ("stored", True, 0.0),
+        ("stored", True, 0.0),
+        ("stored", True, 0.0),
+        ("stored", False, 0.2),
+        ("stored", True, 0.2),
+        ("stored", True, 0.2),
+        ("stored", False, 0.1),
+        ("stored", True, 0.1),
+        ("pb", False, 0.0),
+        ("pb", True, 0.0),
+        ("pb", True, 0.2),
+        ("pb", False, 0.2),
+    ]
+
+    def loop(slot: Slot) -> None:
+        rng = random.Random(args.seed + slot.index)
+        cells = list(cycle)
+        while time.monotonic() < deadline:
+            rng.shuffle(cells)
+            for gate, noisy, slowdown in cells:
+                if time.monotonic() >= deadline:
+                    return
+                depth = depths[slowdowns.index(slowdown)]
+                rows = slot.gate(gate, noisy, slowdown, depth)
+                condition = "noisy" if noisy else "quiet"
+                with lock:
+                    for row in rows:
+                        row["slot"] = slot.index
+                        results.setdefault((str(row["gate"]), condition, slowdown), []).append(row)
+                print(
+                    f"  slot {slot.index} {gate} {condition} +{slowdown:.0%}: "
+                    f"{[r['outcome'] for r in rows if r['gate'] != 'wall']}",
+                    flush=True,
+                )
+
+    threads = [threading.Thread(target=guarded(lambda s=s: loop(s))) for s in slots]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    elapsed = time.monotonic() - started
+    lines = contention_table(results, slowdowns)
+    print()
+    print(
+        f"gate_quality --contention: ORT MLP {args.width}x20 (+10%: 22, +20%: 24 layers), batch "
+        f"{args.batch}, 1 thread; {len(slots)} slots of 2 cores; {args.tests} tests a session; "
+        f"stored: {args.history} past runs, one sitting, recorded quiet; {elapsed / 60:.1f} min; "
+        "k/n per verdict [95% Wilson interval]"
+    )
+    for line in lines:
+        print(line)
+    if args.out:
+        document = {
+            "elapsed_s": elapsed,
+            "results": {f"{g}|{c}|{s}": rows for (g, c, s), rows in results.items()},
+            "table": lines,
+        }
+        args.out.write_text(json.dumps(document, indent=1))
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument(
+        "--contention",
+        action="store_true",
+        help="the stored gate on wall time and CPU cost, with and without a neighbour",
+    )
+    parser.add_argument("--minutes", type=float, default=7.0, help="--contention: gate time")
+    parser.add_argument("--slots", type=int, default=4, help="--contention: core pairs used")
+    parser.add_argument("--tests", type=int, default=5, help="--contention: tests a session")
+    parser.add_argument("--width", type=int, default=256, help="--contention: MLP width")
+    parser.add_argument("--batch", type=int, default=256, help="--contention: batch size")
     parser.add_argument("--quick", action="store_true", help="4 runs per cell, 5 past runs")
     parser.add_argument("--runs", type=int, help="gate runs per cell (default: 30; quick: 4)")
     parser.add_argument("--history", type=int, help="past runs of the stored baselines (10; 5)")
@@ -409,6 +845,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="write every run's outcome as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
+    if args.contention:
+        args.history = args.history if args.history is not None else 3
+        return contention_main(args)
     runs = args.runs if args.runs is not None else (4 if args.quick else 30)
     history = args.history if args.history is not None else (5 if args.quick else 10)
     extra_aa = args.extra_aa if args.extra_aa is not None else (0 if args.quick else 170)

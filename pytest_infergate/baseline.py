@@ -21,11 +21,16 @@ Schema history:
   and ``reference_model_sha256``; files without them load. Later again: latency
   records gain an optional ``history_recorded_at`` (when each of the newest runs
   of the history was recorded, newest last), which tells the gate whether the
-  history spans more than one sitting; files without it load. Later again: every
-  record that keeps a model digest may keep ``model_build_sha256`` too (ratio records
-  also ``reference_model_build_sha256``): the digest of what the model was built
-  from, when its build says so, so that a rebuild from the same inputs on another
-  machine is told from another model; files without them load.
+  history spans more than one sitting; files without it load. Later again:
+  latency records gain optional ``cpu_clock`` (``"thread"`` or ``"process"``),
+  ``cpu_p50_ms`` (the median CPU time per call on that clock) and
+  ``history_cpu_p50_ms`` (its run medians, newest last, restarted when the clock
+  changes) with ``history_cpu_per_wall`` (each run's CPU time over wall time of its
+  timed calls); files without them load, and their entries are gated on wall time only.
+  Later again: every record that keeps a model digest may keep ``model_build_sha256``
+  too (ratio records also ``reference_model_build_sha256``): the digest of what the
+  model was built from, when its build says so, so that a rebuild from the same
+  inputs on another machine is told from another model; files without them load.
 """
 
 from __future__ import annotations
@@ -57,6 +62,8 @@ from pytest_infergate.telemetry import GpuFacts
 
 SCHEMA_VERSION = 2
 HISTORY_LENGTH = 10
+#: The CPU clocks a record's CPU cost can be measured on (see :mod:`pytest_infergate.timing`).
+CPU_CLOCKS = ("thread", "process")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -90,6 +97,15 @@ class LatencyRecord:
     #: :func:`pytest_infergate.provenance.build_digest`): a rebuild on another machine
     #: differs in bytes, not in inputs.
     model_build_sha256: str | None = None
+    #: The CPU clock of the CPU-cost figures (``"thread"`` or ``"process"``), the median
+    #: CPU time per call on it, and its past run medians (newest last); absent in records
+    #: written before CPU cost was measured.
+    cpu_clock: str | None = None
+    cpu_p50_ms: float | None = None
+    history_cpu_p50_ms: tuple[float, ...] = ()
+    #: Each of those runs' CPU time over wall time of its timed calls (sums over the
+    #: samples): what the call got of a core, against which a later run is "starved".
+    history_cpu_per_wall: tuple[float, ...] = ()
 
     def percentile_ms(self, name: str) -> float:
         value: float = getattr(self, f"{name}_ms")
@@ -219,6 +235,16 @@ class Baseline:
         history = (*(old.history_p50_ms if old else ()), result.p50_ms)[-HISTORY_LENGTH:]
         history_p95 = (*(old.history_p95_ms if old else ()), result.p95_ms)[-HISTORY_LENGTH:]
         stamps = (*(old.history_recorded_at if old else ()), recorded_at)[-len(history) :]
+        history_cpu: tuple[float, ...] = ()
+        history_share: tuple[float, ...] = ()
+        # A call that used no measurable CPU (all waiting, or a coarse clock) has no cost figure.
+        measured = result.cpu_p50_ms and result.cpu_per_wall
+        if measured and result.cpu_p50_ms is not None and result.cpu_per_wall is not None:
+            same_clock = old is not None and old.cpu_clock == result.cpu_clock
+            past_cpu = old.history_cpu_p50_ms if old is not None and same_clock else ()
+            history_cpu = (*past_cpu, result.cpu_p50_ms)[-HISTORY_LENGTH:]
+            past_share = old.history_cpu_per_wall if old is not None and same_clock else ()
+            history_share = (*past_share, result.cpu_per_wall)[-HISTORY_LENGTH:]
         machines[profile] = LatencyRecord(
             n=result.n,
             batch_size=result.batch_size,
@@ -237,6 +263,10 @@ class Baseline:
             model_sha256=model_sha256,
             history_recorded_at=stamps,
             model_build_sha256=model_build_sha256,
+            cpu_clock=result.cpu_clock if history_cpu else None,
+            cpu_p50_ms=result.cpu_p50_ms if history_cpu else None,
+            history_cpu_p50_ms=history_cpu,
+            history_cpu_per_wall=history_share,
         )
         entries = dict(self.entries)
         entries[result.key] = LatencyEntry(machines=machines, tolerance=dict(tolerance))
@@ -356,6 +386,16 @@ def _encode_record(record: LatencyRecord) -> dict[str, Any]:
         **(
             {"history_recorded_at": list(record.history_recorded_at)}
             if record.history_recorded_at
+            else {}
+        ),
+        **(
+            {
+                "cpu_clock": record.cpu_clock,
+                "cpu_p50_ms": _round(record.cpu_p50_ms),
+                "history_cpu_p50_ms": [_round(v) for v in record.history_cpu_p50_ms],
+                "history_cpu_per_wall": [_round(v) for v in record.history_cpu_per_wall],
+            }
+            if record.cpu_p50_ms is not None
             else {}
         ),
     }
@@ -520,8 +560,11 @@ class _Reader:
         return number
 
     def duration(self, value: object, where: str) -> float:
-        number = self.real(value, where)
-        if number < 0:
+        try:
+            number = self.real(value, where)
+        except BaselineError:
+            number = math.nan
+        if not number >= 0:
             raise self.fail(where, f"expected a finite number >= 0, got {_short(value)}")
         return number
 
@@ -611,7 +654,7 @@ def parse_time(text: str) -> _dt.datetime | None:
 
 def _decode_record(r: _Reader, raw: object, where: str) -> LatencyRecord:
     obj = r.mapping(raw, where)
-    floats = {
+    floats: dict[str, Any] = {
         name: r.time_ms(r.get(obj, name, where), f"{where}.{name}", zero=name == "stdev_ms")
         for name in LATENCY_FIGURES
     }
@@ -625,8 +668,28 @@ def _decode_record(r: _Reader, raw: object, where: str) -> LatencyRecord:
         model_sha256=r.digest(obj, "model_sha256", where),
         history_recorded_at=r.times(obj, "history_recorded_at", where),
         model_build_sha256=r.digest(obj, "model_build_sha256", where),
+        **_decode_cpu(r, obj, where),
         **floats,
     )
+
+
+def _decode_cpu(r: _Reader, obj: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """A record's optional CPU-cost fields: all three, or none."""
+    if "cpu_p50_ms" not in obj:
+        return {}
+    clock = r.string(obj, "cpu_clock", where)
+    if clock not in CPU_CLOCKS:
+        known = ", ".join(CPU_CLOCKS)
+        raise r.fail(f"{where}.cpu_clock", f"unknown clock {clock!r}; known: {known}")
+    return {
+        "cpu_clock": clock,
+        "cpu_p50_ms": r.time_ms(r.get(obj, "cpu_p50_ms", where), f"{where}.cpu_p50_ms"),
+        "history_cpu_p50_ms": r.times_ms(obj, "history_cpu_p50_ms", where, optional=True),
+        "history_cpu_per_wall": tuple(
+            r.positive(v, f"{where}.history_cpu_per_wall[{i}]")
+            for i, v in enumerate(r.items(obj, "history_cpu_per_wall", where, optional=True))
+        ),
+    }
 
 
 def _decode_ratio_record(r: _Reader, raw: object, where: str) -> RatioRecord:

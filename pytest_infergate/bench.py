@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_infergate.config import Mode, Settings, parse_fraction
-from pytest_infergate.cpu import cpu_window
+from pytest_infergate.cpu import CpuWindow, cpu_window
 from pytest_infergate.gate import failure_message
 from pytest_infergate.provenance import measured_facts
 from pytest_infergate.results import (
@@ -429,7 +429,9 @@ class InferBench:
             self._session.gpu_sampling() as sampler,
             cpu_window() as cpu,
         ):
-            timing = self._time(key, fn, args, kwargs, settings, batch_size, sync_fn, events)
+            timing = self._time(
+                key, fn, args, kwargs, settings, batch_size, sync_fn, events, _cpu_clock(facts), cpu
+            )
         gpu = sampler.telemetry if sampler is not None else None
         trace = None
         if settings.trace:
@@ -454,19 +456,40 @@ class InferBench:
         batch_size: int,
         sync: Callable[[], object] | None,
         events: EventFactory | None = None,
+        cpu_clock: str | None = None,
+        window: CpuWindow | None = None,
     ) -> Timing:
-        """Sample adaptively when there is a stored value to decide against, else by plan."""
+        """Sample adaptively when there is a stored value to decide against, else by plan.
+        ``cpu_clock``: the CPU clock the runtime facts call for (``None``: the warm-up's);
+        ``window``: the timed window's CPU readings, for the contention test at each look."""
         from pytest_infergate.gate import LATENCY_LOOKS, latency_settled, wants_adaptive_stop
 
         session = self._session
         entry, profile = session.entry(key), session.profile
         if session.config.update or not wants_adaptive_stop(entry, profile):
-            return run(fn, args, kwargs, plan=settings.plan(), sync=sync, events=events)
-        policy = settings.policy()
+            return run(
+                fn,
+                args,
+                kwargs,
+                plan=settings.plan(),
+                sync=sync,
+                events=events,
+                cpu_clock=cpu_clock,
+            )
+        policy = session.policy(settings)
 
-        def decide(samples: tuple[int, ...], look: int, final: bool) -> bool:
-            provisional = LatencyResult(key, samples, batch_size, 1, 0, 0.0)
-            return latency_settled(provisional, entry, profile, policy)
+        def decide(
+            samples: tuple[int, ...],
+            cpu: tuple[int, ...],
+            clock: str | None,
+            look: int,
+            final: bool,
+        ) -> bool:
+            provisional = LatencyResult(
+                key, samples, batch_size, 1, 0, 0.0, cpu_samples_ns=cpu, cpu_clock=clock
+            )
+            usage = window.so_far() if window is not None else None
+            return latency_settled(provisional, entry, profile, policy, usage)
 
         return run(
             fn,
@@ -477,6 +500,7 @@ class InferBench:
             looks=LATENCY_LOOKS,
             decide=decide,
             events=events,
+            cpu_clock=cpu_clock,
         )
 
 
@@ -524,6 +548,19 @@ def _lazy_calls_fail(method: str) -> Iterator[None]:
 _ONE_CALL = SamplingPlan(warmup_calls=0, warmup_s=0, min_samples=1, min_time_s=0, max_time_s=1e-9)
 
 
+def _cpu_clock(facts: RuntimeFacts | None) -> str | None:
+    """``"process"`` when the runtime facts show a thread pool doing the call's work
+    (onnxruntime with more than one intra-op thread, torch with more than one thread);
+    ``None`` otherwise: the warm-up tells (:mod:`pytest_infergate.timing`)."""
+    if facts is None:
+        return None
+    if facts.runtime == "onnxruntime" and (facts.intra_op_threads or 0) > 1:
+        return "process"
+    if facts.runtime == "torch" and (facts.torch_threads or 0) > 1:
+        return "process"
+    return None
+
+
 def _check_batch_size(method: str, batch_size: object) -> None:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(
@@ -557,6 +594,8 @@ def _result(key: str, timing: Timing, batch_size: int) -> LatencyResult:
         warmup_calls=timing.warmup_calls,
         measured_s=timing.measured_s,
         stop_reason=timing.stop_reason,
+        cpu_samples_ns=timing.cpu_samples_ns,
+        cpu_clock=timing.cpu_clock,
     )
 
 

@@ -92,7 +92,7 @@ def rejudge(
             look = max(sum(1 for n, _ in SEQUENTIAL_LOOKS if n <= r.n) - 1, 0)
             verdict = compare_ratio(r, gates, look=look, final=True, context=context)
         else:
-            verdict = compare_latency(r, entry, profile, policy)
+            verdict = compare_latency(r, entry, profile, policy, m.cpu)
         judged.append(replace(m, verdict=verdict, tolerances=dict(tolerances)))
     return judged
 

@@ -219,6 +219,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.fail(problem, pytrace=False)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Count the stored checks the selected tests will make: they share the session's
+    false-alarm rate."""
+    gate = session.config.stash.get(_SESSION_KEY, None)
+    if gate is not None:
+        gate.plan_checks([item.nodeid for item in session.items])
+
+
 @pytest.fixture
 def infer_bench(request: pytest.FixtureRequest) -> Iterator[InferBench]:
     """Time a model call against the baseline: ``infer_bench(model, inputs)``, or two

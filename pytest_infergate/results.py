@@ -77,6 +77,12 @@ class LatencyResult:
     mean per call when ``calls_per_sample`` calls were timed together because a
     single call was too short for the clock. ``stop_reason`` says why sampling
     ended (``n`` is the number of samples taken).
+
+    ``cpu_samples_ns`` holds, per sample, the CPU time one call used (a group's
+    mean, like ``samples_ns``) on ``cpu_clock``: ``"thread"`` (the calling thread's)
+    or ``"process"`` (the whole process's, for a call that runs on a thread pool).
+    Empty (and ``cpu_clock`` ``None``) where it was not measured: results written
+    before it was, an A/B arm.
     """
 
     key: str
@@ -86,6 +92,8 @@ class LatencyResult:
     warmup_calls: int
     measured_s: float
     stop_reason: StopReason = StopReason.PLAN
+    cpu_samples_ns: tuple[int, ...] = ()
+    cpu_clock: str | None = None
     n: int = field(init=False)
     mean_ms: float = field(init=False)
     stdev_ms: float = field(init=False)
@@ -95,6 +103,8 @@ class LatencyResult:
     p90_ms: float = field(init=False)
     p95_ms: float = field(init=False)
     p99_ms: float = field(init=False)
+    #: Median CPU time per call (ms) on ``cpu_clock``; ``None`` when not measured.
+    cpu_p50_ms: float | None = field(init=False)
 
     def __post_init__(self) -> None:
         if not self.samples_ns:
@@ -103,6 +113,18 @@ class LatencyResult:
             raise ValueError(f"{self.key}: latency samples must not be negative")
         if self.batch_size < 1 or self.calls_per_sample < 1:
             raise ValueError(f"{self.key}: batch_size and calls_per_sample must be >= 1")
+        if self.cpu_samples_ns:
+            if len(self.cpu_samples_ns) != len(self.samples_ns):
+                raise ValueError(
+                    f"{self.key}: {len(self.cpu_samples_ns)} CPU samples for "
+                    f"{len(self.samples_ns)} latency samples"
+                )
+            if any(s < 0 for s in self.cpu_samples_ns):
+                raise ValueError(f"{self.key}: CPU samples must not be negative")
+            if self.cpu_clock not in ("thread", "process"):
+                raise ValueError(
+                    f"{self.key}: cpu_clock must be 'thread' or 'process', got {self.cpu_clock!r}"
+                )
         from pytest_infergate.stats import summarise_ns
 
         summary = summarise_ns(self.samples_ns)
@@ -110,6 +132,18 @@ class LatencyResult:
             object.__setattr__(self, name, getattr(summary, name))
         for name in ("p50_ms", "p90_ms", "p95_ms", "p99_ms"):
             object.__setattr__(self, name, getattr(summary, name))
+        cpu_p50 = summarise_ns(self.cpu_samples_ns).p50_ms if self.cpu_samples_ns else None
+        object.__setattr__(self, "cpu_p50_ms", cpu_p50)
+
+    @property
+    def cpu_per_wall(self) -> float | None:
+        """CPU time over wall time of the timed calls (sums over every sample): the share
+        of a core a single-threaded call got (0.5: it waited half the time), about the
+        pool's busy threads for a pooled one; ``None`` when not measured."""
+        wall = sum(self.samples_ns)
+        if not self.cpu_samples_ns or wall <= 0:
+            return None
+        return sum(self.cpu_samples_ns) / wall
 
     @property
     def throughput_per_s(self) -> float:
@@ -283,6 +317,10 @@ class Check:
     mdr: float | None = None
     p_value: float | None = None
     note: str = ""
+    #: Whether this check's outcome counts towards the verdict: a stored latency
+    #: verdict judges either the wall time or, when the run was contended, the CPU
+    #: cost; the other is reported beside it, not deciding.
+    deciding: bool = True
 
     @property
     def change(self) -> float:

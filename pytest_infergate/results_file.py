@@ -14,7 +14,9 @@ telemetry decodes from its ``series`` (at most 500 readings; the file's min/mean
 were taken over all of them); telemetry written before the series was stored decodes
 as ``None``. A ``trace`` and a ``cpu`` decode when present; their derived figures
 (``covered_share``, ``outside_share``, ``utilisation``) are recomputed, and a trace
-written before ``by_type`` was stored decodes with none.
+written before ``by_type`` was stored decodes with none. A latency result's CPU time
+per call (``cpu_samples_ns`` on ``cpu_clock``) decodes when present; ``cpu_p50_ms``
+is recomputed from it.
 """
 
 from __future__ import annotations
@@ -107,15 +109,24 @@ def _latency(r: _Reader, raw: object, key: str, where: str) -> LatencyResult:
     samples = _ints(r, obj, "samples_ns", where, minimum=1)
     if not samples:
         raise r.fail(f"{where}.samples_ns", "a measurement needs at least one sample")
-    return LatencyResult(
-        key=key,
-        samples_ns=samples,
-        batch_size=r.integer(obj, "batch_size", where, minimum=1),
-        calls_per_sample=r.integer(obj, "calls_per_sample", where, minimum=1),
-        warmup_calls=r.integer(obj, "warmup_calls", where),
-        measured_s=r.duration(r.get(obj, "measured_s", where), f"{where}.measured_s"),
-        stop_reason=_stop_reason(r, obj, where),
-    )
+    cpu = _ints(r, obj, "cpu_samples_ns", where) if "cpu_samples_ns" in obj else ()
+    clock = r.string(obj, "cpu_clock", where) if cpu else None
+    try:
+        return LatencyResult(
+            key=key,
+            samples_ns=samples,
+            batch_size=r.integer(obj, "batch_size", where, minimum=1),
+            calls_per_sample=r.integer(obj, "calls_per_sample", where, minimum=1),
+            warmup_calls=r.integer(obj, "warmup_calls", where),
+            measured_s=r.duration(r.get(obj, "measured_s", where), f"{where}.measured_s"),
+            stop_reason=_stop_reason(r, obj, where),
+            cpu_samples_ns=cpu,
+            cpu_clock=clock,
+        )
+    except ValueError as exc:
+        if isinstance(exc, BaselineError):
+            raise
+        raise r.fail(where, str(exc)) from None
 
 
 def _gates(r: _Reader, obj: Mapping[str, Any], where: str) -> FixedGates:
@@ -251,12 +262,15 @@ def _cpu(r: _Reader, obj: Mapping[str, Any], where: str) -> CpuUsage | None:
     raw = r.mapping(obj["cpu"], where)
     load = raw.get("load_average")
     threads = raw.get("torch_threads")
+    waited = raw.get("run_queue_wait_s")  # absent before it was recorded
+    wait_at = f"{where}.run_queue_wait_s"
     return CpuUsage(
         wall_s=r.duration(r.get(raw, "wall_s", where), f"{where}.wall_s"),
         process_cpu_s=r.duration(r.get(raw, "process_cpu_s", where), f"{where}.process_cpu_s"),
         cores=r.integer(raw, "cores", where, minimum=1),
         load_average=None if load is None else r.duration(load, f"{where}.load_average"),
         torch_threads=None if threads is None else r.integer(raw, "torch_threads", where, 1),
+        run_queue_wait_s=None if waited is None else r.duration(waited, wait_at),
     )
 
 
@@ -275,8 +289,11 @@ def _check(r: _Reader, raw: object, where: str) -> Check:
         "mdr": _optional_number(r, obj, "mdr", where),
         "p_value": _optional_number(r, obj, "p_value", where),
     }
+    deciding = obj.get("deciding", True)  # absent: it decided (files before it was written)
+    if not isinstance(deciding, bool):
+        raise r.fail(f"{where}.deciding", f"expected true or false, got {deciding!r}")
     if "paired" not in obj:
-        return Check(**common)
+        return Check(**common, deciding=deciding)
     worse, better = obj.get("worse"), obj.get("better")
     return AccuracyCheck(
         **common,

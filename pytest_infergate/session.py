@@ -42,6 +42,7 @@ from pytest_infergate.results import (
 
 if TYPE_CHECKING:
     from pytest_infergate.cpu import CpuUsage
+    from pytest_infergate.gate import LatencyPolicy
     from pytest_infergate.provenance import RuntimeFacts
     from pytest_infergate.telemetry import GpuSampler, GpuTelemetry
     from pytest_infergate.trace import Trace
@@ -54,7 +55,9 @@ if TYPE_CHECKING:
 #: ratio measurements (the A/B reference's); ``series`` in ``gpu_telemetry`` (the readings
 #: over the timed window, at most 500) and ``gates`` on ratio measurements (the test's
 #: ``max_slowdown``/``min_speedup``), issue 6; ``cpu`` (process CPU time against wall
-#: time over the timed window), issue 7.
+#: time over the timed window), issue 7; on latency measurements ``cpu_clock``,
+#: ``cpu_p50_ms`` and ``cpu_samples_ns`` (CPU time per call) and on checks ``deciding``
+#: (written only when false: a check reported beside the one that decided).
 RESULTS_SCHEMA_VERSION = 2
 
 
@@ -109,6 +112,9 @@ class GateSession:
         self._claimed: dict[str, str] = {}
         #: Measurements dropped because their key was measured by two tests.
         self.collisions: list[str] = []
+        #: Stored latency checks this session will make (counted when collection ends):
+        #: the session's false-alarm rate is shared among them (:func:`gate.session_policy`).
+        self.planned_checks = 0
 
     @classmethod
     def open(cls, config: GateConfig) -> GateSession:
@@ -167,6 +173,36 @@ class GateSession:
         with GpuSampler(self._nvml, 0) as sampler:
             yield sampler
 
+    def plan_checks(self, nodeids: Sequence[str]) -> int:
+        """Count the stored latency checks the selected tests will make on this machine:
+        p50 for each of their entries with a record here, p95 too where the record holds
+        300 samples (an upper bound: sampling may stop before the tail is gated)."""
+        from pytest_infergate.baseline import LatencyEntry
+        from pytest_infergate.gate import MIN_SAMPLES_FOR_TAIL
+
+        selected = set(nodeids)
+        entries = [
+            entry
+            for key, entry in self.baseline.entries.items()
+            if isinstance(entry, LatencyEntry)
+            and (key in selected or key.rsplit("::", 1)[0] in selected)
+        ]
+        checks = 0
+        if entries and self.config.mode is not Mode.OFF:
+            for entry in entries:
+                record = entry.machines.get(self.profile)
+                if record is not None:
+                    checks += 2 if record.n >= MIN_SAMPLES_FOR_TAIL else 1
+        self.planned_checks = checks
+        return checks
+
+    def policy(self, settings: Settings) -> LatencyPolicy:
+        """The latency policy of ``settings``, with this session's share of its false-alarm
+        rate (:func:`gate.session_policy`)."""
+        from pytest_infergate.gate import session_policy
+
+        return session_policy(settings.policy(), self.planned_checks)
+
     def claim(self, key: str, nodeid: str) -> str:
         """Reserve ``key`` for ``nodeid``; returns why not ("" when it is ``nodeid``'s): a
         second test with the same key (a parametrize id holding ``::`` can spell another
@@ -187,14 +223,20 @@ class GateSession:
         """The loaded baseline's entry for ``key`` (of any kind), or ``None``."""
         return self.baseline.entries.get(key)
 
-    def judge(self, result: LatencyResult | AccuracyResult, settings: Settings) -> Verdict:
-        """The verdict for ``result`` against the loaded baseline."""
+    def judge(
+        self,
+        result: LatencyResult | AccuracyResult,
+        settings: Settings,
+        cpu: CpuUsage | None = None,
+    ) -> Verdict:
+        """The verdict for ``result`` against the loaded baseline (``cpu``: the timed
+        window's CPU use, for the contention test)."""
         from pytest_infergate.gate import compare_accuracy, compare_latency
 
         entry = self.baseline.entries.get(result.key)
         if isinstance(result, AccuracyResult):
             return compare_accuracy(result, entry, settings.accuracy_policy())
-        return compare_latency(result, entry, self.profile, settings.policy())
+        return compare_latency(result, entry, self.profile, self.policy(settings), cpu)
 
     def record(
         self,
@@ -208,7 +250,7 @@ class GateSession:
     ) -> Measurement:
         """Judge ``result`` and keep it (``facts``: what ran, when the model exposes it;
         ``gpu``/``cpu``: telemetry over the timed window; ``trace``: its top operators)."""
-        verdict = self.judge(result, settings)
+        verdict = self.judge(result, settings, cpu)
         return self.record_verdict(nodeid, result, verdict, settings, facts, gpu, trace, cpu)
 
     def model_change(
@@ -485,6 +527,15 @@ def _encode_latency(r: LatencyResult) -> dict[str, Any]:
         **{name: getattr(r, name) for name in LATENCY_FIGURES},
         "throughput_per_s": r.throughput_per_s,
         "samples_ns": list(r.samples_ns),
+        **(
+            {
+                "cpu_clock": r.cpu_clock,
+                "cpu_p50_ms": r.cpu_p50_ms,
+                "cpu_samples_ns": list(r.cpu_samples_ns),
+            }
+            if r.cpu_samples_ns
+            else {}
+        ),
     }
 
 
@@ -503,6 +554,7 @@ def _encode_check(c: Check) -> dict[str, Any]:
         "outcome": c.outcome.value,
         "mdr": c.mdr,
         "p_value": c.p_value,
+        **({} if c.deciding else {"deciding": False}),
     }
     if isinstance(c, AccuracyCheck):
         encoded.update(
@@ -560,8 +612,13 @@ def encode_trace(trace: Trace) -> dict[str, Any]:
 
 
 def encode_cpu(cpu: CpuUsage) -> dict[str, Any]:
-    """CPU use over the timed window; ``utilisation`` is CPU seconds per wall second."""
-    return {**dataclasses.asdict(cpu), "utilisation": cpu.utilisation}
+    """CPU use over the timed window; ``utilisation`` is CPU seconds per wall second,
+    ``waiting_share`` run-queue wait per wall second (``None`` where unknown)."""
+    return {
+        **dataclasses.asdict(cpu),
+        "utilisation": cpu.utilisation,
+        "waiting_share": cpu.waiting_share,
+    }
 
 
 def encode_facts(facts: RuntimeFacts | None) -> dict[str, Any] | None:

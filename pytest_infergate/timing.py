@@ -9,6 +9,17 @@ depends on what ran before) and is restored afterwards, even on error.
 ``sync`` runs before each clock read so asynchronous devices (CUDA) finish the
 work being timed.
 
+CPU cost: beside its wall time, each sample records the CPU time its calls used,
+per call (a group's mean, like the wall time), read just outside the wall-clock
+reads. The clock is the calling thread's (``time.thread_time_ns``) when the call
+computes on that thread, the process's (``time.process_time_ns``) when the runtime
+hands the work to a thread pool: a pool the caller names (``cpu_clock="process"``),
+or one the warm-up shows, when the process used more than
+:data:`POOL_CPU_FACTOR` times the calling thread's CPU time over it. Another job on
+the same cores stretches the wall time by the time the call waited for a core; it
+does not stretch the call's own CPU time (much: see the gate's CPU-cost rule), so
+the stored gate can judge that figure when the run was contended.
+
 Adaptive effort: given ``looks`` (sample counts) and a ``decide`` callback, the
 loop asks at each look whether the verdict is already clear and stops as soon as
 it is; the last look (the sample cap, or the time cap if that comes first) is
@@ -38,8 +49,17 @@ MIN_SAMPLE_NS = 100_000
 #: two models costs cache state, so each arm runs at least this long per sample.
 MIN_PAIR_SAMPLE_NS = 1_000_000
 
-#: ``decide(samples_ns, look_index, final) -> stop``: the verdict rule at one look.
-Decide = Callable[[tuple[int, ...], int, bool], bool]
+#: CPU clocks a measurement can use: the calling thread's, or the whole process's.
+CPU_CLOCKS = ("thread", "process")
+
+#: Process CPU over thread CPU during the warm-up above which the call is taken to run
+#: on a thread pool, and the process clock is used. One thread doing the work reads
+#: 1.0-1.05 (the interpreter's other threads are idle); a pool of two reads near 2.
+POOL_CPU_FACTOR = 1.5
+
+#: ``decide(samples_ns, cpu_samples_ns, cpu_clock, look_index, final) -> stop``: the verdict
+#: rule at one look (``cpu_samples_ns``: each sample's CPU time per call on ``cpu_clock``).
+Decide = Callable[[tuple[int, ...], tuple[int, ...], str | None, int, bool], bool]
 
 #: ``decide(candidate_ns, reference_ns, look_index, final) -> stop`` for A/B runs.
 PairDecide = Callable[[tuple[int, ...], tuple[int, ...], int, bool], bool]
@@ -76,6 +96,9 @@ class Timing:
     measured_s: float
     last_value: Any
     stop_reason: StopReason = StopReason.PLAN
+    #: CPU time per call of each sample (ns), on ``cpu_clock``; empty when not measured.
+    cpu_samples_ns: tuple[int, ...] = ()
+    cpu_clock: str | None = None
 
 
 def resolve_sync(
@@ -182,8 +205,10 @@ def resolve_timer(timer: str) -> EventFactory | None:
 
 def _warm_up(
     call: Callable[[], Any], plan: SamplingPlan, sync: Callable[[], object] | None
-) -> tuple[int, int, Any]:
-    """Run the warm-up; returns (calls made, fastest call in ns, last value).
+) -> tuple[int, int, Any, str]:
+    """Run the warm-up; returns (calls made, fastest call in ns, last value, the CPU
+    clock the call's work shows: ``"process"`` when the process used more than
+    :data:`POOL_CPU_FACTOR` times the calling thread's CPU time, else ``"thread"``).
 
     It lasts ``warmup_calls`` calls and ``warmup_s``, but never past a quarter of
     ``max_time_s`` once one call was made: ten warm-up calls of a 10 s model would
@@ -192,6 +217,7 @@ def _warm_up(
     budget_ns = int(min(plan.warmup_s, plan.max_time_s / 4) * 1e9)
     cap_ns = int(plan.max_time_s / 4 * 1e9)
     calls, fastest, value = 0, 0, None
+    thread0, process0 = time.thread_time_ns(), time.process_time_ns()
     start = perf()
     while calls < plan.warmup_calls or perf() - start < budget_ns:
         if calls and perf() - start >= cap_ns:
@@ -209,7 +235,10 @@ def _warm_up(
         calls += 1
         if calls >= plan.warmup_calls and perf() - start >= budget_ns:
             break
-    return calls, fastest, value
+    thread_ns = time.thread_time_ns() - thread0
+    process_ns = time.process_time_ns() - process0
+    pool = thread_ns > 0 and process_ns > POOL_CPU_FACTOR * thread_ns
+    return calls, fastest, value, "process" if pool else "thread"
 
 
 class LazyCallError(TypeError):
@@ -273,8 +302,12 @@ def run(
     looks: Sequence[int] = (),
     decide: Decide | None = None,
     events: EventFactory | None = None,
+    cpu_clock: str | None = None,
 ) -> Timing:
     """Time ``fn(*args, **kwargs)``; exceptions from ``fn`` propagate.
+
+    Each sample's CPU time per call is read on ``cpu_clock`` (``"thread"`` or
+    ``"process"``; ``None``: the one the warm-up shows, see the module's docstring).
 
     With ``events`` (see :func:`resolve_timer`), each sample is the GPU time between
     two CUDA events recorded on the current stream around the sample's calls (the
@@ -287,38 +320,52 @@ def run(
     """
     if decide is not None and not looks:
         raise ValueError("decide needs at least one look")
+    if cpu_clock is not None and cpu_clock not in CPU_CLOCKS:
+        raise ValueError(f"cpu_clock must be one of {', '.join(CPU_CLOCKS)}, got {cpu_clock!r}")
     refuse_lazy(fn)
     call = functools.partial(fn, *args, **(kwargs or {}))
     perf = time.perf_counter_ns
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        warmup_calls, fastest_ns, value = _warm_up(call, plan, sync)
+        warmup_calls, fastest_ns, value, seen_clock = _warm_up(call, plan, sync)
+        clock = cpu_clock or seen_clock
+        cpu = time.thread_time_ns if clock == "thread" else time.process_time_ns
+        # Event-timed samples are GPU time already, the figure host contention leaves
+        # alone; the host's CPU time of an asynchronous launch is no cost figure.
+        cpu_clock_used = clock if events is None else None
         group = _group_size(warmup_calls, fastest_ns, MIN_SAMPLE_NS)
         min_ns, max_ns = int(plan.min_time_s * 1e9), int(plan.max_time_s * 1e9)
         samples: list[int] = []
+        cpu_samples: list[int] = []
         look = 0
         start = perf()
         while True:
             if events is not None:
+                c0 = cpu()
                 begin, end = events(), events()
                 begin.record()
                 for _ in range(group):
                     value = call()
                 end.record()
                 end.synchronize()
+                c1 = cpu()
                 samples.append(int(begin.elapsed_time(end) * 1e6) // group)
                 t1 = perf()
             else:
                 if sync is not None:
                     sync()
+                c0 = cpu()
                 t0 = perf()
                 for _ in range(group):
                     value = call()
                 if sync is not None:
                     sync()
                 t1 = perf()
+                c1 = cpu()
                 samples.append((t1 - t0) // group)
+            if events is None:
+                cpu_samples.append((c1 - c0) // group)
             elapsed, n = t1 - start, len(samples)
             if decide is None:
                 if n >= plan.min_samples and elapsed >= min_ns:
@@ -329,11 +376,11 @@ def run(
                     break
                 continue
             if n >= looks[-1] or elapsed >= max_ns:
-                decide(tuple(samples), look, True)
+                decide(tuple(samples), tuple(cpu_samples), cpu_clock_used, look, True)
                 reason = StopReason.SAMPLE_CAP if n >= looks[-1] else StopReason.TIME_CAP
                 break
             if n >= looks[look]:
-                if decide(tuple(samples), look, False):
+                if decide(tuple(samples), tuple(cpu_samples), cpu_clock_used, look, False):
                     reason = StopReason.DECIDED
                     break
                 look += 1
@@ -341,7 +388,16 @@ def run(
     finally:
         if gc_was_enabled:
             gc.enable()
-    return Timing(tuple(samples), group, warmup_calls, measured_s, value, reason)
+    return Timing(
+        tuple(samples),
+        group,
+        warmup_calls,
+        measured_s,
+        value,
+        reason,
+        tuple(cpu_samples),
+        cpu_clock_used,
+    )
 
 
 def _group_size(warmup_calls: int, fastest_ns: int, min_sample_ns: int) -> int:

@@ -111,3 +111,19 @@ def results_text(tmp_path_factory: pytest.TempPathFactory) -> str:
         cwd=project, check=True, capture_output=True,
     )  # fmt: skip
     return (project / "results.json").read_text()
+
+
+@pytest.fixture(scope="session")
+def matched_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A baseline and a results file of one run of the slowable model test, on machine
+    profile ``ci``: the results' measurement is judged against the baseline's record."""
+    project = tmp_path_factory.mktemp("matched")
+    (project / "test_model.py").write_text(SLOWABLE_MODULE)
+    baseline, results = project / "baseline.json", project / "results.json"
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o",
+         "infer_max_time=0.3", "--infer-machine=ci", f"--infer-baseline={baseline}",
+         "--infer-update-baseline", f"--infer-json={results}"],
+        cwd=project, check=True, capture_output=True,
+    )  # fmt: skip
+    return baseline.read_text(), results.read_text()

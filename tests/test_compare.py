@@ -244,7 +244,7 @@ def test_history_rule_reports_the_mdr_and_marks_a_tolerance_below_it(
     )
     # Three runs of one sitting: the gate allows 15% of drift it could not measure.
     one_sitting = project.runpytest(*args)
-    one_sitting.stdout.fnmatch_lines(["*test_model_latency*p50*ms*%  15%  *"])
+    one_sitting.stdout.fnmatch_lines(["*test_model_latency*p50 *ms*% *15%  *"])
     # The same runs dated a day apart: now their spread is the machine's drift.
     document = json.loads(baseline.read_text())
     (record,) = document["entries"]["test_model.py::test_model_latency"]["machines"].values()

@@ -35,20 +35,30 @@ BASELINES = {
     "example": json.loads((ROOT / "example_project" / "baseline.json").read_text()),
 }
 
-#: Values a mutation puts in place of a field: every JSON type, and the numbers that
-#: broke readers before (NaN, infinities, zero, huge integers, negative values).
-JSON_VALUES = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(10**30), max_value=10**30)
-    | st.sampled_from([0, -1, 10**400, 2**64, 0.0, -0.0, 1e-300, 1e300])
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=20)
-    | st.sampled_from(["2026-11-25T00:00:00+00:00", "not a time", "latency", "ratio", "accuracy"]),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+#: The values that broke readers before: zero and negative times, NaN, infinities,
+#: integers too large for a float, absurd magnitudes, strings where numbers belong.
+DANGEROUS = st.sampled_from(
+    [0, -1, 10**400, 2**64, 0.0, 1e-300, 1e300, math.nan, math.inf, -math.inf, "1", True, None]
+)
+
+#: Values a mutation puts in place of a field: mostly the dangerous ones, and every
+#: JSON type.
+JSON_VALUES = st.one_of(
+    DANGEROUS,
+    DANGEROUS,
+    st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers(min_value=-(10**30), max_value=10**30)
+        | st.floats(allow_nan=True, allow_infinity=True)
+        | st.text(max_size=20)
+        | st.sampled_from(["2026-11-25T00:00:00+00:00", "not a time", "latency", "ratio"]),
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.dictionaries(st.text(max_size=8), children, max_size=4)
+        ),
+        max_leaves=8,
     ),
-    max_leaves=8,
 )
 
 
@@ -64,6 +74,12 @@ def _paths(document: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]
     return found
 
 
+def _at(document: Any, path: tuple[Any, ...]) -> Any:
+    for step in path:
+        document = document[step]
+    return document
+
+
 def _mutate(document: Any, data: st.DataObject) -> Any:
     """One to three mutations of a deep copy: replace a value, delete a key, or empty
     a container."""
@@ -72,11 +88,15 @@ def _mutate(document: Any, data: st.DataObject) -> Any:
         paths = _paths(mutated)
         if not paths:
             break
-        path = data.draw(st.sampled_from(paths), label="path")
+        leaves = [p for p in paths if not isinstance(_at(mutated, p), (dict, list))]
+        prefer_leaves = data.draw(st.integers(0, 3), label="leaf") > 0
+        path = data.draw(st.sampled_from(leaves if leaves and prefer_leaves else paths))
         parent = mutated
         for step in path[:-1]:
             parent = parent[step]
-        action = data.draw(st.sampled_from(["replace", "delete", "empty"]), label="action")
+        action = data.draw(
+            st.sampled_from(["replace", "replace", "replace", "delete", "empty"]), label="action"
+        )
         if action == "delete" and isinstance(parent, dict):
             del parent[path[-1]]
         elif action == "empty" and isinstance(parent[path[-1]], (dict, list)):
@@ -89,7 +109,11 @@ def _mutate(document: Any, data: st.DataObject) -> Any:
 def _text(document: Any, data: st.DataObject) -> str:
     """The mutated document as text; sometimes cut short or with a byte changed."""
     text = json.dumps(document, indent=2, allow_nan=True)
-    damage = data.draw(st.sampled_from(["none", "none", "truncate", "byte"]), label="damage")
+    damage = data.draw(
+        st.sampled_from(["none", "none", "none", "truncate", "byte", "deep"]), label="damage"
+    )
+    if damage == "deep":  # nesting that exhausts a recursive parser
+        return "[" * 100_000 + text + "]" * 100_000
     if damage == "truncate" and text:
         text = text[: data.draw(st.integers(0, len(text) - 1), label="cut")]
     elif damage == "byte" and text:
@@ -130,8 +154,9 @@ def test_baseline_decoder_succeeds_or_names_the_field(data: st.DataObject, which
 @FUZZ
 @given(data=st.data())
 def test_results_decoder_succeeds_or_names_the_field(
-    data: st.DataObject, results_text: str
+    data: st.DataObject, matched_files: tuple[str, str]
 ) -> None:
+    results_text = matched_files[1]
     decoded = _decoded_or_refused(decode_results, _mutate(json.loads(results_text), data))
     for m in decoded.measurements if decoded is not None else ():
         for figure in ("p50_ms", "p95_ms"):  # what a decode hands on must be finite
@@ -158,13 +183,17 @@ def _assert_one_line_or_success(code: int, stderr: str) -> None:
 @FUZZ
 @given(
     data=st.data(),
-    which=st.sampled_from(sorted(BASELINES)),
-    command=st.sampled_from(["show", "compare", "prune", "merge"]),
+    which=st.sampled_from([*sorted(BASELINES), "matched", "matched"]),
+    command=st.sampled_from(["show", "compare", "compare", "prune", "merge"]),
 )
 def test_cli_on_a_mutated_baseline(
-    data: st.DataObject, which: str, command: str, results_text: str
+    data: st.DataObject, which: str, command: str, matched_files: tuple[str, str]
 ) -> None:
-    text = _text(_mutate(BASELINES[which], data), data)
+    """``matched`` is a baseline recorded with the results file beside it (same key,
+    same machine), so ``compare`` really judges the mutated record."""
+    baseline_text, results_text = matched_files
+    source = json.loads(baseline_text) if which == "matched" else BASELINES[which]
+    text = _text(_mutate(source, data), data)
     with tempfile.TemporaryDirectory() as folder:
         bad, results = Path(folder) / "baseline.json", Path(folder) / "results.json"
         bad.write_text(text)
@@ -183,13 +212,14 @@ def test_cli_on_a_mutated_baseline(
 @FUZZ
 @given(data=st.data(), command=st.sampled_from(["compare", "merge", "prune"]))
 def test_cli_on_a_mutated_results_file(
-    data: st.DataObject, command: str, results_text: str
+    data: st.DataObject, command: str, matched_files: tuple[str, str]
 ) -> None:
+    baseline_text, results_text = matched_files
     text = _text(_mutate(json.loads(results_text), data), data)
     with tempfile.TemporaryDirectory() as folder:
         bad, baseline = Path(folder) / "results.json", Path(folder) / "baseline.json"
         bad.write_text(text)
-        baseline.write_text(json.dumps(BASELINES["v1"]))
+        baseline.write_text(baseline_text)
         before = bad.read_bytes()
         args = {
             "compare": ["compare", str(baseline), str(bad)],
@@ -206,14 +236,19 @@ def test_cli_on_a_mutated_results_file(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 @given(data=st.data())
-def test_pytest_on_a_mutated_baseline(data: st.DataObject, project: pytest.Pytester) -> None:
-    """Through pytest itself: a mutated baseline gates, or stops the run with one line."""
+def test_pytest_on_a_mutated_baseline(
+    data: st.DataObject, project: pytest.Pytester, matched_files: tuple[str, str]
+) -> None:
+    """Through pytest itself: a mutated baseline of this very test, on its machine
+    profile, gates, or stops the run with one line."""
     baseline = project.path / "baseline.json"
-    baseline.write_text(_text(_mutate(BASELINES["v1"], data), data))
+    baseline.write_text(_text(_mutate(json.loads(matched_files[0]), data), data))
     before = baseline.read_bytes()
     update = data.draw(st.booleans(), label="update")
     result = project.runpytest(
-        f"--infer-baseline={baseline}", *(["--infer-update-baseline"] if update else [])
+        f"--infer-baseline={baseline}",
+        "--infer-machine=ci",
+        *(["--infer-update-baseline"] if update else []),
     )
     output = result.stdout.str() + result.stderr.str()
     assert "Traceback" not in output

@@ -250,7 +250,8 @@ def test_html_report_of_a_real_run_has_every_section_and_chart(variants: pytest.
     # 3 sweep points + 2 variants + 1 A/B: one latency chart each; one trade-off; one sweep
     assert parser.charts == {"latency": 6, "tradeoff": 1, "sweep": 1}
     assert parser.external == []
-    assert set(parser.rows) <= {"PASS", "IMPROVED", "INCONCLUSIVE", "REGRESSED"}
+    # SKIPPED: the CPU-cost rows reported beside the wall time that decided
+    assert set(parser.rows) <= {"PASS", "IMPROVED", "INCONCLUSIVE", "REGRESSED", "SKIPPED"}
     assert 'id="verdict-filter"' in text
     # the baseline's sketch and p50 under each of the 5 single-arm latency charts
     assert text.count(">baseline sketch<") == 5
@@ -567,8 +568,23 @@ def test_report_paths_from_the_ini_file_resolve_against_its_folder(
 def test_an_unwritable_report_is_a_usage_error(variants: pytest.Pytester) -> None:
     variants.makepyfile(test_variants="def test_one(infer_bench):\n    infer_bench(sum, [1])\n")
     run = variants.runpytest(f"--infer-markdown={variants.path / 'missing' / 'summary.md'}")
-    assert run.ret == pytest.ExitCode.USAGE_ERROR
-    run.stdout.fnmatch_lines(["infergate: writing the reports failed: *missing*"])
+    assert run.ret == pytest.ExitCode.USAGE_ERROR  # found at start-up, before any test
+    assert "does not exist; create it first" in run.stderr.str()
+    assert "test_one" not in run.stdout.str()
+    gone = variants.path / "gone"
+    gone.mkdir()
+    variants.makepyfile(
+        test_variants=f"""
+        import shutil
+
+        def test_one(infer_bench):
+            infer_bench(sum, [1])
+            shutil.rmtree({str(gone)!r})
+        """
+    )
+    run = variants.runpytest(f"--infer-markdown={gone / 'summary.md'}")
+    assert run.ret == pytest.ExitCode.USAGE_ERROR  # the folder went away during the run
+    run.stdout.fnmatch_lines(["infergate: writing the reports failed: *gone*"])
 
 
 def test_report_helpers() -> None:

@@ -30,6 +30,8 @@ def figures(m: Measurement) -> list[tuple[str, str]]:
     else:
         pairs += [(f"{p}_ms", f"{r.percentile_ms(p):.4g}") for p in ("p50", "p95", "p99")]
         pairs += [("throughput_per_s", f"{r.throughput_per_s:.4g}"), ("n", str(r.n))]
+        if r.cpu_p50_ms is not None:
+            pairs += [("cpu_p50_ms", f"{r.cpu_p50_ms:.4g}"), ("cpu_clock", str(r.cpu_clock))]
     for check in m.verdict.checks:
         pairs.append((f"{check.metric}.baseline", f"{check.baseline:.4g}"))
     return pairs

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
-from pytest_infergate.gate import cannot_gate, percent
+from pytest_infergate.gate import CPU_FIGURE, cannot_gate, percent
 from pytest_infergate.provenance import RuntimeFacts, op_changes
 from pytest_infergate.results import (
     SEVERITY,
@@ -94,11 +94,16 @@ def _verdict(outcome: Outcome, change: str) -> str:
 def _speed_rows(m: Measurement, r: LatencyResult | ComparisonResult) -> list[Row]:
     v = m.verdict
     samples = _samples(r)
+    clock = r.cpu_clock if isinstance(r, LatencyResult) else None
     if not v.checks:
         current = f"{r.ratio:.3f}x" if isinstance(r, ComparisonResult) else _ms(r.p50_ms)
         metric = "ratio" if isinstance(r, ComparisonResult) else "p50"
         cells = (r.key, metric, "-", current, "-", "", "", "", samples, v.outcome.value)
-        return [Row(cells, v.outcome)]
+        table = [Row(cells, v.outcome)]
+        if isinstance(r, LatencyResult) and r.cpu_p50_ms is not None:
+            cpu = (r.key, f"cpu_p50 ({clock})", "-", _ms(r.cpu_p50_ms), "-", "", "", "")
+            table.append(Row((*cpu, samples, v.outcome.value), v.outcome))
+        return table
     table = []
     for c in v.checks:
         baseline, current, change = _figures(c)
@@ -107,8 +112,13 @@ def _speed_rows(m: Measurement, r: LatencyResult | ComparisonResult) -> list[Row
         if cannot_gate(c.mdr, c.tolerance):
             mdr = "cannot gate"  # the footnote says why; the figure stays in the results JSON
         metric = c.metric.removesuffix("_ms")
+        if metric == CPU_FIGURE:
+            metric = f"{metric} ({clock})"
         figures = (r.key, metric, baseline, current, change, "", p_value, mdr, samples)
-        table.append(Row((*figures, _verdict(c.outcome, change)), c.outcome, c.note))
+        if c.deciding:
+            table.append(Row((*figures, _verdict(c.outcome, change)), c.outcome, c.note))
+        else:  # reported beside the deciding check: shown in brackets, sorted last
+            table.append(Row((*figures, f"({c.outcome.value})"), Outcome.SKIPPED, c.note))
     if isinstance(r, ComparisonResult) and v.outcome is Outcome.RECORDED:
         # a first recording of a ratio has no stored check to show; its row says it is stored
         cells = (r.key, "ratio", "-", f"{r.ratio:.3f}x", "-", "", "", "", samples, "RECORDED")

@@ -17,7 +17,9 @@ def _noop() -> int:
 def test_run_stops_at_the_first_look_that_decides() -> None:
     seen: list[tuple[int, int, bool]] = []
 
-    def decide(samples: tuple[int, ...], look: int, final: bool) -> bool:
+    def decide(
+        samples: tuple[int, ...], cpu: tuple[int, ...], clock: str | None, look: int, final: bool
+    ) -> bool:
         seen.append((len(samples), look, final))
         return look == 1
 
@@ -30,7 +32,9 @@ def test_run_stops_at_the_first_look_that_decides() -> None:
 def test_run_makes_a_final_look_at_the_sample_cap() -> None:
     seen: list[tuple[int, int, bool]] = []
 
-    def decide(samples: tuple[int, ...], look: int, final: bool) -> bool:
+    def decide(
+        samples: tuple[int, ...], cpu: tuple[int, ...], clock: str | None, look: int, final: bool
+    ) -> bool:
         seen.append((len(samples), look, final))
         return False
 
@@ -43,7 +47,10 @@ def test_run_makes_a_final_look_at_the_time_cap() -> None:
     seen: list[bool] = []
     plan = SamplingPlan(warmup_calls=0, warmup_s=0.0, min_samples=1, min_time_s=0, max_time_s=1e-9)
     timing = run(
-        _noop, plan=plan, looks=(1000,), decide=lambda s, look, final: seen.append(final) or False
+        _noop,
+        plan=plan,
+        looks=(1000,),
+        decide=lambda s, c, k, look, final: seen.append(final) or False,
     )
     assert seen == [True]
     assert len(timing.samples_ns) == 1

@@ -56,6 +56,6 @@ def test_sweep_measures_every_point_before_it_fails(
             "*test_sweep.py::test_sweep::bs2*p50*REGRESSED*",
         ]
     )
-    (unchanged,) = [line for line in result.outlines if "test_sweep::bs4 " in line]
+    (unchanged,) = [x for x in result.outlines if "test_sweep::bs4 " in x and " p50 " in x]
     assert " p50 " in unchanged
     assert "REGRESSED" not in unchanged

@@ -202,17 +202,18 @@ def summary(measurements: Sequence[Measurement], *, regressions_only: bool) -> l
 
 
 def ungated_line(measurements: Sequence[Measurement], machine: str) -> str:
-    """One line for ``-q``, which shows only REGRESSED rows: how many rows could not be
-    gated (INCONCLUSIVE, NO-BASELINE-FOR-MACHINE) and why, so that a quiet run does not
-    pass on figures nobody judged. Empty when there are none."""
-    table = rows(measurements)
-    inconclusive = sum(row.outcome is Outcome.INCONCLUSIVE for row in table)
-    elsewhere = sum(row.outcome is Outcome.NO_BASELINE_FOR_MACHINE for row in table)
+    """One line for ``-q``, which shows only REGRESSED rows: how many measurements could
+    not be gated (verdict INCONCLUSIVE or NO-BASELINE-FOR-MACHINE) and why, so that a
+    quiet run does not pass on figures nobody judged. Empty when there are none."""
+    outcomes = [m.verdict.outcome for m in measurements]
+    inconclusive = outcomes.count(Outcome.INCONCLUSIVE)
+    elsewhere = outcomes.count(Outcome.NO_BASELINE_FOR_MACHINE)
     parts = []
     if inconclusive:
+        noun = "measurement" if inconclusive == 1 else "measurements"
         parts.append(
-            f"{inconclusive} INCONCLUSIVE (the gate could not tell a change from the machine's "
-            "noise, or the entry does not fit; the reasons are in the table without -q)"
+            f"{inconclusive} {noun} INCONCLUSIVE (the gate could not tell a change from the "
+            "machine's noise, or the entry does not fit; the reasons are in the table without -q)"
         )
     if elsewhere:
         parts.append(

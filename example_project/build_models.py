@@ -1,11 +1,18 @@
 """Build the example project's intent classifiers: PyTorch, ONNX and ONNX int8.
 
 The example regression gates compare these variants against each other, so the
-build must be reproducible (fixed seeds, deterministic batch order) and cheap to
-repeat: everything lands in ``example_project/.models/`` and is rebuilt only when
-a stamp (hash of the training data, build parameters, library versions and CPU
-quantisation target) changes. Bump ``recipe`` in ``PARAMS`` or
-``DAMAGE_PARAMS`` when the build code itself changes.
+build must be reproducible (fixed seeds, deterministic batch order, one torch thread
+however the build is started) and cheap to repeat: everything lands in
+``example_project/.models/`` and is rebuilt only when a stamp (hash of the training
+data, build parameters, library versions and CPU quantisation target) changes. Bump
+``recipe`` in ``PARAMS`` or ``DAMAGE_PARAMS`` when the build code itself changes.
+
+Two builds on one machine give the same bytes; on another CPU family they do not
+(torch's CPU kernels, picked per instruction set, sum in another order, and six epochs
+of training carry the difference into every weight). So each variant's directory also
+gets ``infergate-build.json`` with the sha256 of that variant's build inputs: the
+gate then says "rebuilt from the same inputs" rather than "model changed" when only
+the bytes differ.
 
 Run ``python example_project/build_models.py`` (``--force`` to rebuild,
 ``--bench`` to also time batch-1 latency) or call :func:`build_all`.
@@ -49,6 +56,8 @@ from transformers import (
     get_linear_schedule_with_warmup,
     pipeline,
 )
+
+from pytest_infergate.provenance import BUILD_FILE
 
 try:
     from . import intents
@@ -156,6 +165,29 @@ def _stamp_inputs(extra: dict[str, Any]) -> dict[str, Any]:
 
 def _stamp_key(inputs: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def variant_inputs(variant: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """What one variant is built from: the CPU's quantisation target is an input of the
+    int8 variants only (it picks int8 or uint8 weights), not of the float ones."""
+    common = {k: v for k, v in inputs.items() if k != "quantization_target"}
+    if variant in ("pytorch", "onnx"):
+        return {"variant": variant, **common}
+    quantization = {"target": inputs["quantization_target"], "per_channel": True}
+    if variant == DAMAGED:
+        quantization["per_channel"] = DAMAGE_PARAMS["per_channel"]
+        return {"variant": variant, **common, "quantization": quantization, "damage": DAMAGE_PARAMS}
+    return {"variant": variant, **common, "quantization": quantization}
+
+
+def _write_build_file(variant: str, path: Path, inputs: dict[str, Any]) -> None:
+    """Note beside the model what it was built from (see the module docstring)."""
+    built_from = variant_inputs(variant, inputs)
+    note = {"build_sha256": _stamp_key(built_from), "inputs": built_from}
+    text = json.dumps(note, indent=2, sort_keys=True) + "\n"
+    target = path / BUILD_FILE
+    if not target.is_file() or target.read_text(encoding="utf-8") != text:
+        target.write_text(text, encoding="utf-8")
 
 
 def _read_stamp(path: Path) -> dict[str, Any] | None:
@@ -266,6 +298,19 @@ def _fine_tune(out_dir: Path) -> None:
         )
     train = intents.load_split("train")
     texts, targets = list(train["text"]), torch.tensor(list(train["label"]))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a reduction's order follows the thread count: fix it
+    try:
+        _train(model, tokenizer, texts, targets)
+    finally:
+        torch.set_num_threads(threads)
+    model.eval()
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+
+
+def _train(model: Any, tokenizer: Any, texts: list[str], targets: torch.Tensor) -> None:
+    """The seeded training loop of :func:`_fine_tune` (the model is trained in place)."""
     batch_size = PARAMS["batch_size"]
     steps = PARAMS["epochs"] * -(-len(texts) // batch_size)
     optimizer = torch.optim.AdamW(
@@ -292,9 +337,6 @@ def _fine_tune(out_dir: Path) -> None:
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad()
-    model.eval()
-    model.save_pretrained(out_dir)
-    tokenizer.save_pretrained(out_dir)
 
 
 def _export_onnx(pt_dir: Path, onnx_dir: Path) -> None:
@@ -349,6 +391,8 @@ def build_all(models_dir: Path | None = None, *, force: bool = False) -> dict[st
         stamp = _read_stamp(stamp_path) or {}
         print(f"[build] models up to date in {models_dir} (stamp {key[:12]})")
         _report(stamp.get("metrics", {}))
+        for variant, path in dirs.items():
+            _write_build_file(variant, path, inputs)  # builds from before the file existed
         return dirs
 
     models_dir.mkdir(parents=True, exist_ok=True)
@@ -365,6 +409,8 @@ def build_all(models_dir: Path | None = None, *, force: bool = False) -> dict[st
         for variant in VARIANTS:
             metrics[variant] = evaluate_variant(variant, models_dir)
     _report(metrics)
+    for variant, path in dirs.items():
+        _write_build_file(variant, path, inputs)
     stamp = {"key": key, "inputs": inputs, "timings_s": timings, "metrics": metrics}
     stamp_path.write_text(json.dumps(stamp, indent=2) + "\n", encoding="utf-8")
     return dirs
@@ -404,6 +450,7 @@ def build_damaged(models_dir: Path | None = None, *, force: bool = False) -> Pat
     if not force and _is_complete(DAMAGED, out) and stamp and stamp.get("key") == key:
         print(f"[build] damaged variant up to date in {out}")
         _report({DAMAGED: stamp.get("metrics", {})})
+        _write_build_file(DAMAGED, out, _stamp_inputs({}))
         return out
     work = _reset(models_dir / f"{DAMAGED}-work")
     with _step("build damaged variant"):
@@ -411,6 +458,7 @@ def build_damaged(models_dir: Path | None = None, *, force: bool = False) -> Pat
         _export_onnx(work / "pytorch", work / "onnx")
         _quantize(work / "onnx", _reset(out), per_channel=DAMAGE_PARAMS["per_channel"])
     shutil.rmtree(work)
+    _write_build_file(DAMAGED, out, _stamp_inputs({}))
     with _step("evaluate damaged"):
         metrics = evaluate_variant(DAMAGED, models_dir)
     _report({DAMAGED: metrics})

@@ -28,6 +28,10 @@ history"):
   ``history_cpu_p50_ms`` (its run medians, newest last, restarted when the clock
   changes) with ``history_cpu_per_wall`` (each run's CPU time over wall time of its
   timed calls); files without them load, and their entries are gated on wall time only.
+  Later again: every record that keeps a model digest may keep ``model_build_sha256``
+  too (ratio records also ``reference_model_build_sha256``): the digest of what the
+  model was built from, when its build says so, so that a rebuild from the same
+  inputs on another machine is told from another model; files without them load.
 """
 
 from __future__ import annotations
@@ -90,6 +94,10 @@ class LatencyRecord:
     #: ISO times of the newest runs of the history, newest last (may be shorter than the
     #: history: runs recorded before the times were kept have none).
     history_recorded_at: tuple[str, ...] = ()
+    #: The digest of what the model was built from, when its build says so (see
+    #: :func:`pytest_infergate.provenance.build_digest`): a rebuild on another machine
+    #: differs in bytes, not in inputs.
+    model_build_sha256: str | None = None
     #: The CPU clock of the CPU-cost figures (``"thread"`` or ``"process"``), the median
     #: CPU time per call on it, and its past run medians (newest last); absent in records
     #: written before CPU cost was measured.
@@ -142,6 +150,7 @@ class AccuracyEntry:
     recorded_at: str
     model_sha256: str | None = None
     kind: str = "accuracy"
+    model_build_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +168,8 @@ class RatioRecord:
     recorded_at: str
     model_sha256: str | None = None
     reference_model_sha256: str | None = None
+    model_build_sha256: str | None = None
+    reference_model_build_sha256: str | None = None
 
 
 @dataclass(frozen=True)
@@ -174,13 +185,17 @@ class RatioEntry:
 Entry = LatencyEntry | RatioEntry | AccuracyEntry
 
 
-def stored_digests(entry: object, profile: str) -> tuple[str | None, str | None]:
-    """The model digests stored with ``entry``: (the measured model's, an A/B reference's).
+def stored_digests(
+    entry: object, profile: str, *, build: bool = False
+) -> tuple[str | None, str | None]:
+    """The model digests stored with ``entry``: (the measured model's, an A/B reference's);
+    with ``build``, the digests of what those models were built from.
 
     Per-machine entries answer from ``profile``'s record first, then any other
     machine's: re-recording on one machine leaves the others' digests behind."""
+    suffix = "_build_sha256" if build else "_sha256"
     if isinstance(entry, AccuracyEntry):
-        return entry.model_sha256, None
+        return getattr(entry, f"model{suffix}"), None
     if not isinstance(entry, (LatencyEntry, RatioEntry)):
         return None, None
     records = [entry.machines.get(profile), *entry.machines.values()]
@@ -189,7 +204,7 @@ def stored_digests(entry: object, profile: str) -> tuple[str | None, str | None]
         found = (getattr(r, name, None) for r in records if r is not None)
         return next((digest for digest in found if digest), None)
 
-    return first("model_sha256"), first("reference_model_sha256")
+    return first(f"model{suffix}"), first(f"reference_model{suffix}")
 
 
 @dataclass(frozen=True)
@@ -208,9 +223,11 @@ class Baseline:
         tolerance: Mapping[str, float],
         recorded_at: str,
         model_sha256: str | None = None,
+        model_build_sha256: str | None = None,
     ) -> Baseline:
         """A copy with ``result`` recorded for ``profile``; other machines and entries stay.
-        ``model_sha256`` is the measured model's digest, when it is known."""
+        ``model_sha256`` is the measured model's digest, when it is known, and
+        ``model_build_sha256`` the digest of its build's inputs."""
         from pytest_infergate.stats import sketch_ms
 
         previous = self.entries.get(result.key)
@@ -246,6 +263,7 @@ class Baseline:
             history_p95_ms=history_p95,
             model_sha256=model_sha256,
             history_recorded_at=stamps,
+            model_build_sha256=model_build_sha256,
             cpu_clock=result.cpu_clock if history_cpu else None,
             cpu_p50_ms=result.cpu_p50_ms if history_cpu else None,
             history_cpu_p50_ms=history_cpu,
@@ -256,7 +274,12 @@ class Baseline:
         return replace(self, entries=entries, machines={**self.machines, profile: fingerprint})
 
     def with_accuracy(
-        self, result: AccuracyResult, *, recorded_at: str, model_sha256: str | None = None
+        self,
+        result: AccuracyResult,
+        *,
+        recorded_at: str,
+        model_sha256: str | None = None,
+        model_build_sha256: str | None = None,
     ) -> Baseline:
         """A copy with ``result`` as the accuracy entry of its key; other entries stay.
         ``model_sha256`` is the evaluated model's digest, when it is known."""
@@ -271,6 +294,7 @@ class Baseline:
             predictions=result.predictions,
             recorded_at=recorded_at,
             model_sha256=model_sha256,
+            model_build_sha256=model_build_sha256,
         )
         return replace(self, entries=entries)
 
@@ -284,6 +308,8 @@ class Baseline:
         recorded_at: str,
         model_sha256: str | None = None,
         reference_model_sha256: str | None = None,
+        model_build_sha256: str | None = None,
+        reference_model_build_sha256: str | None = None,
     ) -> Baseline:
         """A copy with the A/B ``result``'s ratio recorded for ``profile``; others stay.
         ``model_sha256``/``reference_model_sha256`` are the arms' model digests, when known."""
@@ -303,6 +329,8 @@ class Baseline:
             recorded_at=recorded_at,
             model_sha256=model_sha256,
             reference_model_sha256=reference_model_sha256,
+            model_build_sha256=model_build_sha256,
+            reference_model_build_sha256=reference_model_build_sha256,
         )
         entries = dict(self.entries)
         entries[result.key] = RatioEntry(machines=machines, tolerance=dict(tolerance))
@@ -337,7 +365,12 @@ def encode_fingerprint(fingerprint: Fingerprint) -> dict[str, Any]:
 
 def _digests(record: LatencyRecord | RatioRecord | AccuracyEntry) -> dict[str, str]:
     """The record's model digests that are known: absent fields keep older files' diffs quiet."""
-    names = ("model_sha256", "reference_model_sha256")
+    names = (
+        "model_sha256",
+        "reference_model_sha256",
+        "model_build_sha256",
+        "reference_model_build_sha256",
+    )
     return {name: value for name in names if (value := getattr(record, name, None))}
 
 
@@ -635,6 +668,7 @@ def _decode_record(r: _Reader, raw: object, where: str) -> LatencyRecord:
         history_p95_ms=r.times_ms(obj, "history_p95_ms", where, optional=True),
         model_sha256=r.digest(obj, "model_sha256", where),
         history_recorded_at=r.times(obj, "history_recorded_at", where),
+        model_build_sha256=r.digest(obj, "model_build_sha256", where),
         **_decode_cpu(r, obj, where),
         **floats,
     )
@@ -685,6 +719,8 @@ def _decode_ratio_record(r: _Reader, raw: object, where: str) -> RatioRecord:
         recorded_at=r.string(obj, "recorded_at", where),
         model_sha256=r.digest(obj, "model_sha256", where),
         reference_model_sha256=r.digest(obj, "reference_model_sha256", where),
+        model_build_sha256=r.digest(obj, "model_build_sha256", where),
+        reference_model_build_sha256=r.digest(obj, "reference_model_build_sha256", where),
     )
 
 
@@ -748,6 +784,7 @@ def _decode_accuracy_entry(r: _Reader, obj: Mapping[str, Any], where: str) -> Ac
         predictions=_decode_predictions(r, obj, n, where),
         recorded_at=r.string(obj, "recorded_at", where),
         model_sha256=r.digest(obj, "model_sha256", where),
+        model_build_sha256=r.digest(obj, "model_build_sha256", where),
     )
 
 

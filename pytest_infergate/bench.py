@@ -67,9 +67,11 @@ class InferBench:
         as the ``InferenceSession`` of ``session.run``). A keyword argument of ``fn``
         named ``model`` must go through ``measure(kwargs=...)``."""
         __tracebackhide__ = True
-        _, value = self._measure(
+        _require_callable("infer_bench()", "the first argument", fn)
+        _, value, failure = self._measure(
             fn, args, kwargs, name=None, batch_size=1, overrides=Settings(), model=model
         )
+        _raise(failure)
         return value
 
     def measure(
@@ -109,6 +111,7 @@ class InferBench:
         against (a NEW entry, ``--infer-update-baseline``).
         """
         __tracebackhide__ = True
+        _require_callable("infer_bench.measure()", "fn", fn)
         try:
             overrides = Settings.from_kwargs(
                 {
@@ -123,7 +126,7 @@ class InferBench:
         except ValueError as exc:
             raise ValueError(f"infer_bench.measure(): {exc}") from None
         _check_batch_size("measure", batch_size)
-        result, _ = self._measure(
+        result, _, failure = self._measure(
             fn,
             args,
             kwargs or {},
@@ -134,6 +137,7 @@ class InferBench:
             model=model,
             timer=timer,
         )
+        _raise(failure)
         return result
 
     def sweep(
@@ -151,18 +155,39 @@ class InferBench:
         Each point is an ordinary measurement (key ``nodeid::bs8``, or ``nodeid::NAME-bs8``),
         gated against the baseline like any other. The result names the batch size with
         the highest throughput whose p95 stays within ``latency_budget_ms``.
+
+        Every point is measured before the sweep fails: a regression at batch 4 says
+        little without batch 8 and 16 beside it (is it one size, or all of them?), so the
+        failure comes after the last point and names each failing one, and every point
+        is in the summary table.
         """
         __tracebackhide__ = True
+        _require_callable("infer_bench.sweep()", "fn", fn)
+        _require_callable("infer_bench.sweep()", "make_args", make_args)
         if not batch_sizes:
             raise ValueError("infer_bench.sweep(): batch_sizes is empty")
-        points = []
         for size in batch_sizes:
             _check_batch_size("sweep", size)
+        try:
+            overrides = Settings.from_kwargs({"max_time_s": max_time_s})
+        except ValueError as exc:
+            raise ValueError(f"infer_bench.sweep(): {exc}") from None
+        points = []
+        failures = []
+        for size in batch_sizes:
             label = f"bs{size}" if name is None else f"{name}-bs{size}"
-            result = self.measure(
-                fn, args=make_args(size), name=label, batch_size=size, max_time_s=max_time_s
+            result, _, failure = self._measure(
+                fn, make_args(size), {}, name=label, batch_size=size, overrides=overrides
             )
+            if failure is not None:
+                failures.append(failure)
             points.append(SweepPoint(size, result.p50_ms, result.p95_ms, result.throughput_per_s))
+        if failures:
+            heading = (
+                f"infer_bench.sweep(): {len(failures)} of {len(points)} batch sizes failed "
+                "(every size was measured; all are in the summary):"
+            )
+            _raise("\n".join([heading, *failures]))
         return SweepResult(tuple(points), latency_budget_ms)
 
     def compare(
@@ -186,6 +211,7 @@ class InferBench:
         expect_providers: Sequence[str] | None = None,
         expect_quantized: bool | None = None,
         expect_ops: Mapping[str, str | int] | None = None,
+        stored_ratio: bool = True,
     ) -> ComparisonResult:
         """Time ``candidate`` against ``reference`` interleaved, and gate their ratio.
 
@@ -199,7 +225,10 @@ class InferBench:
         * ``min_speedup=1.5``: the candidate must stay at least 1.5x faster;
         * a ratio stored in the baseline (``--infer-update-baseline`` records it): the
           ratio may not get worse by more than the latency tolerance (twice that when
-          it was stored on another machine).
+          it was stored on another machine), judged against the larger of its history's
+          median and the newest record, so one record under load does not fail the
+          next runs. ``stored_ratio=False`` keeps only the fixed gates: the ratio is
+          neither checked against the baseline nor recorded in it.
 
         Sampling is sequential: looks at 50, 150 and 500 samples per arm, stopping as
         soon as every gate is decided; undecided at the cap is INCONCLUSIVE.
@@ -211,8 +240,7 @@ class InferBench:
         """
         __tracebackhide__ = True
         for what, fn in (("candidate", candidate), ("reference", reference)):
-            if not callable(fn):
-                raise TypeError(f"infer_bench.compare(): {what} must be callable, got {fn!r}")
+            _require_callable("infer_bench.compare()", what, fn)
         try:
             overrides = Settings.from_kwargs(
                 {
@@ -236,6 +264,10 @@ class InferBench:
                 f"infer_bench.compare(): min_speedup must be a number > 0, got {min_speedup!r}"
             )
         _check_batch_size("compare", batch_size)
+        if not isinstance(stored_ratio, bool):
+            raise ValueError(
+                f"infer_bench.compare(): stored_ratio must be True or False, got {stored_ratio!r}"
+            )
         key = self._key(name)
         with _lazy_calls_fail("compare"):
             refuse_lazy(candidate)
@@ -263,8 +295,7 @@ class InferBench:
                 call_candidate,
                 call_reference,
                 settings,
-                slowdown,
-                min_speedup,
+                FixedGates(slowdown, min_speedup, stored_ratio),
                 batch_size,
                 sync_fn,
             )
@@ -287,8 +318,7 @@ class InferBench:
         call_candidate: Callable[[], Any],
         call_reference: Callable[[], Any],
         settings: Settings,
-        slowdown: float | None,
-        min_speedup: float | None,
+        fixed: FixedGates,
         batch_size: int,
         sync: Callable[[], object] | None,
     ) -> tuple[ComparisonResult, Verdict, CpuUsage | None]:
@@ -302,11 +332,11 @@ class InferBench:
         from pytest_infergate.timing import run_pair
 
         tolerance = dict(settings.latency_tolerance or {}).get("p50", 0.10)
-        gates = fixed_ratio_gates(slowdown, min_speedup)
+        gates = fixed_ratio_gates(fixed.max_slowdown, fixed.min_speedup)
         if not gates:
             gates = fixed_ratio_gates(tolerance, None)
         context = ""
-        if self._session.config.baseline_path is not None:
+        if self._session.config.baseline_path is not None and fixed.stored_ratio:
             stored, context = stored_ratio_gate(
                 self._session.entry(key), self._session.profile, tolerance
             )
@@ -336,7 +366,7 @@ class InferBench:
             batch_size,
             timing.measured_s,
             timing,
-            FixedGates(slowdown, min_speedup),
+            fixed,
         )
         return result, last[0], cpu.usage
 
@@ -363,7 +393,9 @@ class InferBench:
         sync: Callable[[], object] | str | None = None,
         model: object = None,
         timer: str = "perf_counter",
-    ) -> tuple[LatencyResult, Any]:
+    ) -> tuple[LatencyResult, Any, str | None]:
+        """Time and record one measurement; the third value is the message its test must
+        fail with (``None``: it passes), so that a sweep can finish its points first."""
         __tracebackhide__ = True
         with _lazy_calls_fail("measure"):
             return self._measure_timeable(
@@ -381,7 +413,7 @@ class InferBench:
         sync: Callable[[], object] | str | None,
         model: object,
         timer: str,
-    ) -> tuple[LatencyResult, Any]:
+    ) -> tuple[LatencyResult, Any, str | None]:
         __tracebackhide__ = True
         key = self._key(name)
         refuse_lazy(fn)
@@ -390,7 +422,7 @@ class InferBench:
         events = resolve_timer(timer)
         if self._session.config.mode is Mode.OFF:
             timing = run(fn, args, kwargs, plan=_ONE_CALL, sync=sync_fn)
-            return _result(key, timing, batch_size), timing.last_value
+            return _result(key, timing, batch_size), timing.last_value, None
         facts = measured_facts(fn, model)  # outside the timed loop; file digests are cached
         with (
             self._session.timing_lock,
@@ -409,9 +441,10 @@ class InferBench:
         measurement = self._session.record(
             self._nodeid, result, settings, facts, gpu, trace, cpu.usage
         )
+        failure = None
         if self._session.fails(measurement.verdict):
-            pytest.fail(failure_message(key, "latency", measurement.verdict), pytrace=False)
-        return result, timing.last_value
+            failure = failure_message(key, "latency", measurement.verdict)
+        return result, timing.last_value, failure
 
     def _time(
         self,
@@ -469,6 +502,36 @@ class InferBench:
             events=events,
             cpu_clock=cpu_clock,
         )
+
+
+#: Methods that usually run a model, in the order they are suggested for a model object
+#: passed where its call belongs (``session`` for ``session.run``).
+_CALL_METHODS = ("run", "predict", "forward", "infer", "generate", "transform")
+
+
+def _require_callable(where: str, what: str, value: object) -> None:
+    """Fail the test in one line when ``value`` cannot be called: the usual slip is the
+    model object (an ``InferenceSession``) where its method (``session.run``) belongs,
+    and the ``TypeError`` from deep inside the timing loop names neither."""
+    __tracebackhide__ = True
+    if callable(value):
+        return
+    kind = type(value).__name__
+    message = f"{where}: {what} must be callable, got an object of type {kind}"
+    method = next((m for m in _CALL_METHODS if callable(getattr(value, m, None))), None)
+    if method is not None:
+        name = "session" if kind.lower().endswith("session") else "model"
+        message += f"; pass {name}.{method} (its {method} method), not the {name} itself"
+    else:
+        message += "; pass the function that runs the model (e.g. session.run, or a lambda)"
+    pytest.fail(message, pytrace=False)
+
+
+def _raise(failure: str | None) -> None:
+    """Fail the calling test with ``failure`` (no traceback: the message says it all)."""
+    __tracebackhide__ = True
+    if failure is not None:
+        pytest.fail(failure, pytrace=False)
 
 
 @contextlib.contextmanager

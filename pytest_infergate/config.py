@@ -35,20 +35,37 @@ class Mode(enum.Enum):
     OFF = "off"
 
 
-def parse_fraction(value: object) -> float:
-    """A relative tolerance: ``0.1`` or ``"10%"``; finite and >= 0."""
+def _number_or_percent(value: object) -> tuple[float, bool]:
+    """``0.1`` or ``"10%"`` as a fraction, and whether it was written with ``%``."""
     if isinstance(value, str):
         text = value.strip()
         try:
-            number = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+            if text.endswith("%"):
+                return float(text[:-1]) / 100, True
+            return float(text), False
         except ValueError:
             raise ValueError(f"expected a number such as 0.1 or 10%, got {value!r}") from None
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        number = float(value)
-    else:
-        raise ValueError(f"expected a number such as 0.1 or 10%, got {value!r}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value), False
+    raise ValueError(f"expected a number such as 0.1 or 10%, got {value!r}")
+
+
+def parse_fraction(value: object) -> float:
+    """A relative tolerance: ``0.1`` or ``"10%"``; finite and >= 0.
+
+    A bare number above 1 is refused: ``--infer-latency-tolerance=10`` reads as "10%"
+    to a person and as +1000% to the parser, and a gate that lets an 11x slowdown pass
+    is no gate. Tolerances that large are legitimate (a shared runner's absolute
+    latencies), so they stay possible, written out with ``%``."""
+    number, written_as_percent = _number_or_percent(value)
     if not math.isfinite(number) or number < 0:
         raise ValueError(f"a tolerance must be a finite number >= 0, got {value!r}")
+    if number > 1 and not written_as_percent:
+        allowed = f"{number * 100:g}%"
+        raise ValueError(
+            f"{value!r} is a fraction above 1: did you mean {number:g}%? "
+            f"Write {allowed} to allow +{allowed} ({number + 1:g}x the baseline's time)"
+        )
     return number
 
 
@@ -70,7 +87,9 @@ def parse_tolerances(value: object) -> dict[str, float]:
 
 def parse_share(value: object) -> float:
     """An absolute share of examples: ``0.01`` or ``"1%"`` (one point); in [0, 1]."""
-    number = parse_fraction(value)
+    number, _ = _number_or_percent(value)
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"a tolerance must be a finite number >= 0, got {value!r}")
     if number > 1.0:
         raise ValueError(f"expected a share between 0 and 1 (e.g. 0.01 or 1%), got {value!r}")
     return number
@@ -193,12 +212,27 @@ class Settings:
 
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any]) -> Settings:
-        """Validate keyword settings (marker or ini); unknown keys are an error."""
+        """Validate keyword settings (marker or ini); unknown keys are an error that
+        suggests the closest known key. British spellings of a key (``expect_quantised``,
+        the spelling of the README's prose) are accepted as the key itself."""
+        import difflib
+
         known = {f.name for f in dataclasses.fields(cls)}
+        kwargs = dict(kwargs)
+        for alias, name in SETTING_ALIASES.items():
+            if alias in kwargs:
+                if name in kwargs:
+                    raise ValueError(f"{alias} and {name} are the same setting; give one")
+                kwargs[name] = kwargs.pop(alias)
         unknown = sorted(set(kwargs) - known)
         if unknown:
+            guesses = []
+            for key in unknown:
+                close = [k for k in sorted(known) if key in k][:3]
+                close = close or difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.75)
+                guesses.append(f"{key} (did you mean {' or '.join(close)}?)" if close else key)
             raise ValueError(
-                f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+                f"unknown setting(s) {', '.join(guesses)}; known: {', '.join(sorted(known))}"
             )
         values = {}
         for name, raw in kwargs.items():
@@ -257,6 +291,9 @@ def _required(value: Any) -> Any:
         raise ValueError("setting not resolved; stack it over DEFAULTS first")
     return value
 
+
+#: Other spellings of a setting's name, accepted as the name itself.
+SETTING_ALIASES = {"expect_quantised": "expect_quantized"}
 
 _SETTING_PARSERS: dict[str, Any] = {
     "latency_tolerance": parse_tolerances,

@@ -85,8 +85,10 @@ def rejudge(
             if not gates:
                 gates = fixed_ratio_gates(tolerance, None)
             stored, context = stored_ratio_gate(entry, profile, tolerance)
-            if stored is not None:
+            if stored is not None and fixed.stored_ratio:
                 gates.append(stored)
+            elif not fixed.stored_ratio:
+                context = ""
             look = max(sum(1 for n, _ in SEQUENTIAL_LOOKS if n <= r.n) - 1, 0)
             verdict = compare_ratio(r, gates, look=look, final=True, context=context)
         else:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 _SESSION_KEY = pytest.StashKey["GateSession"]()
 _FINISH_KEY: pytest.StashKey[FinishReport] = pytest.StashKey()
 _MARKER_KEY = pytest.StashKey[Settings]()
+_MARKER_ERROR_KEY = pytest.StashKey[str]()
 _REPORTS_KEY = pytest.StashKey["list[str]"]()
 _XDIST_KEY = pytest.StashKey["XdistHooks"]()
 
@@ -64,7 +65,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--infer-strict",
         action="store_true",
         default=None,
-        help="Fail on NEW and INCONCLUSIVE verdicts too (ini: infer_strict)",
+        help="Fail on NEW, INCONCLUSIVE and NO-BASELINE-FOR-MACHINE verdicts too, and on a "
+        "missing baseline file (ini: infer_strict)",
     )
     group.addoption(
         "--infer-latency-tolerance",
@@ -126,7 +128,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     for key, help_text in (
         ("infer_baseline", "Baseline JSON to gate against"),
-        ("infer_strict", "Fail on NEW and INCONCLUSIVE verdicts too (true/false)"),
+        ("infer_strict", "Fail on NEW, INCONCLUSIVE and NO-BASELINE-FOR-MACHINE too (true/false)"),
         ("infer_latency_tolerance", "Allowed p50 slowdown (fraction); default 0.1"),
         ("infer_max_time", "Longest time one measurement may sample, in seconds; default 10"),
         ("infer_accuracy_tolerance", "Allowed absolute accuracy drop (share); default 0.01"),
@@ -157,9 +159,13 @@ def pytest_configure(config: pytest.Config) -> None:
         gate_config = gate_config_from_options(config.getoption, config.getini, ini_dir)
         if gate_config.html_path is not None:
             _require_matplotlib()
-        config.stash[_SESSION_KEY] = GateSession.open(gate_config)
+        session = GateSession.open(gate_config)
     except (BaselineError, ValueError) as exc:
         raise pytest.UsageError(f"infergate: {exc}") from None
+    missing = session.missing_baseline_problem()
+    if missing and gate_config.strict and gate_config.mode is Mode.GATE:
+        raise pytest.UsageError(f"infergate: {missing} (--infer-strict fails NEW entries)")
+    config.stash[_SESSION_KEY] = session
     config.pluginmanager.register(_TestOutcomes(config.stash[_SESSION_KEY]), "infergate-outcomes")
     if config.pluginmanager.hasplugin("xdist"):
         from pytest_infergate.distributed import XdistHooks
@@ -186,21 +192,31 @@ def get_session(config: pytest.Config) -> GateSession:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Validate each test's ``infergate`` markers once. A bad marker fails that test
+    alone, at its setup: failing the session would stop every other test too, even
+    when the marked one is deselected."""
     for item in items:
         kwargs: dict[str, Any] = {}
+        problem = ""
         for marker in reversed(list(item.iter_markers("infergate"))):
             if marker.args:
-                raise pytest.UsageError(
-                    f"infergate: {item.nodeid}: @pytest.mark.infergate takes keyword "
-                    "arguments only, e.g. latency_tolerance=0.2"
-                )
+                problem = "takes keyword arguments only, e.g. latency_tolerance=0.2"
             kwargs.update(marker.kwargs)
-        try:
-            item.stash[_MARKER_KEY] = Settings.from_kwargs(kwargs)
-        except ValueError as exc:
-            raise pytest.UsageError(
-                f"infergate: {item.nodeid}: @pytest.mark.infergate: {exc}"
-            ) from None
+        if not problem:
+            try:
+                item.stash[_MARKER_KEY] = Settings.from_kwargs(kwargs)
+            except ValueError as exc:
+                problem = str(exc)
+        if problem:
+            item.stash[_MARKER_ERROR_KEY] = f"infergate: @pytest.mark.infergate: {problem}"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Fail a test with a bad ``infergate`` marker before its fixtures are built."""
+    problem = item.stash.get(_MARKER_ERROR_KEY, "")
+    if problem:
+        pytest.fail(problem, pytrace=False)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -326,6 +342,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         gpu_warnings,
         spinning_warnings,
         summary,
+        ungated_line,
     )
 
     quiet = config.get_verbosity() < 0
@@ -338,6 +355,12 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             terminalreporter.write_line(line, **_COLOURS.get(row.outcome.value, {}))
         for note in format_notes(table):
             terminalreporter.write_line(note, yellow=True)
+    ungated = ungated_line(gate.measurements, gate.profile) if quiet else ""
+    if ungated:
+        terminalreporter.write_line(f"infergate: {ungated}", yellow=True)
+    missing = gate.missing_baseline_problem()
+    if missing:
+        terminalreporter.write_line(f"infergate: {missing}", yellow=True)
     cpu_facts, cpu_warnings = cpu_lines(gate.measurements)
     for line in cpu_facts:
         terminalreporter.write_line(f"infergate: {line}")

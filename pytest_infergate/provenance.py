@@ -63,6 +63,9 @@ class RuntimeFacts:
     #: with more than one thread). They then hold their cores between calls, starving
     #: whatever runs next on them: the other arm of an interleaved A/B run.
     spinning: bool | None = None
+    #: The digest of what the model was built from, when its build wrote one beside it
+    #: (:data:`BUILD_FILE`, see :func:`build_digest`).
+    build_sha256: str | None = None
 
     @property
     def digest(self) -> str | None:
@@ -87,6 +90,42 @@ def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
 def file_sha256(path: str | Path) -> str:
     stat = Path(path).stat()
     return _file_sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+#: A model build's note of what it was built from, in the model's directory:
+#: ``{"build_sha256": "<sha256 of the build's inputs>"}`` (other keys are ignored).
+BUILD_FILE = "infergate-build.json"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def build_digest(directory: str | Path | None) -> str | None:
+    """The ``build_sha256`` a build wrote to :data:`BUILD_FILE` in ``directory``, or ``None``.
+
+    A model rebuilt on another CPU family differs in its bytes (float arithmetic in
+    training and export follows the CPU's kernels), so its sha256 alone cannot tell
+    "rebuilt from the same inputs" from "another model". A build that digests its inputs
+    (data, parameters, library versions, quantisation settings) and writes the digest
+    beside the model lets the gate say which. A missing or unreadable file is ``None``:
+    the note then falls back to the file digests."""
+    if directory is None:
+        return None
+    path = Path(directory) / BUILD_FILE
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return _build_digest(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _build_digest(path: str, size: int, mtime_ns: int) -> str | None:
+    import json
+
+    try:
+        value = json.loads(Path(path).read_text(encoding="utf-8")).get("build_sha256")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) and _HEX64.fullmatch(value) else None
 
 
 def onnx_op_histogram(path: str | Path) -> dict[str, int]:
@@ -136,6 +175,7 @@ def _ort_session_facts(session: Any, model_file: str | None) -> RuntimeFacts:
         model_sha256=file_sha256(str(path)) if exists else None,
         op_histogram=onnx_op_histogram(str(path)) if exists else {},
         spinning=_ort_spinning(options),
+        build_sha256=build_digest(Path(str(path)).parent) if exists else None,
     )
 
 
@@ -158,6 +198,8 @@ def _torch_facts(module: Any) -> RuntimeFacts:
     for _, tensor in sorted(module.state_dict().items(), key=operator.itemgetter(0)):
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     first = parameters[0] if parameters else None
+    source = getattr(module, "name_or_path", None)  # a transformers model's directory
+    built = build_digest(source) if isinstance(source, str) and Path(source).is_dir() else None
     return RuntimeFacts(
         runtime="torch",
         device=str(first.device) if first is not None else None,
@@ -165,6 +207,7 @@ def _torch_facts(module: Any) -> RuntimeFacts:
         parameters=sum(p.numel() for p in parameters),
         weights_sha256=digest.hexdigest(),
         torch_threads=torch.get_num_threads(),
+        build_sha256=built,
     )
 
 

@@ -32,6 +32,12 @@ class Outcome(enum.Enum):
     #: The runtime is not what the test expects (a provider fallback, a float graph
     #: where a quantised one was meant): the numbers measure the wrong thing.
     NOT_APPLIED = "NOT-APPLIED"
+    #: ``--infer-update-baseline`` recorded the figure where there was none for this
+    #: machine (the entry was NEW, or NO-BASELINE-FOR-MACHINE).
+    RECORDED = "RECORDED"
+    #: ``--infer-update-baseline`` replaced the stored figure; the checks hold the old
+    #: value as ``baseline`` and the new one as ``current``.
+    UPDATED = "UPDATED"
 
 
 #: How bad an outcome is when several checks of one measurement are combined.
@@ -43,6 +49,8 @@ SEVERITY: dict[Outcome, int] = {
     Outcome.PASS: 2,
     Outcome.NEW: 1,
     Outcome.NO_BASELINE_FOR_MACHINE: 1,
+    Outcome.UPDATED: 1,
+    Outcome.RECORDED: 1,
     Outcome.SKIPPED: 0,
 }
 
@@ -204,12 +212,14 @@ class AccuracyResult:
 @dataclass(frozen=True)
 class FixedGates:
     """The fixed ratio gates an A/B test asked for: ``compare(max_slowdown=...,
-    min_speedup=...)``. Kept with the result so that ``infergate compare`` judges it
-    as the run did; neither set means the default slowdown gate, at the latency
-    tolerance."""
+    min_speedup=...)``, and whether the stored ratio is checked too. Kept with the
+    result so that ``infergate compare`` judges it as the run did; neither set means the
+    default slowdown gate, at the latency tolerance."""
 
     max_slowdown: float | None = None
     min_speedup: float | None = None
+    #: ``compare(stored_ratio=False)``: no check against (and no record of) a stored ratio.
+    stored_ratio: bool = True
 
     def __post_init__(self) -> None:
         slowdown, speedup = self.max_slowdown, self.min_speedup

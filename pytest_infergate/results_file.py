@@ -136,8 +136,15 @@ def _gates(r: _Reader, obj: Mapping[str, Any], where: str) -> FixedGates:
     unknown = sorted(set(gates) - set(known))
     if unknown:
         raise r.fail(where, f"unknown gate(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    stored_ratio = gates.get("stored_ratio", True)  # written only when turned off
+    if not isinstance(stored_ratio, bool):
+        raise r.fail(f"{where}.stored_ratio", f"expected true or false, got {stored_ratio!r}")
+    numbers = [name for name in known if name != "stored_ratio"]
     try:
-        return FixedGates(**{name: _optional_number(r, gates, name, where) for name in known})
+        return FixedGates(
+            **{name: _optional_number(r, gates, name, where) for name in numbers},
+            stored_ratio=stored_ratio,
+        )
     except ValueError as exc:
         if isinstance(exc, BaselineError):
             raise

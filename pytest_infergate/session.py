@@ -33,6 +33,7 @@ from pytest_infergate.results import (
     AccuracyResult,
     Check,
     ComparisonResult,
+    FixedGates,
     LatencyResult,
     Measurement,
     Outcome,
@@ -61,6 +62,20 @@ if TYPE_CHECKING:
 RESULTS_SCHEMA_VERSION = 2
 
 
+#: A model digest that changed while its build's inputs did not (a rebuild on another
+#: machine): said in the summary, not failed under ``--infer-strict``.
+REBUILT = "rebuilt from the same inputs"
+
+
+def changed_model(model_change: str) -> bool:
+    """Whether a verdict's ``model_change`` names another model, not only a rebuild."""
+    return any(REBUILT not in part for part in model_change.split("; ") if part)
+
+
+#: Outcomes that fail only under ``--infer-strict``: the figure was not gated.
+STRICT_OUTCOMES = (Outcome.NEW, Outcome.INCONCLUSIVE, Outcome.NO_BASELINE_FOR_MACHINE)
+
+
 @dataclass(frozen=True)
 class FinishReport:
     """What the session wrote at the end, for the terminal summary: what was written,
@@ -78,9 +93,13 @@ class FinishReport:
 class GateSession:
     """The gate's state for one test session."""
 
-    def __init__(self, config: GateConfig, baseline: Baseline | None = None) -> None:
+    def __init__(
+        self, config: GateConfig, baseline: Baseline | None = None, *, missing: bool = False
+    ) -> None:
         self.config = config
         self.baseline = baseline if baseline is not None else Baseline()
+        #: The configured baseline file does not exist: every entry reads NEW.
+        self.baseline_missing = missing
         self.measurements: list[Measurement] = []
         self._fingerprint: Fingerprint | None = None
         #: Held around every timed section; a cross-process file lock under
@@ -110,10 +129,23 @@ class GateSession:
         path = config.baseline_path
         if path is None:
             return cls(config)
+        missing = not path.exists() and not path.is_symlink()
         baseline = load_baseline(path)
         if config.update:
             check_writable(path)
-        return cls(config, baseline)
+        return cls(config, baseline, missing=missing)
+
+    def missing_baseline_problem(self) -> str:
+        """Why the gate has nothing to gate against, when the configured baseline file does
+        not exist and this run is not recording it (a typo in the path turns every entry
+        NEW); else empty."""
+        path = self.config.baseline_path
+        if not self.baseline_missing or self.config.update or path is None:
+            return ""
+        return (
+            f"baseline {path} does not exist, so every entry is NEW and nothing was gated; "
+            "record it with --infer-update-baseline, or fix the path"
+        )
 
     @property
     def fingerprint(self) -> Fingerprint:
@@ -227,14 +259,33 @@ class GateSession:
     ) -> str:
         """``"model changed (sha256 abc… → def…)"`` when the measured model's digest differs
         from the one stored in ``key``'s baseline entry (this machine's record first), and
-        likewise ``"reference model changed (…)"`` for an A/B reference; else empty."""
-        stored = stored_digests(self.baseline.entries.get(key), self.profile)
+        likewise ``"reference model changed (…)"`` for an A/B reference; else empty.
+
+        When both builds left a build digest (:func:`pytest_infergate.provenance.build_digest`),
+        the same one reads ``"model rebuilt from the same inputs (build …, sha256 … → …)"``:
+        another machine's float arithmetic, not another model, and not a failure under
+        ``--infer-strict`` (:data:`REBUILT`); a different one reads ``"model changed: another
+        build (build … → …, sha256 …)"``."""
+        entry = self.baseline.entries.get(key)
+        stored = stored_digests(entry, self.profile)
+        builds = stored_digests(entry, self.profile, build=True)
         changes = []
-        arms = zip(("model", "reference model"), stored, (facts, reference), strict=True)
-        for label, old, now in arms:
+        arms = zip(("model", "reference model"), stored, builds, (facts, reference), strict=True)
+        for label, old, old_build, now in arms:
             current = now.digest if now is not None else None
-            if old is not None and current is not None and old != current:
-                changes.append(f"{label} changed (sha256 {old[:12]}… → {current[:12]}…)")
+            if old is None or current is None or old == current:
+                continue
+            files = f"sha256 {old[:12]}… → {current[:12]}…"
+            build = now.build_sha256 if now is not None else None
+            if old_build is not None and build == old_build:
+                changes.append(f"{label} {REBUILT} (build {build[:12]}…, {files})")
+            elif old_build is not None and build is not None:
+                changes.append(
+                    f"{label} changed: another build (build {old_build[:12]}… → {build[:12]}…, "
+                    f"{files})"
+                )
+            else:
+                changes.append(f"{label} changed ({files})")
         return "; ".join(changes)
 
     def applied(
@@ -283,10 +334,16 @@ class GateSession:
                 tolerances["max_flip_rate"] = settings.max_flip_rate
         else:
             tolerances = dict(settings.latency_tolerance or {})
+        verdict = self.applied(verdict, facts, settings, reference_facts)
+        keeps_no_ratio = isinstance(result, ComparisonResult) and not result.gates.stored_ratio
+        if self.config.update and self.config.baseline_path is not None and not keeps_no_ratio:
+            from pytest_infergate.gate import as_recorded
+
+            verdict = as_recorded(verdict, fresh=self._fresh(verdict))
         measurement = Measurement(
             nodeid=nodeid,
             result=result,
-            verdict=self.applied(verdict, facts, settings, reference_facts),
+            verdict=verdict,
             tolerances=tolerances,
             facts=facts,
             gpu=gpu,
@@ -296,6 +353,15 @@ class GateSession:
         )
         self.measurements.append(measurement)
         return measurement
+
+    def _fresh(self, verdict: Verdict) -> bool:
+        """Whether recording ``verdict``'s measurement adds a figure rather than replacing
+        one: no entry of its kind, or (latency, ratio) none for this machine."""
+        entry = self.baseline.entries.get(verdict.key)
+        if entry is None or getattr(entry, "kind", None) != verdict.kind:
+            return True
+        machines = getattr(entry, "machines", None)
+        return machines is not None and self.profile not in machines
 
     def merge(self, measurements: Sequence[Measurement]) -> None:
         """Add measurements judged elsewhere (a pytest-xdist worker's). One key holds
@@ -317,17 +383,20 @@ class GateSession:
 
         NOT-APPLIED fails even while re-recording: a new baseline does not fix a
         runtime that is not the one the test expects. With ``--infer-strict``, a
-        changed model fails unless the baseline is being re-recorded."""
+        changed model fails unless the baseline is being re-recorded, and so do NEW,
+        INCONCLUSIVE and NO-BASELINE-FOR-MACHINE: each is a figure nobody judged (a new
+        runner type has no latency of its own to be gated against)."""
         if self.config.mode is not Mode.GATE:
             return False
         if verdict.outcome is Outcome.NOT_APPLIED:
             return True
         if self.config.update:
-            return False
+            # only an A/B test's fixed gate is still REGRESSED here (see gate.as_recorded)
+            return verdict.outcome is Outcome.REGRESSED and verdict.kind == "ratio"
         if verdict.outcome is Outcome.REGRESSED:
             return True
         return self.config.strict and (
-            bool(verdict.model_change) or verdict.outcome in (Outcome.NEW, Outcome.INCONCLUSIVE)
+            changed_model(verdict.model_change) or verdict.outcome in STRICT_OUTCOMES
         )
 
     def updated_baseline(self, base: Baseline | None = None) -> Baseline:
@@ -337,10 +406,15 @@ class GateSession:
         baseline = self.baseline if base is None else base
         for m in self._recordable():
             digest = m.facts.digest if m.facts is not None else None
+            build = m.facts.build_sha256 if m.facts is not None else None
             if isinstance(m.result, AccuracyResult):
-                baseline = baseline.with_accuracy(m.result, recorded_at=now, model_sha256=digest)
+                baseline = baseline.with_accuracy(
+                    m.result, recorded_at=now, model_sha256=digest, model_build_sha256=build
+                )
                 continue
             if isinstance(m.result, ComparisonResult):
+                if not m.result.gates.stored_ratio:
+                    continue  # compare(stored_ratio=False): the test keeps no stored ratio
                 reference = m.reference_facts
                 baseline = baseline.with_ratio(
                     m.result,
@@ -350,6 +424,10 @@ class GateSession:
                     recorded_at=now,
                     model_sha256=digest,
                     reference_model_sha256=reference.digest if reference is not None else None,
+                    model_build_sha256=build,
+                    reference_model_build_sha256=(
+                        reference.build_sha256 if reference is not None else None
+                    ),
                 )
                 continue
             baseline = baseline.with_latency(
@@ -359,6 +437,7 @@ class GateSession:
                 tolerance={k: m.tolerances[k] for k in ("p50", "p95") if k in m.tolerances},
                 recorded_at=now,
                 model_sha256=digest,
+                model_build_sha256=build,
             )
         return baseline
 
@@ -428,6 +507,14 @@ class GateSession:
             "fingerprint": encode_fingerprint(self.fingerprint),
             "measurements": [_encode_measurement(m) for m in self.measurements],
         }
+
+
+def _encode_gates(gates: FixedGates) -> dict[str, Any]:
+    """The fixed gates a test set; ``stored_ratio`` only when it was turned off."""
+    encoded = {k: v for k, v in dataclasses.asdict(gates).items() if v is not None}
+    if gates.stored_ratio:
+        del encoded["stored_ratio"]
+    return encoded
 
 
 def _encode_latency(r: LatencyResult) -> dict[str, Any]:
@@ -579,7 +666,7 @@ def _encode_measurement(m: Measurement) -> Mapping[str, Any]:
             "confidence": r.confidence,
             "p95_ratio": r.p95_ratio,
             "speedup": r.speedup,
-            "gates": {k: v for k, v in dataclasses.asdict(r.gates).items() if v is not None},
+            "gates": _encode_gates(r.gates),
             "candidate": _encode_latency(r.candidate),
             "reference": _encode_latency(r.reference),
             "reference_runtime_facts": encode_facts(m.reference_facts),

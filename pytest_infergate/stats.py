@@ -470,6 +470,30 @@ def mcnemar_exact(worse: int, better: int) -> float:
     return float(_scipy_stats.binomtest(worse, worse + better, 0.5).pvalue)
 
 
+def mcnemar_midp(worse: int, better: int) -> float:
+    """One-sided mid-p McNemar p-value for "the candidate is worse" (``worse`` examples the
+    baseline got right and the candidate wrong, ``better`` the reverse).
+
+    Under H0 ``worse`` is Binomial(worse + better, 1/2); the mid-p value is
+    P(X > worse) + P(X = worse) / 2. The exact test counts the observed point in full,
+    which makes it conservative on the small discordant counts a CI slice has
+    (lm-eval-harness measured its type-I rate at 0.036 against 0.049 for mid-p at
+    alpha = 0.05); mid-p stays close to nominal: enumerated over n = 50-5000 examples
+    and 1-50% discordance, the gate's rule (one-sided mid-p < 0.01 AND a drop of at
+    least the tolerance) raises at most 1.000% false alarms, where the exact two-sided
+    test at 0.05 raised up to 2.4% (``tests/accuracy/test_midp.py``). ``mcnemar_midp(b,
+    w)`` is the p-value for "better". Reference: Fagerland, Lydersen & Laake (2013), *The
+    McNemar test for binary matched-pairs data: mid-p and asymptotic are better than
+    exact conditional*, BMC Med. Res. Methodol. 13:91.
+    """
+    if worse < 0 or better < 0:
+        raise ValueError(f"discordant counts must be >= 0, got {worse} and {better}")
+    n = worse + better
+    if n == 0:
+        return 0.5
+    return float(_scipy_stats.binom.sf(worse, n, 0.5) + 0.5 * _scipy_stats.binom.pmf(worse, n, 0.5))
+
+
 def two_proportion_test(successes_a: int, n_a: int, successes_b: int, n_b: int) -> float:
     """Two-sided p-value of the pooled two-proportion z-test (unpaired).
 

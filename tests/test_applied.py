@@ -108,7 +108,7 @@ def test_swapped_model_file_shows_model_changed(
     results = onnx_project.path / "results.json"
     # The point is the digest, not the speed: a 7 us call on a busy machine must not flip
     # the latency verdict, so the latency gate is widened to 5x.
-    wide = "--infer-latency-tolerance=5"
+    wide = "--infer-latency-tolerance=500%"
     onnx_project.runpytest(
         f"--infer-baseline={baseline}", "--infer-update-baseline"
     ).assert_outcomes(passed=1)
@@ -173,7 +173,7 @@ def test_expectation_settings_parse() -> None:
     assert dict(expected.ops) == {"MatMulInteger": "==2"}
 
 
-def test_bad_marker_expectation_is_a_usage_error(project: pytest.Pytester) -> None:
+def test_bad_marker_expectation_fails_its_test(project: pytest.Pytester) -> None:
     project.makepyfile(
         test_bad="""
         import pytest
@@ -184,8 +184,10 @@ def test_bad_marker_expectation_is_a_usage_error(project: pytest.Pytester) -> No
         """
     )
     run = project.runpytest("test_bad.py")
-    assert run.ret == pytest.ExitCode.USAGE_ERROR
-    run.stderr.fnmatch_lines(["*test_x*expect_quantized: expected True or False*"])
+    run.assert_outcomes(errors=1)
+    run.stdout.fnmatch_lines(
+        ["*ERROR at setup of test_x*", "*infergate*expect_quantized: expected True or False*"]
+    )
 
 
 def test_infer_trace_lists_the_top_operators(onnx_project: pytest.Pytester) -> None:
@@ -307,7 +309,7 @@ def test_accuracy_of_a_float_graph_is_not_applied_and_the_quantised_copy_passes(
     assert fp32["verdict"]["outcome"] == "NOT-APPLIED"
     assert fp32["runtime_facts"]["op_histogram"] == {"MatMul": 2, "Relu": 1}
     marked = by_key["test_acc.py::test_int8_marker"]
-    assert marked["verdict"]["outcome"] == "NEW"
+    assert marked["verdict"]["outcome"] == "RECORDED"  # an update run records it
     assert marked["runtime_facts"]["op_histogram"]["MatMulInteger"] == 2
     behind = by_key["test_acc.py::test_int8_behind_a_function"]["runtime_facts"]
     assert behind["model_sha256"] == marked["runtime_facts"]["model_sha256"]
@@ -399,11 +401,11 @@ def test_summary_lists_the_operators_an_ab_comparison_changed(
 
         def test_int8_vs_fp32(infer_bench):
             int8, fp32 = session("mlp_int8.onnx"), session("mlp.onnx")
-            infer_bench.compare(int8.run, fp32.run, args=(None, {"x": X}), max_slowdown=5)
+            infer_bench.compare(int8.run, fp32.run, args=(None, {"x": X}), max_slowdown="500%")
 
         def test_same_graph(infer_bench):
             a, b = session("mlp.onnx"), session("mlp.onnx")
-            infer_bench.compare(a.run, b.run, args=(None, {"x": X}), max_slowdown=5)
+            infer_bench.compare(a.run, b.run, args=(None, {"x": X}), max_slowdown="500%")
         """
     )
     results = onnx_project.path / "results.json"
@@ -446,13 +448,13 @@ def test_a_spinning_session_in_an_ab_run_is_warned_about(onnx_project: pytest.Py
         def test_spinning_candidate(infer_bench):
             cand, ref = spinning("mlp.onnx"), session("mlp.onnx")
             infer_bench.compare(
-                cand.run, ref.run, args=(None, {"x": X}), max_slowdown=5, max_time_s=0.2
+                cand.run, ref.run, args=(None, {"x": X}), max_slowdown="500%", max_time_s=0.2
             )
 
         def test_quiet_sessions(infer_bench):
             cand, ref = session("mlp_int8.onnx"), session("mlp.onnx")
             infer_bench.compare(
-                cand.run, ref.run, args=(None, {"x": X}), max_slowdown=5, max_time_s=0.2
+                cand.run, ref.run, args=(None, {"x": X}), max_slowdown="500%", max_time_s=0.2
             )
         """
     )

@@ -103,14 +103,21 @@ def test_baseline_path_that_is_a_directory(project: pytest.Pytester) -> None:
 @pytest.mark.parametrize(
     ("marker", "fragment"),
     [
-        ("latency_tolerence=0.1", "unknown setting(s) latency_tolerence"),
+        (
+            "latency_tolerence=0.1",
+            "unknown setting(s) latency_tolerence (did you mean latency_tolerance?)",
+        ),
         ("latency_tolerance=-0.1", "latency_tolerance: a tolerance must be a finite number >= 0"),
+        ("latency_tolerance=10", "latency_tolerance: 10 is a fraction above 1: did you mean 10%?"),
         ("percentiles=('p42',)", "unknown percentile 'p42'"),
         ("warmup='many'", "warmup: expected a whole number"),
         ("max_time_s=0", "max_time_s: expected a finite number of seconds > 0"),
+        ("0.2", "takes keyword arguments only"),
     ],
 )
-def test_bad_marker_is_a_usage_error(pytester: pytest.Pytester, marker: str, fragment: str) -> None:
+def test_bad_marker_fails_only_its_test(
+    pytester: pytest.Pytester, marker: str, fragment: str
+) -> None:
     pytester.makepyfile(
         f"""
         import pytest
@@ -118,9 +125,21 @@ def test_bad_marker_is_a_usage_error(pytester: pytest.Pytester, marker: str, fra
         @pytest.mark.infergate({marker})
         def test_it(infer_bench):
             infer_bench(sum, range(3))
+
+        def test_other():
+            pass
         """
     )
-    _assert_usage_error(pytester.runpytest(), fragment)
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*ERROR at setup of test_it*", "infergate: @pytest.mark.infergate: *"]
+    )
+    (line,) = [x for x in result.outlines if x.startswith("infergate: @pytest.mark.infergate: ")]
+    assert fragment in line
+    assert "Traceback" not in result.stdout.str()
+    # deselected, the bad marker stops nothing
+    pytester.runpytest("-k", "test_other").assert_outcomes(passed=1)
 
 
 @pytest.mark.parametrize(
@@ -130,6 +149,7 @@ def test_bad_marker_is_a_usage_error(pytester: pytest.Pytester, marker: str, fra
         ("--infer-latency-tolerance=fast", "expected a number such as 0.1 or 10%"),
         ("--infer-max-time=0", "expected a finite number of seconds > 0"),
         ("--infer-mode=loud", "expected one of gate, report, off"),
+        ("--infer-latency-tolerance=10", "did you mean 10%? Write 1000% to allow +1000%"),
     ],
 )
 def test_bad_option_is_a_usage_error(project: pytest.Pytester, option: str, fragment: str) -> None:
@@ -145,6 +165,7 @@ def test_bad_option_is_a_usage_error(project: pytest.Pytester, option: str, frag
         ("infer_max_time = soon", "ini infer_max_time: expected a number of seconds"),
         ("infer_mode = maybe", "ini infer_mode: expected one of gate, report, off"),
         ("infer_strict = perhaps", "ini infer_strict: expected true or false"),
+        ("infer_latency_tolerance = 10", "ini infer_latency_tolerance: '10' is a fraction above"),
     ],
 )
 def test_bad_ini_value_is_a_usage_error(pytester: pytest.Pytester, ini: str, fragment: str) -> None:

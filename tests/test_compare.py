@@ -28,7 +28,7 @@ AB_MODULE = textwrap.dedent(
         busy(float(os.environ.get("INFERGATE_TEST_SLOWDOWN", "1")))
         return x * 2
 
-    MAX_SLOWDOWN = float(os.environ.get("INFERGATE_TEST_MAX_SLOWDOWN", "0.1"))
+    MAX_SLOWDOWN = os.environ.get("INFERGATE_TEST_MAX_SLOWDOWN", "10%")
 
     @pytest.mark.infergate(warmup_s=0.05)
     def test_ab(infer_bench):
@@ -129,7 +129,7 @@ def test_stored_ratio_lifecycle(ab_project: pytest.Pytester, slowdown, monkeypat
     assert record["history_ratio"] == [record["ratio"]]
 
     # The fixed gate allows 300% (margin 150%); the stored ratio allows 10% (margin 5%).
-    monkeypatch.setenv("INFERGATE_TEST_MAX_SLOWDOWN", "3.0")
+    monkeypatch.setenv("INFERGATE_TEST_MAX_SLOWDOWN", "300%")
     slowdown(2.0)
     worse = ab_project.runpytest(f"--infer-baseline={baseline}")
     worse.assert_outcomes(failed=1)
@@ -201,7 +201,7 @@ def test_bad_arguments_are_errors(pytester: pytest.Pytester) -> None:
                 infer_bench.compare(f, f, min_speedup=0)
 
         def test_not_callable(infer_bench):
-            with pytest.raises(TypeError, match="reference must be callable"):
+            with pytest.raises(pytest.fail.Exception, match="reference must be callable"):
                 infer_bench.compare(f, "fp32")
         """
     )

@@ -62,7 +62,7 @@ def test_the_cpu_cost_is_recorded_stored_and_shown(
         f"--infer-baseline={baseline}", "--infer-update-baseline", f"--infer-json={results}"
     )
     recorded.assert_outcomes(passed=1)
-    recorded.stdout.fnmatch_lines(["*test_model_latency*cpu_p50 (thread)*NEW*"])
+    recorded.stdout.fnmatch_lines(["*test_model_latency*cpu_p50 (thread)*RECORDED*"])
     (entry,) = json.loads(baseline.read_text())["entries"].values()
     (record,) = entry["machines"].values()
     assert record["cpu_clock"] == "thread"

@@ -200,12 +200,28 @@ def test_cuda_events_agree_with_the_synchronised_wall_clock() -> None:
 
 def test_auto_sync_stays_off_on_the_cpu() -> None:
     torch = pytest.importorskip("torch")
+    if torch.cuda.is_initialized():
+        pytest.skip("this process has a CUDA context")
     model = torch.nn.Linear(4, 4)
     x = torch.zeros(1, 4)
     assert resolve_sync(None, (x, {"input": x}, model, model.forward)) is None
+    # torch imported, CUDA not initialised: a closure is not synchronised either
+    assert resolve_sync(None, (lambda: model(x),)) is None
+    assert not torch.cuda.is_initialized()  # deciding created no context
     assert resolve_sync("none", (x,)) is None
     with pytest.raises(ValueError, match='"cuda", "none" or None'):
         resolve_sync("gpu")
+
+
+def test_auto_sync_follows_an_initialised_cuda_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The decision alone, without a GPU: once torch reports an initialised CUDA context, a
+    closure (no argument on CUDA to see) is synchronised by default, and ``sync="none"``
+    still opts out. The GPU test below times such a closure for real."""
+    torch = pytest.importorskip("torch")
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    assert resolve_sync(None, (lambda: None,)) is torch.cuda.synchronize
+    assert resolve_sync(None, ()) is torch.cuda.synchronize
+    assert resolve_sync("none", (lambda: None,)) is None
 
 
 #: A CUDA model (4 x Linear(8192), batch 256: ~3 ms on an H100) timed three ways through
@@ -265,3 +281,73 @@ def test_cuda_model_through_the_fixture(pytester: pytest.Pytester) -> None:
     assert sum(t["share"] for t in trace["by_type"]) > 0.5  # a busy GPU
     print(run_.stdout.str()[-4000:])
     print(json.dumps({k: (m["p50_ms"], m.get("gpu_telemetry")) for k, m in by_test.items()}))
+
+
+#: Closures over CUDA models, as users write them: no argument is on CUDA for auto sync
+#: to see. fp16 and fp32 copies of 4 x Linear(8192), batch 256; CUDA events give each
+#: arm's GPU time to check the synchronised wall clock against.
+CLOSURE_MODULE = textwrap.dedent(
+    """
+    import torch
+
+    torch.manual_seed(0)
+    M32 = torch.nn.Sequential(*[torch.nn.Linear(8192, 8192) for _ in range(4)]).cuda().eval()
+    M16 = torch.nn.Sequential(*[torch.nn.Linear(8192, 8192) for _ in range(4)]).cuda().half()
+    X = torch.randn(256, 8192, device="cuda")
+    XH = X.half()
+
+    @torch.inference_mode()
+    def fp32():
+        return M32(X)
+
+    @torch.inference_mode()
+    def fp16():
+        return M16.eval()(XH)
+
+    def test_events(infer_bench):
+        infer_bench.measure(fp32, name="fp32", timer="cuda_events")
+        infer_bench.measure(fp16, name="fp16", timer="cuda_events")
+
+    def test_closures(infer_bench):
+        infer_bench.measure(lambda: fp32(), name="measure")
+        infer_bench.compare(lambda: fp16(), lambda: fp32(), name="compare", max_slowdown="100%")
+    """
+)
+
+
+def test_closures_over_a_cuda_model_are_synchronised(pytester: pytest.Pytester) -> None:
+    """On a GPU: a closure's time (``measure``) matches CUDA events within 5%, and the
+    interleaved fp16/fp32 ratio of two closures (``compare``) matches the events' ratio
+    within 10%; unsynchronised, both would be launch times (subprocess: torch cannot be
+    imported twice in one process)."""
+    if not _cuda_available():
+        pytest.skip("needs a CUDA GPU (torch.cuda.is_available() is False)")
+    pytester.makepyfile(test_closures=CLOSURE_MODULE)
+    results = pytester.path / "results.json"
+    run_ = pytester.runpytest_subprocess(f"--infer-json={results}", "-p", "no:cacheprovider")
+    run_.assert_outcomes(passed=2)
+    by_name = {
+        m["key"].rsplit("::", 1)[1]: m for m in json.loads(results.read_text())["measurements"]
+    }
+    events32, events16 = by_name["fp32"]["p50_ms"], by_name["fp16"]["p50_ms"]
+    closure = by_name["measure"]["p50_ms"]
+    ratio = by_name["compare"]["ratio"]
+    print(run_.stdout.str()[-3000:])
+    print(
+        json.dumps(
+            {
+                "events_fp32_p50_ms": events32,
+                "events_fp16_p50_ms": events16,
+                "closure_fp32_p50_ms": closure,
+                "compare_ratio": ratio,
+                "events_ratio": events16 / events32,
+                "compare_arms_p50_ms": [
+                    by_name["compare"]["candidate"]["p50_ms"],
+                    by_name["compare"]["reference"]["p50_ms"],
+                ],
+            }
+        )
+    )
+    assert abs(closure / events32 - 1) < 0.05, (closure, events32)
+    assert abs(ratio / (events16 / events32) - 1) < 0.10, (ratio, events16 / events32)
+    assert ratio < 1.0  # fp16 is faster at this size; unsynchronised it could read either way

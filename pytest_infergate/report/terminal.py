@@ -7,12 +7,13 @@ has them.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
-from pytest_infergate.gate import CPU_FIGURE, percent
+from pytest_infergate.gate import CPU_FIGURE, cannot_gate, percent
 from pytest_infergate.provenance import RuntimeFacts, op_changes
 from pytest_infergate.results import (
     SEVERITY,
@@ -83,6 +84,13 @@ def _figures(c: Check) -> tuple[str, str, str]:
     return _ms(c.baseline), _ms(c.current), f"{c.change:+.1%}"
 
 
+def _verdict(outcome: Outcome, change: str) -> str:
+    """The verdict cell: an updated figure says by how much it moved, ``UPDATED (+57.0%)``."""
+    if outcome is Outcome.UPDATED and change:
+        return f"{outcome.value} ({change})"
+    return outcome.value
+
+
 def _speed_rows(m: Measurement, r: LatencyResult | ComparisonResult) -> list[Row]:
     v = m.verdict
     samples = _samples(r)
@@ -101,14 +109,20 @@ def _speed_rows(m: Measurement, r: LatencyResult | ComparisonResult) -> list[Row
         baseline, current, change = _figures(c)
         p_value = f"{c.p_value:.2g}" if c.p_value is not None else ""
         mdr = percent(c.mdr) if c.mdr is not None else ""
+        if cannot_gate(c.mdr, c.tolerance):
+            mdr = "cannot gate"  # the footnote says why; the figure stays in the results JSON
         metric = c.metric.removesuffix("_ms")
         if metric == CPU_FIGURE:
             metric = f"{metric} ({clock})"
         figures = (r.key, metric, baseline, current, change, "", p_value, mdr, samples)
         if c.deciding:
-            table.append(Row((*figures, c.outcome.value), c.outcome, c.note))
+            table.append(Row((*figures, _verdict(c.outcome, change)), c.outcome, c.note))
         else:  # reported beside the deciding check: shown in brackets, sorted last
             table.append(Row((*figures, f"({c.outcome.value})"), Outcome.SKIPPED, c.note))
+    if isinstance(r, ComparisonResult) and v.outcome is Outcome.RECORDED:
+        # a first recording of a ratio has no stored check to show; its row says it is stored
+        cells = (r.key, "ratio", "-", f"{r.ratio:.3f}x", "-", "", "", "", samples, "RECORDED")
+        table.append(Row(cells, Outcome.RECORDED))
     return table
 
 
@@ -139,28 +153,35 @@ def _accuracy_rows(m: Measurement, r: AccuracyResult) -> list[Row]:
                 "",
                 str(r.n),
             )
-        note = "" if c.paired else f"{r.key}: {v.reason}"
-        table.append(Row((*cells, c.outcome.value), c.outcome, note))
+        note = "" if c.paired or c.outcome is Outcome.UPDATED else f"{r.key}: {v.reason}"
+        table.append(Row((*cells, _verdict(c.outcome, cells[4])), c.outcome, note))
     return table
 
 
 def rows(measurements: Sequence[Measurement]) -> list[Row]:
     """A row per gated check (or one per measurement without checks), worst first."""
     table: list[Row] = []
+    shared = Counter(m.verdict.model_change for m in measurements if m.verdict.model_change)
     for m in measurements:
         if isinstance(m.result, AccuracyResult):
-            table.extend(_with_provenance(m, _accuracy_rows(m, m.result)))
+            table.extend(_with_provenance(m, _accuracy_rows(m, m.result), shared))
         else:
-            table.extend(_with_provenance(m, _speed_rows(m, m.result)))
+            table.extend(_with_provenance(m, _speed_rows(m, m.result), shared))
     return sorted(table, key=lambda row: -SEVERITY[row.outcome])
 
 
-def _with_provenance(m: Measurement, table: list[Row]) -> list[Row]:
+def _with_provenance(
+    m: Measurement, table: list[Row], shared: Counter[str] | None = None
+) -> list[Row]:
     """Mark a changed model on the measurement's rows, and add a NOT-APPLIED row that
-    says which expectation the runtime missed."""
+    says which expectation the runtime missed. A change that ``shared`` counts for
+    several measurements (one rebuilt model under 13 entries) is one footnote for all of
+    them, ``13 entries: model changed (…)``, not 13 lines that differ only in the key."""
     v = m.verdict
     if v.model_change:
-        change = f"{m.result.key}: {v.model_change}"
+        count = shared[v.model_change] if shared is not None else 1
+        who = f"{count} entries" if count > 1 else m.result.key
+        change = f"{who}: {v.model_change}"
         table = [
             replace(row, note=f"{row.note}; {change}" if row.note else change) for row in table
         ]
@@ -178,6 +199,30 @@ def summary(measurements: Sequence[Measurement], *, regressions_only: bool) -> l
     if regressions_only:
         return [row for row in table if row.outcome is Outcome.REGRESSED]
     return table
+
+
+def ungated_line(measurements: Sequence[Measurement], machine: str) -> str:
+    """One line for ``-q``, which shows only REGRESSED rows: how many measurements could
+    not be gated (verdict INCONCLUSIVE or NO-BASELINE-FOR-MACHINE) and why, so that a
+    quiet run does not pass on figures nobody judged. Empty when there are none."""
+    outcomes = [m.verdict.outcome for m in measurements]
+    inconclusive = outcomes.count(Outcome.INCONCLUSIVE)
+    elsewhere = outcomes.count(Outcome.NO_BASELINE_FOR_MACHINE)
+    parts = []
+    if inconclusive:
+        noun = "measurement" if inconclusive == 1 else "measurements"
+        parts.append(
+            f"{inconclusive} {noun} INCONCLUSIVE (the gate could not tell a change from the "
+            "machine's noise, or the entry does not fit; the reasons are in the table without -q)"
+        )
+    if elsewhere:
+        parts.append(
+            f"{elsewhere} NO-BASELINE-FOR-MACHINE (recorded only on other machines, not "
+            f"{machine!r}; --infer-update-baseline records this one)"
+        )
+    if not parts:
+        return ""
+    return "not gated: " + "; ".join(parts)
 
 
 def format_table(table: Sequence[Row]) -> list[str]:

@@ -437,7 +437,7 @@ def test_same_predictions_pass_with_no_flips() -> None:
     verdict = compare_accuracy(_result(BASE, LABELS), _entry(), AccuracyPolicy())
     assert verdict.outcome is Outcome.PASS
     (check,) = verdict.checks
-    assert (check.worse, check.better, check.flip_rate, check.p_value) == (0, 0, 0.0, 1.0)
+    assert (check.worse, check.better, check.flip_rate, check.p_value) == (0, 0, 0.0, 0.5)
     assert "flip rate 0.0% (0/300)" in verdict.reason
 
 
@@ -447,7 +447,10 @@ def test_ten_percent_flipped_to_wrong_regresses() -> None:
     )
     assert verdict.outcome is Outcome.REGRESSED
     assert verdict.reason.startswith("accuracy 75.00% vs baseline 85.00% (-10.00 pts")
-    assert "exact McNemar p=1.86e-09 on 30 newly wrong vs 0 newly right" in verdict.reason
+    assert (
+        "mid-p McNemar p=4.66e-10 (worse, one-sided) on 30 newly wrong vs 0 newly right"
+        in verdict.reason
+    )
     assert "flip rate 10.0% (30/300)" in verdict.reason
 
 
@@ -631,11 +634,11 @@ def test_summary_shows_points_flips_p_value_and_slice_notes() -> None:
         "verdict",
     ]  # fmt: skip
     assert first.split() == [
-        "t.py::test_acc", "accuracy", "85.00%", "75.00%", "-10.00", "pts", "10.0%", "1.9e-09",
+        "t.py::test_acc", "accuracy", "85.00%", "75.00%", "-10.00", "pts", "10.0%", "4.7e-10",
         "300", "REGRESSED",
     ]  # fmt: skip
     assert second.split()[2:] == [
-        "85.00%", "85.00%", "+0.00", "pts", "n/a", "1", "300", "PASS", "[1]",
+        "85.00%", "85.00%", "+0.00", "pts", "n/a", "0.5", "300", "PASS", "[1]",
     ]  # fmt: skip
     (note,) = format_notes(table)
     assert note.startswith("[1] t.py::test_acc: slice changed (baseline: all 300")

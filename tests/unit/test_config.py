@@ -62,9 +62,31 @@ def test_tolerance_mapping_overrides_only_the_named_percentiles():
 
 def test_unknown_marker_key_lists_the_known_ones():
     with pytest.raises(
-        ValueError, match=r"unknown setting\(s\) tolerance; known: accuracy_tolerance"
+        ValueError,
+        match=r"unknown setting\(s\) tolerance \(did you mean accuracy_tolerance or "
+        r"latency_tolerance\?\); known: accuracy_tolerance",
     ):
         Settings.from_kwargs({"tolerance": 0.1})
+
+
+@pytest.mark.parametrize(
+    ("key", "suggested"),
+    [
+        ("latency_tolerence", "latency_tolerance"),
+        ("expect_quantize", "expect_quantized"),
+        ("expect_op", "expect_ops"),
+        ("min_sample", "min_samples"),
+    ],
+)
+def test_unknown_marker_key_suggests_the_closest(key: str, suggested: str) -> None:
+    with pytest.raises(ValueError, match=rf"{key} \(did you mean {suggested}\?\)"):
+        Settings.from_kwargs({key: 1})
+
+
+def test_british_spelling_is_an_alias_and_not_a_second_key() -> None:
+    assert Settings.from_kwargs({"expect_quantised": True}).expect_quantized is True
+    with pytest.raises(ValueError, match="the same setting; give one"):
+        Settings.from_kwargs({"expect_quantised": True, "expect_quantized": True})
 
 
 def test_ini_error_names_the_key():

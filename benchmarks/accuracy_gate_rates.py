@@ -12,7 +12,7 @@ significant. This sums the probability of that over every outcome:
 
 Rules compared: the exact two-sided McNemar test at 0.05 (the gate before), the exact
 test one-sided at 0.01, and the one-sided mid-p test at 0.01 (the gate now,
-:func:`pytest_infergate.stats.mcnemar_midp`).
+:func:`pytest_infergate.judge.stats.mcnemar_midp`).
 
     python benchmarks/accuracy_gate_rates.py
 """
@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 from scipy import stats
 
-from pytest_infergate.stats import mcnemar_exact, mcnemar_midp
+from pytest_infergate.judge.stats import mcnemar_exact, mcnemar_midp
 
 PValue = Callable[[int, int], float]
 

@@ -41,7 +41,7 @@ import torch  # noqa: E402
 import transformers  # noqa: E402
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline  # noqa: E402
 
-from pytest_infergate.accuracy import evaluate_accuracy  # noqa: E402
+from pytest_infergate.measure.accuracy import evaluate_accuracy  # noqa: E402
 
 INTENTS = ["card_arrival", "lost_card", "refund", "exchange_rate", "top_up", "transfer"]
 _TOPICS = {

@@ -3,7 +3,7 @@
 The stored gate's CPU-cost rule allows for drift it cannot see in a history recorded in
 one sitting; this script measures that drift so the allowance is a measured figure. Each
 measurement is a fresh Python process that times a real workload with the plugin's own
-loop (:func:`pytest_infergate.timing.run`, 0.3 s warm-up, 1 s of samples) and prints the
+loop (:func:`pytest_infergate.measure.timing.run`, 0.3 s warm-up, 1 s of samples) and prints the
 median wall time and median CPU time per call (the calling thread's clock: onnxruntime
 with one intra-op thread computes on the calling thread). The workload is an onnxruntime
 session of an MLP built with ``onnx.helper`` (20 Gemm+Relu layers of width 256, batch
@@ -79,7 +79,7 @@ MEASURE = textwrap.dedent(
     import json, os, statistics, sys, time
     import numpy as np
     import onnxruntime as ort
-    from pytest_infergate.timing import SamplingPlan, run
+    from pytest_infergate.measure.timing import SamplingPlan, run
 
     path, batch, width = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     options = ort.SessionOptions()

@@ -319,7 +319,7 @@ class Bench:
 def replay_design_rule(candidate: list[int], reference: list[int]) -> str:
     """The A/B outcome under the rule's first wording, on the same samples (docs/design.md,
     "The A/B rule")."""
-    from pytest_infergate import stats
+    from pytest_infergate.judge import stats
 
     if not stats.__file__.startswith(str(REPO)):
         sys.exit(f"replaying with pytest_infergate from {stats.__file__}, not from {REPO}")

@@ -19,8 +19,8 @@ import contextlib
 import statistics
 import sys
 
-from pytest_infergate.telemetry import GpuSampler, gpu_facts, open_nvml
-from pytest_infergate.timing import SamplingPlan, run
+from pytest_infergate.measure.telemetry import GpuSampler, gpu_facts, open_nvml
+from pytest_infergate.measure.timing import SamplingPlan, run
 
 SHORT = SamplingPlan(warmup_calls=5, warmup_s=0, min_samples=30, min_time_s=0, max_time_s=5)
 LONG = SamplingPlan(warmup_calls=10, warmup_s=0.5, min_samples=300, min_time_s=2, max_time_s=10)

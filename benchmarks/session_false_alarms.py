@@ -42,13 +42,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pytest_infergate.baseline import LatencyEntry, LatencyRecord  # noqa: E402
-from pytest_infergate.gate import (  # noqa: E402
+from pytest_infergate.judge.gate import (  # noqa: E402
     LatencyPolicy,
     compare_latency,
     session_policy,
 )
 from pytest_infergate.results import LatencyResult, Outcome  # noqa: E402
+from pytest_infergate.store.baseline import LatencyEntry, LatencyRecord  # noqa: E402
 
 POLICY = LatencyPolicy()  # p50 and p95, tolerances 10% / 20%
 

@@ -57,7 +57,7 @@ from transformers import (
     pipeline,
 )
 
-from pytest_infergate.provenance import BUILD_FILE
+from pytest_infergate.measure.provenance import BUILD_FILE
 
 try:
     from . import intents

@@ -11,20 +11,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_infergate.config import Mode, Settings, parse_fraction
-from pytest_infergate.cpu import CpuWindow, cpu_window
-from pytest_infergate.gate import failure_message
-from pytest_infergate.provenance import measured_facts
-from pytest_infergate.results import (
-    ComparisonResult,
-    FixedGates,
-    LatencyResult,
-    StopReason,
-    SweepPoint,
-    SweepResult,
-    Verdict,
-)
-from pytest_infergate.session import GateSession
-from pytest_infergate.timing import (
+from pytest_infergate.judge.gate import failure_message
+from pytest_infergate.measure.cpu import CpuWindow, cpu_window
+from pytest_infergate.measure.provenance import measured_facts
+from pytest_infergate.measure.timing import (
     EventFactory,
     LazyCallError,
     PairTiming,
@@ -35,11 +25,21 @@ from pytest_infergate.timing import (
     resolve_timer,
     run,
 )
+from pytest_infergate.results import (
+    ComparisonResult,
+    FixedGates,
+    LatencyResult,
+    StopReason,
+    SweepPoint,
+    SweepResult,
+    Verdict,
+)
+from pytest_infergate.session import GateSession
 
 if TYPE_CHECKING:
-    from pytest_infergate.cpu import CpuUsage
-    from pytest_infergate.provenance import RuntimeFacts
-    from pytest_infergate.trace import Trace
+    from pytest_infergate.measure.cpu import CpuUsage
+    from pytest_infergate.measure.provenance import RuntimeFacts
+    from pytest_infergate.measure.trace import Trace
 
 
 class InferBench:
@@ -322,14 +322,14 @@ class InferBench:
         batch_size: int,
         sync: Callable[[], object] | None,
     ) -> tuple[ComparisonResult, Verdict, CpuUsage | None]:
-        from pytest_infergate.gate import (
+        from pytest_infergate.judge.gate import (
             compare_ratio,
             fixed_ratio_gates,
             ratio_settled,
             stored_ratio_gate,
         )
-        from pytest_infergate.stats import SEQUENTIAL_LOOKS
-        from pytest_infergate.timing import run_pair
+        from pytest_infergate.judge.stats import SEQUENTIAL_LOOKS
+        from pytest_infergate.measure.timing import run_pair
 
         tolerance = dict(settings.latency_tolerance or {}).get("p50", 0.10)
         gates = fixed_ratio_gates(fixed.max_slowdown, fixed.min_speedup)
@@ -462,7 +462,7 @@ class InferBench:
         """Sample adaptively when there is a stored value to decide against, else by plan.
         ``cpu_clock``: the CPU clock the runtime facts call for (``None``: the warm-up's);
         ``window``: the timed window's CPU readings, for the contention test at each look."""
-        from pytest_infergate.gate import LATENCY_LOOKS, latency_settled, wants_adaptive_stop
+        from pytest_infergate.judge.gate import LATENCY_LOOKS, latency_settled, wants_adaptive_stop
 
         session = self._session
         entry, profile = session.entry(key), session.profile
@@ -551,7 +551,7 @@ _ONE_CALL = SamplingPlan(warmup_calls=0, warmup_s=0, min_samples=1, min_time_s=0
 def _cpu_clock(facts: RuntimeFacts | None) -> str | None:
     """``"process"`` when the runtime facts show a thread pool doing the call's work
     (onnxruntime with more than one intra-op thread, torch with more than one thread);
-    ``None`` otherwise: the warm-up tells (:mod:`pytest_infergate.timing`)."""
+    ``None`` otherwise: the warm-up tells (:mod:`pytest_infergate.measure.timing`)."""
     if facts is None:
         return None
     if facts.runtime == "onnxruntime" and (facts.intra_op_threads or 0) > 1:
@@ -573,7 +573,7 @@ def _trace(
 ) -> Trace | None:
     """Top operators of a few profiled calls, after the timed loop; ``None`` when the
     model is neither an onnxruntime session (or ORTModel) nor a torch model."""
-    from pytest_infergate.trace import trace_onnxruntime, trace_torch
+    from pytest_infergate.measure.trace import trace_onnxruntime, trace_torch
 
     if facts is None:
         return None

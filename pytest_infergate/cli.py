@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pytest_infergate import __version__
-from pytest_infergate.baseline import (
+from pytest_infergate.store.baseline import (
     AccuracyEntry,
     Baseline,
     BaselineError,
@@ -19,7 +19,7 @@ from pytest_infergate.baseline import (
 )
 
 if TYPE_CHECKING:
-    from pytest_infergate.results_file import ResultsFile
+    from pytest_infergate.store.results_file import ResultsFile
 
 
 def _show(baseline: Baseline) -> list[str]:
@@ -64,7 +64,7 @@ def _load_baseline(path: Path) -> Baseline:
 
 
 def _load_results(path: Path) -> ResultsFile:
-    from pytest_infergate.results_file import decode_results
+    from pytest_infergate.store.results_file import decode_results
 
     return decode_results(read_json(path), str(path))
 
@@ -76,9 +76,9 @@ def _run_show(args: argparse.Namespace) -> int:
 
 
 def _run_compare(args: argparse.Namespace) -> int:
-    from pytest_infergate.offline import rejudge
     from pytest_infergate.report.terminal import format_notes, format_table, rows
     from pytest_infergate.results import Outcome
+    from pytest_infergate.store.offline import rejudge
 
     baseline, results = _load_baseline(args.baseline), _load_results(args.results)
     judged = rejudge(
@@ -102,9 +102,9 @@ def _run_compare(args: argparse.Namespace) -> int:
 
 
 def _run_merge(args: argparse.Namespace) -> int:
-    from pytest_infergate.baseline import dumps, update_baseline, write_atomic
-    from pytest_infergate.offline import merge_baselines, merge_results
-    from pytest_infergate.results_file import decode_results
+    from pytest_infergate.store.baseline import dumps, update_baseline, write_atomic
+    from pytest_infergate.store.offline import merge_baselines, merge_results
+    from pytest_infergate.store.results_file import decode_results
 
     documents = [(str(path), read_json(path)) for path in args.inputs]
     is_results = [
@@ -141,7 +141,7 @@ def _run_merge(args: argparse.Namespace) -> int:
 
 
 def _run_report(args: argparse.Namespace) -> int:
-    from pytest_infergate.baseline import write_atomic
+    from pytest_infergate.store.baseline import write_atomic
 
     results = _load_results(args.results)
     baseline = _load_baseline(args.baseline) if args.baseline else None
@@ -165,8 +165,8 @@ def _run_report(args: argparse.Namespace) -> int:
 def _run_prune(args: argparse.Namespace) -> int:
     import datetime as dt
 
-    from pytest_infergate.baseline import update_baseline
-    from pytest_infergate.offline import prune_missing, prune_older
+    from pytest_infergate.store.baseline import update_baseline
+    from pytest_infergate.store.offline import prune_missing, prune_older
 
     keys = None
     if args.missing_from is not None:

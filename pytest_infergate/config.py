@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_infergate.gate import AccuracyPolicy, LatencyPolicy
-from pytest_infergate.provenance import Expectations, parse_count_rule
-from pytest_infergate.timing import SamplingPlan
+from pytest_infergate.judge.gate import AccuracyPolicy, LatencyPolicy
+from pytest_infergate.measure.provenance import Expectations, parse_count_rule
+from pytest_infergate.measure.timing import SamplingPlan
 
 PERCENTILES = ("p50", "p90", "p95", "p99")
 

@@ -60,7 +60,7 @@ class XdistHooks:
             fresh = self._gate.measurements[self._sent :]
             self._sent = len(self._gate.measurements)
             if fresh:
-                from pytest_infergate.wire import encode_measurements
+                from pytest_infergate.store.wire import encode_measurements
 
                 setattr(report, REPORT_ATTRIBUTE, encode_measurements(fresh))
         return report
@@ -69,7 +69,7 @@ class XdistHooks:
         """On the controller: merge the measurements a worker's report carries."""
         text = getattr(report, REPORT_ATTRIBUTE, None)
         if isinstance(text, str) and not self.is_worker(self._config):
-            from pytest_infergate.wire import decode_measurements
+            from pytest_infergate.store.wire import decode_measurements
 
             self._gate.merge(decode_measurements(text))
 

@@ -1,6 +1,6 @@
 """The object behind the ``accuracy_eval`` fixture: evaluate on a slice, record it, gate it.
 
-The evaluation itself is :func:`pytest_infergate.accuracy.evaluate_accuracy` (pure);
+The evaluation itself is :func:`pytest_infergate.measure.accuracy.evaluate_accuracy` (pure);
 this module adds the pytest side: keys per test, settings layers, failing the
 test with a one-line message, and a progress line for long evaluations.
 """
@@ -15,10 +15,10 @@ from typing import Any, NoReturn
 
 import pytest
 
-from pytest_infergate.accuracy import AccuracyError, evaluate_accuracy
 from pytest_infergate.config import Mode, Settings
-from pytest_infergate.gate import failure_message
-from pytest_infergate.provenance import measured_facts
+from pytest_infergate.judge.gate import failure_message
+from pytest_infergate.measure.accuracy import AccuracyError, evaluate_accuracy
+from pytest_infergate.measure.provenance import measured_facts
 from pytest_infergate.results import AccuracyResult
 from pytest_infergate.session import GateSession
 
@@ -129,7 +129,7 @@ class AccuracyEval:
         ``(session, preprocess)`` tuple, or the object a bound method belongs to.
         ``expect_providers``/``expect_quantized``/``expect_ops`` are checked against
         those facts (NOT-APPLIED when unmet), as the marker keys are. See
-        :func:`pytest_infergate.accuracy.evaluate_accuracy` for the rest.
+        :func:`pytest_infergate.measure.accuracy.evaluate_accuracy` for the rest.
         """
         __tracebackhide__ = True
         key = self._key(name)

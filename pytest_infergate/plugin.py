@@ -151,8 +151,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "expect_providers=['CUDAExecutionProvider'], expect_quantized=True, "
         "expect_ops={'MatMulInteger': '>=1'}, trace=True",
     )
-    from pytest_infergate.baseline import BaselineError
     from pytest_infergate.session import GateSession
+    from pytest_infergate.store.baseline import BaselineError
 
     try:
         ini_dir = config.inipath.parent if config.inipath else None

@@ -1,7 +1,7 @@
 """What a measurement produced and what the gate decided: immutable records.
 
 Nothing here imports numpy or pytest, so the plugin can load it cheaply; the
-statistics are computed by :mod:`pytest_infergate.stats` when a result is built.
+statistics are computed by :mod:`pytest_infergate.judge.stats` when a result is built.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pytest_infergate.cpu import CpuUsage
-    from pytest_infergate.provenance import RuntimeFacts
-    from pytest_infergate.telemetry import GpuTelemetry
-    from pytest_infergate.trace import Trace
+    from pytest_infergate.measure.cpu import CpuUsage
+    from pytest_infergate.measure.provenance import RuntimeFacts
+    from pytest_infergate.measure.telemetry import GpuTelemetry
+    from pytest_infergate.measure.trace import Trace
 
 
 class Outcome(enum.Enum):
@@ -125,7 +125,7 @@ class LatencyResult:
                 raise ValueError(
                     f"{self.key}: cpu_clock must be 'thread' or 'process', got {self.cpu_clock!r}"
                 )
-        from pytest_infergate.stats import summarise_ns
+        from pytest_infergate.judge.stats import summarise_ns
 
         summary = summarise_ns(self.samples_ns)
         for name in ("n", "mean_ms", "stdev_ms", "min_ms", "max_ms"):
@@ -194,7 +194,7 @@ class AccuracyResult:
             raise ValueError(f"{self.key}: metric {self.metric!r} is {self.value}")
         if any(p < 0 for p in self.predictions) or any(label < 0 for label in self.labels):
             raise ValueError(f"{self.key}: class ids must not be negative")
-        from pytest_infergate.stats import wilson_interval
+        from pytest_infergate.judge.stats import wilson_interval
 
         correct = sum(p == label for p, label in zip(self.predictions, self.labels, strict=True))
         interval = wilson_interval(correct, len(self.predictions))
@@ -235,7 +235,7 @@ class ComparisonResult:
 
     ``ratio`` is median(candidate) / median(reference) (above 1: the candidate is
     slower), with a two-sided ``confidence`` interval [``ratio_low``, ``ratio_high``]
-    from :func:`pytest_infergate.stats.ratio_of_medians` (Price & Bonett). ``n`` is
+    from :func:`pytest_infergate.judge.stats.ratio_of_medians` (Price & Bonett). ``n`` is
     the samples per arm; ``p95_ratio`` is reported once ``n`` >= 300 (the order
     statistics cannot pin a p95 down with fewer), else ``None``. Both arms keep their
     raw samples, so throughput and percentiles of each are at hand. ``gates`` are the
@@ -269,7 +269,7 @@ class ComparisonResult:
         ratio = self.candidate.p50_ms / self.reference.p50_ms
         low, high = -math.inf, math.inf
         if n >= 3:
-            from pytest_infergate.stats import ratio_of_medians
+            from pytest_infergate.judge.stats import ratio_of_medians
 
             estimate = ratio_of_medians(
                 self.candidate.samples_ns, self.reference.samples_ns, self.confidence

@@ -17,17 +17,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from pytest_infergate.baseline import (
-    LATENCY_FIGURES,
-    Baseline,
-    dumps,
-    encode_fingerprint,
-    load_baseline,
-    stored_digests,
-    write_atomic,
-)
 from pytest_infergate.config import GateConfig, Mode, Settings
-from pytest_infergate.environment import Fingerprint, collect_fingerprint
+from pytest_infergate.measure.environment import Fingerprint, collect_fingerprint
 from pytest_infergate.results import (
     AccuracyCheck,
     AccuracyResult,
@@ -39,13 +30,22 @@ from pytest_infergate.results import (
     Outcome,
     Verdict,
 )
+from pytest_infergate.store.baseline import (
+    LATENCY_FIGURES,
+    Baseline,
+    dumps,
+    encode_fingerprint,
+    load_baseline,
+    stored_digests,
+    write_atomic,
+)
 
 if TYPE_CHECKING:
-    from pytest_infergate.cpu import CpuUsage
-    from pytest_infergate.gate import LatencyPolicy
-    from pytest_infergate.provenance import RuntimeFacts
-    from pytest_infergate.telemetry import GpuSampler, GpuTelemetry
-    from pytest_infergate.trace import Trace
+    from pytest_infergate.judge.gate import LatencyPolicy
+    from pytest_infergate.measure.cpu import CpuUsage
+    from pytest_infergate.measure.provenance import RuntimeFacts
+    from pytest_infergate.measure.telemetry import GpuSampler, GpuTelemetry
+    from pytest_infergate.measure.trace import Trace
 
 #: Results file history (a line per format change: docs/design.md, "Schema history"):
 #: 1 -- latency measurements; 2 -- adds "ratio" measurements
@@ -121,7 +121,7 @@ class GateSession:
     def open(cls, config: GateConfig) -> GateSession:
         """Load the configured baseline and check that every file the run will write can
         be written; raises ``BaselineError`` for a bad file or path."""
-        from pytest_infergate.baseline import check_writable
+        from pytest_infergate.store.baseline import check_writable
 
         for output in (config.json_path, config.markdown_path, config.html_path):
             if output is not None:
@@ -163,13 +163,13 @@ class GateSession:
         """Sample GPU 0 in the background while the block runs; yields ``None`` (and
         samples nothing) without NVML or a GPU. NVML is opened once per session."""
         if self._nvml is False:
-            from pytest_infergate.telemetry import open_nvml
+            from pytest_infergate.measure.telemetry import open_nvml
 
             self._nvml = open_nvml() if self.fingerprint.gpus else None
         if not isinstance(self._nvml, ModuleType):
             yield None
             return
-        from pytest_infergate.telemetry import GpuSampler
+        from pytest_infergate.measure.telemetry import GpuSampler
 
         with GpuSampler(self._nvml, 0) as sampler:
             yield sampler
@@ -178,8 +178,8 @@ class GateSession:
         """Count the stored latency checks the selected tests will make on this machine:
         p50 for each of their entries with a record here, p95 too where the record holds
         300 samples (an upper bound: sampling may stop before the tail is gated)."""
-        from pytest_infergate.baseline import LatencyEntry
-        from pytest_infergate.gate import MIN_SAMPLES_FOR_TAIL
+        from pytest_infergate.judge.gate import MIN_SAMPLES_FOR_TAIL
+        from pytest_infergate.store.baseline import LatencyEntry
 
         selected = set(nodeids)
         entries = [
@@ -200,7 +200,7 @@ class GateSession:
     def policy(self, settings: Settings) -> LatencyPolicy:
         """The latency policy of ``settings``, with this session's share of its false-alarm
         rate (:func:`gate.session_policy`)."""
-        from pytest_infergate.gate import session_policy
+        from pytest_infergate.judge.gate import session_policy
 
         return session_policy(settings.policy(), self.planned_checks)
 
@@ -232,7 +232,7 @@ class GateSession:
     ) -> Verdict:
         """The verdict for ``result`` against the loaded baseline (``cpu``: the timed
         window's CPU use, for the contention test)."""
-        from pytest_infergate.gate import compare_accuracy, compare_latency
+        from pytest_infergate.judge.gate import compare_accuracy, compare_latency
 
         entry = self.baseline.entries.get(result.key)
         if isinstance(result, AccuracyResult):
@@ -261,8 +261,9 @@ class GateSession:
         from the one stored in ``key``'s baseline entry (this machine's record first), and
         likewise ``"reference model changed (…)"`` for an A/B reference; else empty.
 
-        When both builds left a build digest (:func:`pytest_infergate.provenance.build_digest`),
-        the same one reads ``"model rebuilt from the same inputs (build …, sha256 … → …)"``:
+        When both builds left a build digest
+        (:func:`pytest_infergate.measure.provenance.build_digest`), the same one reads
+        ``"model rebuilt from the same inputs (build …, sha256 … → …)"``:
         another machine's float arithmetic, not another model, and not a failure under
         ``--infer-strict`` (:data:`REBUILT`); a different one reads ``"model changed: another
         build (build … → …, sha256 …)"``."""
@@ -298,7 +299,7 @@ class GateSession:
         """``verdict`` turned NOT-APPLIED when the runtime does not meet the test's
         expectations (an A/B reference is not held to them), and carrying the model
         change, if any."""
-        from pytest_infergate.provenance import unmet
+        from pytest_infergate.measure.provenance import unmet
 
         problems = unmet(facts, settings.expectations())
         if problems:
@@ -337,7 +338,7 @@ class GateSession:
         verdict = self.applied(verdict, facts, settings, reference_facts)
         keeps_no_ratio = isinstance(result, ComparisonResult) and not result.gates.stored_ratio
         if self.config.update and self.config.baseline_path is not None and not keeps_no_ratio:
-            from pytest_infergate.gate import as_recorded
+            from pytest_infergate.judge.gate import as_recorded
 
             verdict = as_recorded(verdict, fresh=self._fresh(verdict))
         measurement = Measurement(
@@ -475,7 +476,7 @@ class GateSession:
         return replace(report, results_written=results_written, failures=tuple(failures))
 
     def _update_baseline(self, interrupted: bool, failures: list[str]) -> FinishReport:
-        from pytest_infergate.baseline import BaselineError, update_baseline
+        from pytest_infergate.store.baseline import BaselineError, update_baseline
 
         path = self.config.baseline_path
         if not self.config.update or path is None:

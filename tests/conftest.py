@@ -9,7 +9,7 @@ import pytest
 
 # numpy and scipy cannot be imported twice in one process, and pytester's in-process
 # runs drop the modules they imported: load them once, here, for every run.
-import pytest_infergate.stats  # noqa: F401
+import pytest_infergate.judge.stats  # noqa: F401
 
 #: A test module whose model call busy-waits 1 ms times $INFERGATE_TEST_SLOWDOWN:
 #: a controlled slowdown that does not depend on how fast this machine is.

@@ -12,7 +12,7 @@ ort = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
 from pytest_infergate.config import Settings  # noqa: E402
-from pytest_infergate.results_file import decode_results  # noqa: E402
+from pytest_infergate.store.results_file import decode_results  # noqa: E402
 
 
 def test_fp32_graph_is_not_applied_and_the_quantised_copy_passes(
@@ -326,7 +326,7 @@ def test_swapped_models_show_model_changed_for_accuracy_and_ab_ratios(
 ) -> None:
     import onnx
 
-    from pytest_infergate.results_file import decode_results
+    from pytest_infergate.store.results_file import decode_results
 
     for name in ("model.onnx", "reference.onnx"):
         (onnx_project.path / name).write_bytes(graphs[0].read_bytes())
@@ -393,7 +393,7 @@ def test_swapped_models_show_model_changed_for_accuracy_and_ab_ratios(
 def test_summary_lists_the_operators_an_ab_comparison_changed(
     onnx_project: pytest.Pytester,
 ) -> None:
-    from pytest_infergate.results_file import decode_results
+    from pytest_infergate.store.results_file import decode_results
 
     onnx_project.makepyfile(
         test_ab="""

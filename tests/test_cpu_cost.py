@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from pytest_infergate.cpu import run_queue_wait_ns
+from pytest_infergate.measure.cpu import run_queue_wait_ns
 
 #: A model whose call does 1 ms of CPU work on the calling thread (times
 #: $INFERGATE_TEST_SLOWDOWN). Measured on the thread's own clock, so a neighbour on the

@@ -24,9 +24,9 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from pytest_infergate.baseline import BaselineError, decode_baseline  # noqa: E402
 from pytest_infergate.cli import main  # noqa: E402
-from pytest_infergate.results_file import decode_results  # noqa: E402
+from pytest_infergate.store.baseline import BaselineError, decode_baseline  # noqa: E402
+from pytest_infergate.store.results_file import decode_results  # noqa: E402
 
 T = TypeVar("T")
 ROOT = Path(__file__).parent.parent

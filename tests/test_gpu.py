@@ -11,20 +11,20 @@ import types
 
 import pytest
 
-from pytest_infergate.baseline import _Reader, decode_fingerprint, encode_fingerprint
-from pytest_infergate.environment import Fingerprint, collect_fingerprint
-from pytest_infergate.report.terminal import gpu_warnings
-from pytest_infergate.results import LatencyResult, Measurement, Outcome, Verdict
-from pytest_infergate.session import encode_gpu
-from pytest_infergate.telemetry import (
+from pytest_infergate.measure.environment import Fingerprint, collect_fingerprint
+from pytest_infergate.measure.telemetry import (
     SERIES_LIMIT,
     GpuFacts,
     GpuSample,
     GpuSampler,
     GpuTelemetry,
 )
-from pytest_infergate.timing import SamplingPlan, resolve_sync, resolve_timer, run
-from pytest_infergate.wire import decode_measurements, encode_measurements
+from pytest_infergate.measure.timing import SamplingPlan, resolve_sync, resolve_timer, run
+from pytest_infergate.report.terminal import gpu_warnings
+from pytest_infergate.results import LatencyResult, Measurement, Outcome, Verdict
+from pytest_infergate.session import encode_gpu
+from pytest_infergate.store.baseline import _Reader, decode_fingerprint, encode_fingerprint
+from pytest_infergate.store.wire import decode_measurements, encode_measurements
 
 H100 = GpuFacts(0, "NVIDIA H100 80GB HBM3", 79.6, "580.159.04", "13.0", "9.0")
 

@@ -11,7 +11,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from pytest_infergate.provenance import (  # noqa: E402
+from pytest_infergate.measure.provenance import (  # noqa: E402
     Expectations,
     file_sha256,
     runtime_facts,
@@ -133,7 +133,7 @@ def test_plain_function_has_no_facts_and_expectations_say_so() -> None:
 
 
 def test_op_changes_and_arm_labels() -> None:
-    from pytest_infergate.provenance import RuntimeFacts, op_changes
+    from pytest_infergate.measure.provenance import RuntimeFacts, op_changes
     from pytest_infergate.report.terminal import _arm_labels
 
     fp32 = RuntimeFacts("onnxruntime", op_histogram={"MatMul": 98, "Add": 10})
@@ -150,10 +150,10 @@ def test_op_changes_and_arm_labels() -> None:
 
 def test_results_file_decodes_the_runtime_facts_it_was_written_with() -> None:
     from pytest_infergate.config import GateConfig, Settings
-    from pytest_infergate.provenance import RuntimeFacts
+    from pytest_infergate.measure.provenance import RuntimeFacts
     from pytest_infergate.results import ComparisonResult, LatencyResult, Outcome, Verdict
-    from pytest_infergate.results_file import decode_results
     from pytest_infergate.session import GateSession
+    from pytest_infergate.store.results_file import decode_results
 
     session = GateSession(GateConfig(machine="ci"))
     onnx = RuntimeFacts(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_infergate.provenance import BUILD_FILE, build_digest
+from pytest_infergate.measure.provenance import BUILD_FILE, build_digest
 from pytest_infergate.report.terminal import format_notes, rows
 from pytest_infergate.results import AccuracyResult, Measurement, Outcome, Verdict
 

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_infergate.baseline import BaselineError, dumps
 from pytest_infergate.config import GateConfig
-from pytest_infergate.cpu import CpuUsage
+from pytest_infergate.measure.cpu import CpuUsage
+from pytest_infergate.measure.telemetry import GpuSample, GpuTelemetry
+from pytest_infergate.measure.trace import OpTime, OpTypeTime, Trace
 from pytest_infergate.report.html import (
     batch_sweeps,
     html_report,
@@ -27,11 +28,10 @@ from pytest_infergate.report.html import (
 from pytest_infergate.report.markdown import markdown_summary
 from pytest_infergate.report.terminal import trace_breakdown
 from pytest_infergate.results import LatencyResult, Measurement, Outcome, Verdict
-from pytest_infergate.results_file import RESULTS_SCHEMA_VERSION, decode_results
 from pytest_infergate.session import RESULTS_SCHEMA_VERSION as WRITTEN_VERSION
 from pytest_infergate.session import GateSession, encode_gpu
-from pytest_infergate.telemetry import GpuSample, GpuTelemetry
-from pytest_infergate.trace import OpTime, OpTypeTime, Trace
+from pytest_infergate.store.baseline import BaselineError, dumps
+from pytest_infergate.store.results_file import RESULTS_SCHEMA_VERSION, decode_results
 
 #: Latency variants with a batch sweep, an A/B comparison, and two variants with
 #: both latency and accuracy (pairing by stem: fp32, int8).

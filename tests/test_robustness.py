@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_infergate.baseline import _terminate_as_interrupt, lock_path
+from pytest_infergate.store.baseline import _terminate_as_interrupt, lock_path
 from tests.test_bad_input import RECORD, VALID, _assert_usage_error, _with
 
 INFERGATE = [sys.executable, "-m", "pytest_infergate.cli"]
@@ -285,7 +285,7 @@ def test_dev_zero_is_refused_not_read(project: pytest.Pytester) -> None:
 def test_oversized_file_is_refused_before_reading(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pytest_infergate import baseline as baseline_module
+    from pytest_infergate.store import baseline as baseline_module
 
     path = tmp_path / "baseline.json"
     path.write_text(json.dumps(VALID))
@@ -715,7 +715,7 @@ def test_a_killed_write_leaves_the_old_baseline_and_no_temporary(tmp_path: Path)
         f"""
         import os, signal, sys
         from pathlib import Path
-        import pytest_infergate.baseline as b
+        import pytest_infergate.store.baseline as b
 
         real_fsync = os.fsync
         def fsync_then_die(fd):
@@ -738,7 +738,7 @@ def test_ctrl_c_while_writing_the_baseline_is_one_line(project: pytest.Pytester)
     before = baseline.read_bytes()
     project.makeconftest(
         """
-        import pytest_infergate.baseline as b
+        import pytest_infergate.store.baseline as b
 
         def interrupt(path, text):
             raise KeyboardInterrupt

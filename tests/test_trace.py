@@ -7,7 +7,7 @@ import pytest
 
 ort = pytest.importorskip("onnxruntime")
 
-from pytest_infergate.trace import trace_onnxruntime, trace_torch  # noqa: E402
+from pytest_infergate.measure.trace import trace_onnxruntime, trace_torch  # noqa: E402
 from tests.test_provenance import _mlp  # noqa: E402
 
 

@@ -10,8 +10,9 @@ import pytest
 
 pytest.importorskip("xdist")
 
-from pytest_infergate.cpu import CpuUsage
-from pytest_infergate.provenance import RuntimeFacts
+from pytest_infergate.measure.cpu import CpuUsage
+from pytest_infergate.measure.provenance import RuntimeFacts
+from pytest_infergate.measure.trace import OpTime, OpTypeTime, Trace
 from pytest_infergate.results import (
     AccuracyCheck,
     AccuracyResult,
@@ -24,8 +25,7 @@ from pytest_infergate.results import (
     StopReason,
     Verdict,
 )
-from pytest_infergate.trace import OpTime, OpTypeTime, Trace
-from pytest_infergate.wire import WireError, decode_measurements, encode_measurements
+from pytest_infergate.store.wire import WireError, decode_measurements, encode_measurements
 
 #: Four slowable tests; each writes the wall-clock span of its model calls to a file,
 #: so the test can check that no two workers ever timed at once.

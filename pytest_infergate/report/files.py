@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pytest_infergate.baseline import Baseline, write_atomic
+from pytest_infergate.store.baseline import Baseline, write_atomic
 
 #: Set by GitHub Actions: a Markdown file shown on the run's summary page.
 STEP_SUMMARY_VARIABLE = "GITHUB_STEP_SUMMARY"

@@ -45,8 +45,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
-from pytest_infergate.baseline import Baseline, LatencyEntry, encode_fingerprint
-from pytest_infergate.environment import Fingerprint
+from pytest_infergate.measure.environment import Fingerprint
 from pytest_infergate.report.terminal import (
     HEADER,
     TRACE_TYPES_SHOWN,
@@ -64,15 +63,16 @@ from pytest_infergate.results import (
     Measurement,
     Outcome,
 )
-from pytest_infergate.results_file import ResultsFile, decode_results
+from pytest_infergate.store.baseline import Baseline, LatencyEntry, encode_fingerprint
+from pytest_infergate.store.results_file import ResultsFile, decode_results
 
 if TYPE_CHECKING:
     from matplotlib.artist import Artist
     from matplotlib.figure import Figure
 
-    from pytest_infergate.provenance import RuntimeFacts
-    from pytest_infergate.telemetry import GpuSample, GpuTelemetry
-    from pytest_infergate.trace import Trace
+    from pytest_infergate.measure.provenance import RuntimeFacts
+    from pytest_infergate.measure.telemetry import GpuSample, GpuTelemetry
+    from pytest_infergate.measure.trace import Trace
 
 #: A batch-size token in a measurement key; the number is the batch size.
 BATCH_TOKEN = re.compile(r"(?<![a-z0-9])(?:bs|batch_size|batch)[_=-]?(\d+)(?![0-9])", re.I)

@@ -20,7 +20,7 @@ from pytest_infergate.report.terminal import (
     rows,
 )
 from pytest_infergate.results import SEVERITY, Outcome
-from pytest_infergate.results_file import ResultsFile, decode_results
+from pytest_infergate.store.results_file import ResultsFile, decode_results
 
 #: Outcomes listed under "Top regressions".
 _WORRYING = (Outcome.REGRESSED, Outcome.INCONCLUSIVE)

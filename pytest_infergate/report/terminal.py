@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
-from pytest_infergate.gate import CPU_FIGURE, cannot_gate, percent
-from pytest_infergate.provenance import RuntimeFacts, op_changes
+from pytest_infergate.judge.gate import CPU_FIGURE, cannot_gate, percent
+from pytest_infergate.measure.provenance import RuntimeFacts, op_changes
 from pytest_infergate.results import (
     SEVERITY,
     AccuracyCheck,
@@ -27,7 +27,7 @@ from pytest_infergate.results import (
 )
 
 if TYPE_CHECKING:
-    from pytest_infergate.trace import Trace
+    from pytest_infergate.measure.trace import Trace
 
 HEADER = (
     "test",

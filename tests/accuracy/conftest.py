@@ -33,8 +33,8 @@ from transformers import (  # noqa: E402
     pipeline,
 )
 
-import pytest_infergate.accuracy  # noqa: E402
 import pytest_infergate.evaluation  # noqa: E402
+import pytest_infergate.measure.accuracy  # noqa: E402
 
 transformers.logging.set_verbosity_error()
 # Tiny models gain nothing from threads, and the test machine is shared.
@@ -146,7 +146,7 @@ def intents_file(tmp_path_factory, intents) -> Path:
     path.write_text("".join(json.dumps(row) + "\n" for row in intents), encoding="utf-8")
     # Load it once here: datasets imports its JSON builder lazily, and an import made
     # inside a pytester run would be dropped after it.
-    pytest_infergate.accuracy.load_table(path, "text", "label")
+    pytest_infergate.measure.accuracy.load_table(path, "text", "label")
     return path
 
 

@@ -13,7 +13,7 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 from transformers import pipeline
 
-from pytest_infergate.accuracy import AccuracyError, evaluate_accuracy
+from pytest_infergate.measure.accuracy import AccuracyError, evaluate_accuracy
 
 N_CLASSES = 3  # as the tiny model in conftest
 

@@ -9,7 +9,16 @@ import struct
 import numpy as np
 import pytest
 
-from pytest_infergate.accuracy import (
+from pytest_infergate.config import (
+    GateConfig,
+    Settings,
+    gate_config_from_options,
+    parse_share,
+)
+from pytest_infergate.evaluation import ProgressLine, progress_wanted
+from pytest_infergate.judge.gate import AccuracyPolicy, compare_accuracy
+from pytest_infergate.judge.stats import mcnemar_exact, two_proportion_test, wilson_interval
+from pytest_infergate.measure.accuracy import (
     METRICS,
     AccuracyError,
     _Resolver,
@@ -20,24 +29,15 @@ from pytest_infergate.accuracy import (
     resolve_metric,
     take_slice,
 )
-from pytest_infergate.baseline import (
+from pytest_infergate.report.terminal import format_notes, format_table, rows
+from pytest_infergate.results import AccuracyResult, Measurement, Outcome
+from pytest_infergate.store.baseline import (
     AccuracyEntry,
     Baseline,
     BaselineError,
     decode_baseline,
     encode_baseline,
 )
-from pytest_infergate.config import (
-    GateConfig,
-    Settings,
-    gate_config_from_options,
-    parse_share,
-)
-from pytest_infergate.evaluation import ProgressLine, progress_wanted
-from pytest_infergate.gate import AccuracyPolicy, compare_accuracy
-from pytest_infergate.report.terminal import format_notes, format_table, rows
-from pytest_infergate.results import AccuracyResult, Measurement, Outcome
-from pytest_infergate.stats import mcnemar_exact, two_proportion_test, wilson_interval
 
 # -- statistics -------------------------------------------------------------------------
 
@@ -518,7 +518,7 @@ def test_changed_slice_falls_back_to_unpaired_test() -> None:
 def test_new_metric_change_and_kind_change() -> None:
     result = _result(BASE, LABELS)
     assert compare_accuracy(result, None, AccuracyPolicy()).outcome is Outcome.NEW
-    from pytest_infergate.baseline import LatencyEntry
+    from pytest_infergate.store.baseline import LatencyEntry
 
     verdict = compare_accuracy(result, LatencyEntry(machines={}), AccuracyPolicy())
     assert verdict.outcome is Outcome.NEW
@@ -645,8 +645,8 @@ def test_summary_shows_points_flips_p_value_and_slice_notes() -> None:
 
 
 def test_infergate_show_lists_accuracy_entries(tmp_path, capsys) -> None:
-    from pytest_infergate.baseline import write_baseline
     from pytest_infergate.cli import main
+    from pytest_infergate.store.baseline import write_baseline
 
     path = tmp_path / "baseline.json"
     write_baseline(path, Baseline().with_accuracy(_result(BASE, LABELS), recorded_at="x"))

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from pytest_infergate.gate import AccuracyPolicy
-from pytest_infergate.stats import mcnemar_exact, mcnemar_midp
+from pytest_infergate.judge.gate import AccuracyPolicy
+from pytest_infergate.judge.stats import mcnemar_exact, mcnemar_midp
 
 
 def test_midp_values() -> None:

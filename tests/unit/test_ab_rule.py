@@ -7,9 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from pytest_infergate import stats
-from pytest_infergate.baseline import RatioEntry, RatioRecord
-from pytest_infergate.gate import (
+from pytest_infergate.judge import stats
+from pytest_infergate.judge.gate import (
     RatioGate,
     compare_ratio,
     fixed_ratio_gates,
@@ -17,6 +16,7 @@ from pytest_infergate.gate import (
     stored_ratio_gate,
 )
 from pytest_infergate.results import ComparisonResult, LatencyResult, Outcome
+from pytest_infergate.store.baseline import RatioEntry, RatioRecord
 
 
 def _samples(seed: int, n: int, scale: float = 1.0, sigma: float = 0.03) -> tuple[int, ...]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_infergate.measure.timing import SamplingPlan, run, run_pair
 from pytest_infergate.results import StopReason
-from pytest_infergate.timing import SamplingPlan, run, run_pair
 
 QUICK = SamplingPlan(warmup_calls=2, warmup_s=0.0, min_samples=1, min_time_s=0.0, max_time_s=60)
 

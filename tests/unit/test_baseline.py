@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_infergate.baseline import (
+from pytest_infergate.measure.environment import collect_fingerprint
+from pytest_infergate.results import LatencyResult
+from pytest_infergate.store.baseline import (
     SCHEMA_VERSION,
     Baseline,
     BaselineError,
@@ -18,8 +20,6 @@ from pytest_infergate.baseline import (
     write_atomic,
     write_baseline,
 )
-from pytest_infergate.environment import collect_fingerprint
-from pytest_infergate.results import LatencyResult
 
 DATA = Path(__file__).parent.parent / "data"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from pytest_infergate.cpu import CpuUsage, cpu_window
+from pytest_infergate.measure.cpu import CpuUsage, cpu_window
 from pytest_infergate.report.terminal import cpu_lines
 from pytest_infergate.results import LatencyResult, Measurement, Outcome, Verdict
 

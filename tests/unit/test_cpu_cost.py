@@ -15,7 +15,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pytest_infergate.baseline import (
+from pytest_infergate.judge.gate import (
+    CPU_UNMEASURED_DRIFT,
+    LatencyPolicy,
+    compare_latency,
+    contention,
+)
+from pytest_infergate.measure.cpu import CpuUsage, run_queue_wait_ns
+from pytest_infergate.measure.environment import Fingerprint
+from pytest_infergate.measure.timing import SamplingPlan, run
+from pytest_infergate.results import LatencyResult, Outcome
+from pytest_infergate.store.baseline import (
     Baseline,
     BaselineError,
     LatencyEntry,
@@ -25,16 +35,6 @@ from pytest_infergate.baseline import (
     encode_baseline,
     load_baseline,
 )
-from pytest_infergate.cpu import CpuUsage, run_queue_wait_ns
-from pytest_infergate.environment import Fingerprint
-from pytest_infergate.gate import (
-    CPU_UNMEASURED_DRIFT,
-    LatencyPolicy,
-    compare_latency,
-    contention,
-)
-from pytest_infergate.results import LatencyResult, Outcome
-from pytest_infergate.timing import SamplingPlan, run
 
 P50_ONLY = LatencyPolicy(tolerances={"p50": 0.10, "p95": 0.20}, percentiles=("p50",))
 QUICK = SamplingPlan(warmup_calls=3, warmup_s=0.0, min_samples=8, min_time_s=0.0, max_time_s=5.0)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pytest_infergate.baseline import Baseline
-from pytest_infergate.environment import Fingerprint
-from pytest_infergate.gate import LatencyPolicy, compare_latency
+from pytest_infergate.judge.gate import LatencyPolicy, compare_latency
+from pytest_infergate.measure.environment import Fingerprint
 from pytest_infergate.results import LatencyResult, Outcome
+from pytest_infergate.store.baseline import Baseline
 
 FINGERPRINT = Fingerprint(
     cpu="Test CPU", cores=2, ram_gib=8, os="Linux", arch="x86_64", python="3.11"

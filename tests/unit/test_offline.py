@@ -6,9 +6,7 @@ import datetime as dt
 
 import pytest
 
-from pytest_infergate.baseline import AccuracyEntry, Baseline, LatencyEntry, LatencyRecord
-from pytest_infergate.environment import Fingerprint
-from pytest_infergate.offline import merge_baselines, prune_missing, prune_older, rejudge
+from pytest_infergate.measure.environment import Fingerprint
 from pytest_infergate.results import (
     ComparisonResult,
     FixedGates,
@@ -17,7 +15,9 @@ from pytest_infergate.results import (
     Outcome,
     Verdict,
 )
-from pytest_infergate.results_file import ResultsFile
+from pytest_infergate.store.baseline import AccuracyEntry, Baseline, LatencyEntry, LatencyRecord
+from pytest_infergate.store.offline import merge_baselines, prune_missing, prune_older, rejudge
+from pytest_infergate.store.results_file import ResultsFile
 
 
 def record(p50: float, at: str) -> LatencyRecord:

@@ -9,7 +9,9 @@ import math
 import pytest
 
 from pytest_infergate import cli
-from pytest_infergate.baseline import (
+from pytest_infergate.measure.environment import Fingerprint
+from pytest_infergate.results import ComparisonResult, LatencyResult
+from pytest_infergate.store.baseline import (
     SCHEMA_VERSION,
     Baseline,
     BaselineError,
@@ -19,8 +21,6 @@ from pytest_infergate.baseline import (
     dumps,
     encode_baseline,
 )
-from pytest_infergate.environment import Fingerprint
-from pytest_infergate.results import ComparisonResult, LatencyResult
 
 FINGERPRINT = Fingerprint("cpu", 2, 8.0, "linux", "x86_64", "3.11")
 
@@ -168,7 +168,7 @@ def _with_digests(baseline: Baseline) -> Baseline:
 
 
 def test_model_digests_of_ratio_and_accuracy_entries_round_trip() -> None:
-    from pytest_infergate.baseline import AccuracyEntry, stored_digests
+    from pytest_infergate.store.baseline import AccuracyEntry, stored_digests
 
     text = dumps(encode_baseline(_with_digests(Baseline())))
     document = json.loads(text)
@@ -188,7 +188,7 @@ def test_model_digests_of_ratio_and_accuracy_entries_round_trip() -> None:
 
 
 def test_entries_without_model_digests_load_and_write_none() -> None:
-    from pytest_infergate.baseline import AccuracyEntry
+    from pytest_infergate.store.baseline import AccuracyEntry
 
     document = json.loads(dumps(encode_baseline(_with_digests(Baseline()))))
     del document["entries"]["t::ab"]["machines"]["ci"]["model_sha256"]

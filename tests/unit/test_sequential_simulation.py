@@ -10,8 +10,8 @@ ABBA order, 500 samples per arm at most, on a noisy machine:
   runner: two ORT sessions of the same model differ by sd 2%, mean +0.9%, stable
   within a process. No number of samples removes it.
 
-The rule runs through :func:`pytest_infergate.stats.ratio_look`, the function the
-plugin's :func:`pytest_infergate.gate.compare_ratio` calls at each look.
+The rule runs through :func:`pytest_infergate.judge.stats.ratio_look`, the function the
+plugin's :func:`pytest_infergate.judge.gate.compare_ratio` calls at each look.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 from scipy.signal import lfilter
 
-from pytest_infergate import stats
-from pytest_infergate.gate import compare_ratio, fixed_ratio_gates
+from pytest_infergate.judge import stats
+from pytest_infergate.judge.gate import compare_ratio, fixed_ratio_gates
 from pytest_infergate.results import ComparisonResult, LatencyResult, Outcome
 
 ARM = 500

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from pytest_infergate.stats import quantile_interval, sketch_ms, summarise_ns
+from pytest_infergate.judge.stats import quantile_interval, sketch_ms, summarise_ns
 
 
 def test_summary_matches_numpy():

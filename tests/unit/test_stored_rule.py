@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from pytest_infergate import stats
-from pytest_infergate.baseline import LatencyEntry, LatencyRecord, RatioEntry
-from pytest_infergate.gate import LatencyPolicy, compare_latency, latency_settled
+from pytest_infergate.judge import stats
+from pytest_infergate.judge.gate import LatencyPolicy, compare_latency, latency_settled
 from pytest_infergate.results import LatencyResult, Outcome
+from pytest_infergate.store.baseline import LatencyEntry, LatencyRecord, RatioEntry
 
 P50_ONLY = LatencyPolicy(tolerances={"p50": 0.10, "p95": 0.20}, percentiles=("p50",))
 WITH_TAIL = LatencyPolicy(tolerances={"p50": 0.10, "p95": 0.20}, percentiles=("p50", "p95"))

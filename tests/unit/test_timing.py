@@ -4,7 +4,7 @@ import gc
 
 import pytest
 
-from pytest_infergate.timing import MIN_SAMPLE_NS, SamplingPlan, resolve_sync, run
+from pytest_infergate.measure.timing import MIN_SAMPLE_NS, SamplingPlan, resolve_sync, run
 
 QUICK = SamplingPlan(warmup_calls=3, warmup_s=0.0, min_samples=20, min_time_s=0.0, max_time_s=1.0)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from pytest_infergate.telemetry import GpuFacts, gpu_facts, open_nvml
+from pytest_infergate.measure.telemetry import GpuFacts, gpu_facts, open_nvml
 
 #: Libraries whose installed version changes inference speed.
 TRACKED_LIBRARIES = ("numpy", "onnxruntime", "torch", "transformers", "optimum", "optimum-onnx")

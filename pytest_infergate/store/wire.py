@@ -19,8 +19,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from pytest_infergate.cpu import CpuUsage
-from pytest_infergate.provenance import RuntimeFacts
+from pytest_infergate.measure.cpu import CpuUsage
+from pytest_infergate.measure.provenance import RuntimeFacts
+from pytest_infergate.measure.telemetry import GpuSample, GpuTelemetry
+from pytest_infergate.measure.trace import OpTime, OpTypeTime, Trace
 from pytest_infergate.results import (
     AccuracyCheck,
     AccuracyResult,
@@ -33,8 +35,6 @@ from pytest_infergate.results import (
     StopReason,
     Verdict,
 )
-from pytest_infergate.telemetry import GpuSample, GpuTelemetry
-from pytest_infergate.trace import OpTime, OpTypeTime, Trace
 
 #: Wire format history: 1 -- first version.
 WIRE_VERSION = 1

@@ -27,16 +27,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_infergate.baseline import (
-    MAX_INTEGER,
-    BaselineError,
-    _Reader,
-    _short,
-    decode_fingerprint,
-)
-from pytest_infergate.cpu import CpuUsage
-from pytest_infergate.environment import Fingerprint
-from pytest_infergate.provenance import RuntimeFacts
+from pytest_infergate.measure.cpu import CpuUsage
+from pytest_infergate.measure.environment import Fingerprint
+from pytest_infergate.measure.provenance import RuntimeFacts
+from pytest_infergate.measure.telemetry import SERIES_DECIMALS, GpuSample, GpuTelemetry
+from pytest_infergate.measure.trace import OpTime, OpTypeTime, Trace
 from pytest_infergate.results import (
     AccuracyCheck,
     AccuracyResult,
@@ -49,8 +44,13 @@ from pytest_infergate.results import (
     StopReason,
     Verdict,
 )
-from pytest_infergate.telemetry import SERIES_DECIMALS, GpuSample, GpuTelemetry
-from pytest_infergate.trace import OpTime, OpTypeTime, Trace
+from pytest_infergate.store.baseline import (
+    MAX_INTEGER,
+    BaselineError,
+    _Reader,
+    _short,
+    decode_fingerprint,
+)
 
 #: Must match :data:`pytest_infergate.session.RESULTS_SCHEMA_VERSION` (a test checks it;
 #: kept here too so decoding does not import the session).

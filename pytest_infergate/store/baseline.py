@@ -16,7 +16,7 @@ history"):
   gain ``history_p95_ms`` (optional; the newest run last, like
   ``history_p50_ms``). Version 1 files load unchanged. Later, still version 2:
   latency records gain an optional ``model_sha256`` (the measured model's
-  digest, see :mod:`pytest_infergate.provenance`); files without it load.
+  digest, see :mod:`pytest_infergate.measure.provenance`); files without it load.
   Later again, still version 2: accuracy entries gain an optional
   ``model_sha256``, ratio records optional ``model_sha256`` (the candidate's)
   and ``reference_model_sha256``; files without them load. Later again: latency
@@ -57,13 +57,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from pytest_infergate.environment import Fingerprint
+from pytest_infergate.measure.environment import Fingerprint
+from pytest_infergate.measure.telemetry import GpuFacts
 from pytest_infergate.results import AccuracyResult, ComparisonResult, LatencyResult
-from pytest_infergate.telemetry import GpuFacts
 
 SCHEMA_VERSION = 2
 HISTORY_LENGTH = 10
-#: The CPU clocks a record's CPU cost can be measured on (see :mod:`pytest_infergate.timing`).
+#: The CPU clocks a record's CPU cost can be measured on (see
+#: :mod:`pytest_infergate.measure.timing`).
 CPU_CLOCKS = ("thread", "process")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -95,7 +96,7 @@ class LatencyRecord:
     #: history: runs recorded before the times were kept have none).
     history_recorded_at: tuple[str, ...] = ()
     #: The digest of what the model was built from, when its build says so (see
-    #: :func:`pytest_infergate.provenance.build_digest`): a rebuild on another machine
+    #: :func:`pytest_infergate.measure.provenance.build_digest`): a rebuild on another machine
     #: differs in bytes, not in inputs.
     model_build_sha256: str | None = None
     #: The CPU clock of the CPU-cost figures (``"thread"`` or ``"process"``), the median
@@ -228,7 +229,7 @@ class Baseline:
         """A copy with ``result`` recorded for ``profile``; other machines and entries stay.
         ``model_sha256`` is the measured model's digest, when it is known, and
         ``model_build_sha256`` the digest of its build's inputs."""
-        from pytest_infergate.stats import sketch_ms
+        from pytest_infergate.judge.stats import sketch_ms
 
         previous = self.entries.get(result.key)
         machines = dict(previous.machines) if isinstance(previous, LatencyEntry) else {}

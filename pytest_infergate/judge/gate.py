@@ -21,14 +21,14 @@ current value above the one-sided 99% prediction bound of those runs' logs AND
 above ``centre * (1 + tolerance)`` (centre: their geometric mean). Above the
 tolerance but within the prediction bound is INCONCLUSIVE: the gate cannot tell a
 slowdown from drift there. Each check reports its minimum detectable regression
-(MDR, :func:`pytest_infergate.stats.minimum_detectable_change`); where the
+(MDR, :func:`pytest_infergate.judge.stats.minimum_detectable_change`); where the
 tolerance is below it, the gate cannot honour the tolerance.
 
 Tail percentiles are gated only when both runs have >= 300 samples: below that
 the order statistics cannot bound them usefully (docs/design.md, "Tail gating").
 
 CPU cost (:func:`contention`): each sample also records the CPU time a call used
-(:mod:`pytest_infergate.timing`), and the baseline keeps its median and a history of
+(:mod:`pytest_infergate.measure.timing`), and the baseline keeps its median and a history of
 run medians. When the run was contended -- its calls got less than
 :data:`STARVED_SHARE` of the CPU time per wall second that the entry's quietest
 recorded run got, and waited in the run queue for a core -- the wall time measures
@@ -65,14 +65,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from pytest_infergate.baseline import (
-    RELATIVE_RESOLUTION,
-    AccuracyEntry,
-    Entry,
-    LatencyEntry,
-    LatencyRecord,
-    RatioEntry,
-)
 from pytest_infergate.results import (
     AccuracyCheck,
     AccuracyResult,
@@ -83,9 +75,17 @@ from pytest_infergate.results import (
     Verdict,
     worst,
 )
+from pytest_infergate.store.baseline import (
+    RELATIVE_RESOLUTION,
+    AccuracyEntry,
+    Entry,
+    LatencyEntry,
+    LatencyRecord,
+    RatioEntry,
+)
 
 if TYPE_CHECKING:
-    from pytest_infergate.cpu import CpuUsage
+    from pytest_infergate.measure.cpu import CpuUsage
 
 #: Samples both runs need before a tail percentile is gated.
 MIN_SAMPLES_FOR_TAIL = 300
@@ -178,7 +178,7 @@ class _Judged:
 
 
 def _interval_ms(result: LatencyResult, name: str, confidence: float) -> tuple[float, float]:
-    from pytest_infergate.stats import QUANTILES, quantile_interval
+    from pytest_infergate.judge.stats import QUANTILES, quantile_interval
 
     samples = result.cpu_samples_ns if name == CPU_FIGURE else result.samples_ns
     q = QUANTILES["p50" if name == CPU_FIGURE else name]
@@ -234,7 +234,7 @@ def _spans_sittings(stamps: Sequence[str], runs: int) -> bool:
     """Whether the newest ``runs`` runs of a history were recorded over at least
     :data:`HISTORY_SPAN_S` (each with a known time): only then is their spread the
     machine's run-to-run drift rather than the quiet of one sitting."""
-    from pytest_infergate.baseline import parse_time
+    from pytest_infergate.store.baseline import parse_time
 
     if len(stamps) < runs:
         return False
@@ -257,7 +257,7 @@ def _check_history(
     """Rule 2: the current value against the prediction bound of past runs and the
     tolerance; with ``drift`` as well when the history was recorded in one sitting
     (``stamps``: when its runs were recorded)."""
-    from pytest_infergate.stats import minimum_detectable_change, prediction_upper_log
+    from pytest_infergate.judge.stats import minimum_detectable_change, prediction_upper_log
 
     logs = [math.log(v) for v in history]
     centre = math.exp(sum(logs) / len(logs))
@@ -653,7 +653,7 @@ def stored_ratio_centre(history: Sequence[float], tolerance: float) -> tuple[flo
 # one-sided mid-p at 0.01: the exact two-sided test at 0.05 this rule used before
 # raised up to 2.4% false alarms per verdict (its REGRESSED side is a 2.5% test),
 # and mid-p at 0.01 keeps them at 1% while giving back most of the power a
-# stricter exact test would lose (see :func:`pytest_infergate.stats.mcnemar_midp`).
+# stricter exact test would lose (see :func:`pytest_infergate.judge.stats.mcnemar_midp`).
 # A naive "drop > 1 point" on 300 examples raised 15% false alarms in simulation,
 # an unpaired test has almost no power (docs/design.md, "Accuracy"). The flip rate (share of
 # predictions that changed) is always reported and gated only when
@@ -719,7 +719,7 @@ def compare_accuracy(
 
 
 def _paired(result: AccuracyResult, entry: AccuracyEntry, policy: AccuracyPolicy) -> Verdict:
-    from pytest_infergate.stats import mcnemar_midp, wilson_interval
+    from pytest_infergate.judge.stats import mcnemar_midp, wilson_interval
 
     pairs = tuple(zip(entry.predictions, result.predictions, result.labels, strict=True))
     worse = sum(old == label != new for old, new, label in pairs)
@@ -776,7 +776,7 @@ def _paired(result: AccuracyResult, entry: AccuracyEntry, policy: AccuracyPolicy
 
 
 def _unpaired(result: AccuracyResult, entry: AccuracyEntry, policy: AccuracyPolicy) -> Verdict:
-    from pytest_infergate.stats import two_proportion_test
+    from pytest_infergate.judge.stats import two_proportion_test
 
     # one-sided in the direction of the difference, as the paired rule
     p_value = two_proportion_test(entry.correct, entry.n, result.correct, result.n) / 2
@@ -828,14 +828,14 @@ def compare_ratio(
     Mann-Whitney U test says the candidate is slower than the effect margin
     ``baseline * (1 + tolerance / 2)`` x reference at this look's alpha (0.0005 / 0.002 /
     0.0075 at 50 / 150 / 500 samples per arm; the last look spends what is left of 0.01)
-    AND the ratio of medians is above that margin (:func:`pytest_infergate.stats.ratio_look`
+    AND the ratio of medians is above that margin (:func:`pytest_infergate.judge.stats.ratio_look`
     says why the test runs from the margin rather than from ``baseline``); PASS when the
     upper end of the ratio's 99% interval is below ``baseline * (1 + tolerance)``; IMPROVED
     (stored ratios only) when it is below ``baseline * (1 - tolerance)``. Undecided gates
     are INCONCLUSIVE; before the last look that means "keep sampling". Each gate spends its
     own 0.01.
     """
-    from pytest_infergate.stats import (
+    from pytest_infergate.judge.stats import (
         IMPROVED,
         MIN_SAMPLES_PER_ARM,
         PASSED,

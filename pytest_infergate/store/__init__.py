@@ -1,0 +1,2 @@
+"""Store: the baseline file, the results file, the offline commands over them, and the
+pytest-xdist transport."""

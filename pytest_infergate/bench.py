@@ -11,7 +11,16 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_infergate.config import Mode, Settings, parse_fraction
-from pytest_infergate.judge.gate import failure_message
+from pytest_infergate.judge.gate import (
+    LATENCY_LOOKS,
+    compare_ratio,
+    failure_message,
+    fixed_ratio_gates,
+    latency_settled,
+    ratio_settled,
+    stored_ratio_gate,
+    wants_adaptive_stop,
+)
 from pytest_infergate.measure.cpu import CpuWindow, cpu_window
 from pytest_infergate.measure.provenance import measured_facts
 from pytest_infergate.measure.timing import (
@@ -24,7 +33,9 @@ from pytest_infergate.measure.timing import (
     resolve_sync,
     resolve_timer,
     run,
+    run_pair,
 )
+from pytest_infergate.measure.trace import trace_onnxruntime, trace_torch
 from pytest_infergate.results import (
     ComparisonResult,
     FixedGates,
@@ -322,14 +333,7 @@ class InferBench:
         batch_size: int,
         sync: Callable[[], object] | None,
     ) -> tuple[ComparisonResult, Verdict, CpuUsage | None]:
-        from pytest_infergate.judge.gate import (
-            compare_ratio,
-            fixed_ratio_gates,
-            ratio_settled,
-            stored_ratio_gate,
-        )
         from pytest_infergate.judge.stats import SEQUENTIAL_LOOKS
-        from pytest_infergate.measure.timing import run_pair
 
         tolerance = dict(settings.latency_tolerance or {}).get("p50", 0.10)
         gates = fixed_ratio_gates(fixed.max_slowdown, fixed.min_speedup)
@@ -462,8 +466,6 @@ class InferBench:
         """Sample adaptively when there is a stored value to decide against, else by plan.
         ``cpu_clock``: the CPU clock the runtime facts call for (``None``: the warm-up's);
         ``window``: the timed window's CPU readings, for the contention test at each look."""
-        from pytest_infergate.judge.gate import LATENCY_LOOKS, latency_settled, wants_adaptive_stop
-
         session = self._session
         entry, profile = session.entry(key), session.profile
         if session.config.update or not wants_adaptive_stop(entry, profile):
@@ -573,8 +575,6 @@ def _trace(
 ) -> Trace | None:
     """Top operators of a few profiled calls, after the timed loop; ``None`` when the
     model is neither an onnxruntime session (or ORTModel) nor a torch model."""
-    from pytest_infergate.measure.trace import trace_onnxruntime, trace_torch
-
     if facts is None:
         return None
     if facts.runtime == "onnxruntime":

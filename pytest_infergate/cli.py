@@ -3,20 +3,37 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pytest_infergate import __version__
+from pytest_infergate.config import parse_share, parse_tolerances
+from pytest_infergate.report.html import render_html
+from pytest_infergate.report.markdown import render_markdown
+from pytest_infergate.report.terminal import format_notes, format_table, rows
+from pytest_infergate.results import Outcome
 from pytest_infergate.store.baseline import (
     AccuracyEntry,
     Baseline,
     BaselineError,
     RatioEntry,
     decode_baseline,
+    dumps,
     read_json,
+    update_baseline,
+    write_atomic,
 )
+from pytest_infergate.store.offline import (
+    merge_baselines,
+    merge_results,
+    prune_missing,
+    prune_older,
+    rejudge,
+)
+from pytest_infergate.store.results_file import decode_results
 
 if TYPE_CHECKING:
     from pytest_infergate.store.results_file import ResultsFile
@@ -64,7 +81,6 @@ def _load_baseline(path: Path) -> Baseline:
 
 
 def _load_results(path: Path) -> ResultsFile:
-    from pytest_infergate.store.results_file import decode_results
 
     return decode_results(read_json(path), str(path))
 
@@ -76,9 +92,6 @@ def _run_show(args: argparse.Namespace) -> int:
 
 
 def _run_compare(args: argparse.Namespace) -> int:
-    from pytest_infergate.report.terminal import format_notes, format_table, rows
-    from pytest_infergate.results import Outcome
-    from pytest_infergate.store.offline import rejudge
 
     baseline, results = _load_baseline(args.baseline), _load_results(args.results)
     judged = rejudge(
@@ -102,9 +115,6 @@ def _run_compare(args: argparse.Namespace) -> int:
 
 
 def _run_merge(args: argparse.Namespace) -> int:
-    from pytest_infergate.store.baseline import dumps, update_baseline, write_atomic
-    from pytest_infergate.store.offline import merge_baselines, merge_results
-    from pytest_infergate.store.results_file import decode_results
 
     documents = [(str(path), read_json(path)) for path in args.inputs]
     is_results = [
@@ -141,13 +151,10 @@ def _run_merge(args: argparse.Namespace) -> int:
 
 
 def _run_report(args: argparse.Namespace) -> int:
-    from pytest_infergate.store.baseline import write_atomic
 
     results = _load_results(args.results)
     baseline = _load_baseline(args.baseline) if args.baseline else None
     try:
-        from pytest_infergate.report.html import render_html
-
         text = render_html(results, baseline)
     except ImportError as exc:
         raise BaselineError(
@@ -155,18 +162,12 @@ def _run_report(args: argparse.Namespace) -> int:
         ) from None
     write_atomic(args.output, text)
     if args.markdown is not None:
-        from pytest_infergate.report.markdown import render_markdown
-
         write_atomic(args.markdown, render_markdown(results))
     print(f"infergate: report written to {args.output}")
     return 0
 
 
 def _run_prune(args: argparse.Namespace) -> int:
-    import datetime as dt
-
-    from pytest_infergate.store.baseline import update_baseline
-    from pytest_infergate.store.offline import prune_missing, prune_older
 
     keys = None
     if args.missing_from is not None:
@@ -203,7 +204,6 @@ def _run_prune(args: argparse.Namespace) -> int:
 
 
 def _tolerances(text: str) -> dict[str, float]:
-    from pytest_infergate.config import parse_tolerances
 
     try:
         return parse_tolerances(text)
@@ -212,7 +212,6 @@ def _tolerances(text: str) -> dict[str, float]:
 
 
 def _share(text: str) -> float:
-    from pytest_infergate.config import parse_share
 
     try:
         return parse_share(text)

@@ -10,6 +10,7 @@ fix; the pytest shell adds where the value came from.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import enum
 import math
 from collections.abc import Callable, Mapping
@@ -215,8 +216,6 @@ class Settings:
         """Validate keyword settings (marker or ini); unknown keys are an error that
         suggests the closest known key. British spellings of a key (``expect_quantised``,
         the spelling of the README's prose) are accepted as the key itself."""
-        import difflib
-
         known = {f.name for f in dataclasses.fields(cls)}
         kwargs = dict(kwargs)
         for alias, name in SETTING_ALIASES.items():

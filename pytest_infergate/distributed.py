@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from pytest_infergate.session import GateSession
+from pytest_infergate.store.wire import decode_measurements, encode_measurements
 
 #: Report attribute holding a test's measurements (JSON text, see :mod:`.wire`).
 REPORT_ATTRIBUTE = "infergate_measurements"
@@ -60,8 +61,6 @@ class XdistHooks:
             fresh = self._gate.measurements[self._sent :]
             self._sent = len(self._gate.measurements)
             if fresh:
-                from pytest_infergate.store.wire import encode_measurements
-
                 setattr(report, REPORT_ATTRIBUTE, encode_measurements(fresh))
         return report
 
@@ -69,8 +68,6 @@ class XdistHooks:
         """On the controller: merge the measurements a worker's report carries."""
         text = getattr(report, REPORT_ATTRIBUTE, None)
         if isinstance(text, str) and not self.is_worker(self._config):
-            from pytest_infergate.store.wire import decode_measurements
-
             self._gate.merge(decode_measurements(text))
 
     def pytest_testnodedown(self, node: Any, error: object | None) -> None:

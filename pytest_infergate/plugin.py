@@ -7,7 +7,9 @@ users): no numpy, scipy or ML library here or in what it imports at module level
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable, Iterator
+from importlib.util import find_spec
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -21,6 +23,7 @@ from pytest_infergate.config import (
     parse_share,
     parse_tolerances,
 )
+from pytest_infergate.store.baseline import BaselineError
 
 if TYPE_CHECKING:
     from pytest_infergate.bench import InferBench
@@ -152,7 +155,6 @@ def pytest_configure(config: pytest.Config) -> None:
         "expect_ops={'MatMulInteger': '>=1'}, trace=True",
     )
     from pytest_infergate.session import GateSession
-    from pytest_infergate.store.baseline import BaselineError
 
     try:
         ini_dir = config.inipath.parent if config.inipath else None
@@ -177,8 +179,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _require_matplotlib() -> None:
     """Fail at start-up, not after the whole run, when the HTML report cannot be drawn."""
-    from importlib.util import find_spec
-
     if find_spec("matplotlib") is None:
         raise pytest.UsageError(
             "infergate: --infer-html (ini: infer_html) needs matplotlib: "
@@ -303,8 +303,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def _write_reports(session: pytest.Session, gate: GateSession) -> None:
     """The Markdown and HTML reports asked for (not on xdist workers, not in off mode);
     a report that cannot be written makes the run a usage error, as the results file does."""
-    import os
-
     config = session.config
     markdown, html = gate.config.markdown_path, gate.config.html_path
     if hasattr(config, "workerinput") or gate.config.mode is Mode.OFF:

@@ -18,7 +18,16 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from pytest_infergate.config import GateConfig, Mode, Settings
+from pytest_infergate.judge.gate import (
+    MIN_SAMPLES_FOR_TAIL,
+    as_recorded,
+    compare_accuracy,
+    compare_latency,
+    session_policy,
+)
 from pytest_infergate.measure.environment import Fingerprint, collect_fingerprint
+from pytest_infergate.measure.provenance import unmet
+from pytest_infergate.measure.telemetry import GpuSampler, open_nvml
 from pytest_infergate.results import (
     AccuracyCheck,
     AccuracyResult,
@@ -33,10 +42,14 @@ from pytest_infergate.results import (
 from pytest_infergate.store.baseline import (
     LATENCY_FIGURES,
     Baseline,
+    BaselineError,
+    LatencyEntry,
+    check_writable,
     dumps,
     encode_fingerprint,
     load_baseline,
     stored_digests,
+    update_baseline,
     write_atomic,
 )
 
@@ -121,8 +134,6 @@ class GateSession:
     def open(cls, config: GateConfig) -> GateSession:
         """Load the configured baseline and check that every file the run will write can
         be written; raises ``BaselineError`` for a bad file or path."""
-        from pytest_infergate.store.baseline import check_writable
-
         for output in (config.json_path, config.markdown_path, config.html_path):
             if output is not None:
                 check_writable(output)  # now, not after the whole run
@@ -163,13 +174,10 @@ class GateSession:
         """Sample GPU 0 in the background while the block runs; yields ``None`` (and
         samples nothing) without NVML or a GPU. NVML is opened once per session."""
         if self._nvml is False:
-            from pytest_infergate.measure.telemetry import open_nvml
-
             self._nvml = open_nvml() if self.fingerprint.gpus else None
         if not isinstance(self._nvml, ModuleType):
             yield None
             return
-        from pytest_infergate.measure.telemetry import GpuSampler
 
         with GpuSampler(self._nvml, 0) as sampler:
             yield sampler
@@ -178,9 +186,6 @@ class GateSession:
         """Count the stored latency checks the selected tests will make on this machine:
         p50 for each of their entries with a record here, p95 too where the record holds
         300 samples (an upper bound: sampling may stop before the tail is gated)."""
-        from pytest_infergate.judge.gate import MIN_SAMPLES_FOR_TAIL
-        from pytest_infergate.store.baseline import LatencyEntry
-
         selected = set(nodeids)
         entries = [
             entry
@@ -200,8 +205,6 @@ class GateSession:
     def policy(self, settings: Settings) -> LatencyPolicy:
         """The latency policy of ``settings``, with this session's share of its false-alarm
         rate (:func:`gate.session_policy`)."""
-        from pytest_infergate.judge.gate import session_policy
-
         return session_policy(settings.policy(), self.planned_checks)
 
     def claim(self, key: str, nodeid: str) -> str:
@@ -232,8 +235,6 @@ class GateSession:
     ) -> Verdict:
         """The verdict for ``result`` against the loaded baseline (``cpu``: the timed
         window's CPU use, for the contention test)."""
-        from pytest_infergate.judge.gate import compare_accuracy, compare_latency
-
         entry = self.baseline.entries.get(result.key)
         if isinstance(result, AccuracyResult):
             return compare_accuracy(result, entry, settings.accuracy_policy())
@@ -299,8 +300,6 @@ class GateSession:
         """``verdict`` turned NOT-APPLIED when the runtime does not meet the test's
         expectations (an A/B reference is not held to them), and carrying the model
         change, if any."""
-        from pytest_infergate.measure.provenance import unmet
-
         problems = unmet(facts, settings.expectations())
         if problems:
             verdict = replace(verdict, outcome=Outcome.NOT_APPLIED, reason="; ".join(problems))
@@ -338,8 +337,6 @@ class GateSession:
         verdict = self.applied(verdict, facts, settings, reference_facts)
         keeps_no_ratio = isinstance(result, ComparisonResult) and not result.gates.stored_ratio
         if self.config.update and self.config.baseline_path is not None and not keeps_no_ratio:
-            from pytest_infergate.judge.gate import as_recorded
-
             verdict = as_recorded(verdict, fresh=self._fresh(verdict))
         measurement = Measurement(
             nodeid=nodeid,
@@ -476,7 +473,6 @@ class GateSession:
         return replace(report, results_written=results_written, failures=tuple(failures))
 
     def _update_baseline(self, interrupted: bool, failures: list[str]) -> FinishReport:
-        from pytest_infergate.store.baseline import BaselineError, update_baseline
 
         path = self.config.baseline_path
         if not self.config.update or path is None:

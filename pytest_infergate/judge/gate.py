@@ -61,6 +61,7 @@ A/B (``infer_bench.compare``): see :func:`compare_ratio`.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -82,6 +83,7 @@ from pytest_infergate.store.baseline import (
     LatencyEntry,
     LatencyRecord,
     RatioEntry,
+    parse_time,
 )
 
 if TYPE_CHECKING:
@@ -234,8 +236,6 @@ def _spans_sittings(stamps: Sequence[str], runs: int) -> bool:
     """Whether the newest ``runs`` runs of a history were recorded over at least
     :data:`HISTORY_SPAN_S` (each with a known time): only then is their spread the
     machine's run-to-run drift rather than the quiet of one sitting."""
-    from pytest_infergate.store.baseline import parse_time
-
     if len(stamps) < runs:
         return False
     times = [parse_time(s) for s in stamps[-runs:]]
@@ -625,8 +625,6 @@ def stored_ratio_centre(history: Sequence[float], tolerance: float) -> tuple[flo
     bound is 10.6x their centre (Student t with 2 d.f.), so one outlier would switch the
     check off instead of being outvoted.
     """
-    import statistics
-
     newest = history[-1]
     centre = max(statistics.median_high(history[-RATIO_WINDOW:]), newest)
     if centre == newest or len(history) < 2:

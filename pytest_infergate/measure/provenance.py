@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import operator
 import re
 from collections import Counter
@@ -119,7 +120,6 @@ def build_digest(directory: str | Path | None) -> str | None:
 
 @functools.lru_cache(maxsize=256)
 def _build_digest(path: str, size: int, mtime_ns: int) -> str | None:
-    import json
 
     try:
         value = json.loads(Path(path).read_text(encoding="utf-8")).get("build_sha256")

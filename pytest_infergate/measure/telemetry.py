@@ -7,6 +7,7 @@ the GPU fields, without errors or warnings.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -206,7 +207,6 @@ class GpuSampler:
             self._stop.wait(self._period_s)
 
     def __enter__(self) -> GpuSampler:
-        import os
 
         self._start = time.perf_counter()
         processes = self._nvml.nvmlDeviceGetComputeRunningProcesses(self._handle)

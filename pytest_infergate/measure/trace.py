@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -163,8 +164,6 @@ def trace_torch(call: Callable[[], object], *, calls: int = 10, top: int = 10) -
     is mostly launching and waiting (``cudaDeviceSynchronize``), which says nothing
     about where the GPU's time goes; "outside operators" is then the GPU's idle time.
     """
-    import time
-
     import torch
     from torch.profiler import ProfilerActivity, profile
 

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pytest_infergate.report.html import html_report
+from pytest_infergate.report.markdown import markdown_summary
 from pytest_infergate.store.baseline import Baseline, write_atomic
 
 #: Set by GitHub Actions: a Markdown file shown on the run's summary page.
@@ -25,8 +27,6 @@ def write_reports(
     written: list[Path] = []
     step_summary = environ.get(STEP_SUMMARY_VARIABLE)
     if markdown is not None or step_summary:
-        from pytest_infergate.report.markdown import markdown_summary
-
         text = markdown_summary(document)
         if markdown is not None:
             write_atomic(markdown, text)
@@ -36,8 +36,6 @@ def write_reports(
                 stream.write(text + "\n")
             written.append(Path(step_summary))
     if html is not None:
-        from pytest_infergate.report.html import html_report
-
         write_atomic(html, html_report(document, baseline))
         written.append(html)
     return written

@@ -14,6 +14,15 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from pytest_infergate.config import DEFAULTS
+from pytest_infergate.judge.gate import (
+    AccuracyPolicy,
+    LatencyPolicy,
+    compare_accuracy,
+    compare_latency,
+    compare_ratio,
+    fixed_ratio_gates,
+    stored_ratio_gate,
+)
 from pytest_infergate.results import (
     AccuracyResult,
     ComparisonResult,
@@ -23,6 +32,7 @@ from pytest_infergate.results import (
 from pytest_infergate.store.baseline import (
     AccuracyEntry,
     Baseline,
+    BaselineError,
     Entry,
     LatencyEntry,
     LatencyRecord,
@@ -30,7 +40,7 @@ from pytest_infergate.store.baseline import (
     RatioRecord,
     parse_time,
 )
-from pytest_infergate.store.results_file import ResultsFile
+from pytest_infergate.store.results_file import RESULTS_SCHEMA_VERSION, ResultsFile
 
 
 def rejudge(
@@ -51,15 +61,6 @@ def rejudge(
     does. Latencies are looked up under ``machine`` (default: the machine the results
     were measured on).
     """
-    from pytest_infergate.judge.gate import (
-        AccuracyPolicy,
-        LatencyPolicy,
-        compare_accuracy,
-        compare_latency,
-        compare_ratio,
-        fixed_ratio_gates,
-        stored_ratio_gate,
-    )
     from pytest_infergate.judge.stats import SEQUENTIAL_LOOKS
 
     tolerances = dict(latency_tolerance or DEFAULTS.latency_tolerance or {})
@@ -258,9 +259,6 @@ def merge_results(
     the later input's (results carry no recording time). Inputs from different
     machines cannot share one file: :class:`BaselineError`.
     """
-    from pytest_infergate.store.baseline import BaselineError
-    from pytest_infergate.store.results_file import RESULTS_SCHEMA_VERSION
-
     first_name, first, decoded = inputs[0]
     measurements: dict[str, tuple[str, Any]] = {}
     conflicts = []
@@ -292,8 +290,6 @@ def merge_results(
 def _require_finite(value: object, where: str) -> None:
     """Refuse a NaN or infinity anywhere in ``value``, also in fields the decoder
     ignores: a merged file is written with ``allow_nan=False``, and must be readable."""
-    from pytest_infergate.store.baseline import BaselineError
-
     if isinstance(value, float) and not math.isfinite(value):
         raise BaselineError(f"{where}: expected a finite number, got {value!r}")
     if isinstance(value, dict):

@@ -21,7 +21,6 @@ from pytest_infergate.judge.stats import mcnemar_exact, two_proportion_test, wil
 from pytest_infergate.measure.accuracy import (
     METRICS,
     AccuracyError,
-    _Resolver,
     evaluate_accuracy,
     label_space,
     load_table,
@@ -29,6 +28,7 @@ from pytest_infergate.measure.accuracy import (
     resolve_metric,
     take_slice,
 )
+from pytest_infergate.measure.accuracy.labels import _Resolver
 from pytest_infergate.report.terminal import format_notes, format_table, rows
 from pytest_infergate.results import AccuracyResult, Measurement, Outcome
 from pytest_infergate.store.baseline import (

@@ -42,7 +42,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pytest_infergate.judge.gate import (  # noqa: E402
+from pytest_infergate.judge.latency import (  # noqa: E402
     LatencyPolicy,
     compare_latency,
     session_policy,

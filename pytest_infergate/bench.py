@@ -11,16 +11,15 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_infergate.config import Mode, Settings, parse_fraction
-from pytest_infergate.judge.gate import (
-    LATENCY_LOOKS,
+from pytest_infergate.judge.latency import latency_settled, wants_adaptive_stop
+from pytest_infergate.judge.messages import failure_message
+from pytest_infergate.judge.ratio import (
     compare_ratio,
-    failure_message,
     fixed_ratio_gates,
-    latency_settled,
     ratio_settled,
     stored_ratio_gate,
-    wants_adaptive_stop,
 )
+from pytest_infergate.judge.thresholds import LATENCY_LOOKS
 from pytest_infergate.measure.cpu import CpuWindow, cpu_window
 from pytest_infergate.measure.provenance import measured_facts
 from pytest_infergate.measure.timing import (

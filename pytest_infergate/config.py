@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pytest_infergate.judge.gate import AccuracyPolicy, LatencyPolicy
+from pytest_infergate.judge.accuracy import AccuracyPolicy
+from pytest_infergate.judge.latency import LatencyPolicy
 from pytest_infergate.measure.provenance import Expectations, parse_count_rule
 from pytest_infergate.measure.timing import SamplingPlan
 

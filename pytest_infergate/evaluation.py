@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 import pytest
 
 from pytest_infergate.config import Mode, Settings
-from pytest_infergate.judge.gate import failure_message
+from pytest_infergate.judge.messages import failure_message
 from pytest_infergate.measure.accuracy import AccuracyError, evaluate_accuracy
 from pytest_infergate.measure.provenance import measured_facts
 from pytest_infergate.results import AccuracyResult

@@ -18,13 +18,10 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from pytest_infergate.config import GateConfig, Mode, Settings
-from pytest_infergate.judge.gate import (
-    MIN_SAMPLES_FOR_TAIL,
-    as_recorded,
-    compare_accuracy,
-    compare_latency,
-    session_policy,
-)
+from pytest_infergate.judge.accuracy import compare_accuracy
+from pytest_infergate.judge.latency import compare_latency, session_policy
+from pytest_infergate.judge.messages import as_recorded
+from pytest_infergate.judge.thresholds import MIN_SAMPLES_FOR_TAIL
 from pytest_infergate.measure.environment import Fingerprint, collect_fingerprint
 from pytest_infergate.measure.provenance import unmet
 from pytest_infergate.measure.telemetry import GpuSampler, open_nvml
@@ -54,7 +51,7 @@ from pytest_infergate.store.baseline import (
 )
 
 if TYPE_CHECKING:
-    from pytest_infergate.judge.gate import LatencyPolicy
+    from pytest_infergate.judge.latency import LatencyPolicy
     from pytest_infergate.measure.cpu import CpuUsage
     from pytest_infergate.measure.provenance import RuntimeFacts
     from pytest_infergate.measure.telemetry import GpuSampler, GpuTelemetry

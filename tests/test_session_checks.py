@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_infergate.judge.gate import SESSION_ALPHA, LatencyPolicy, session_policy
+from pytest_infergate.judge.latency import LatencyPolicy, session_policy
+from pytest_infergate.judge.thresholds import SESSION_ALPHA
 
 #: Each record keeps well over 300 samples, so every test counts its p95 check too,
 #: whatever the machine's speed: six checks in all.

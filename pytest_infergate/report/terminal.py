@@ -13,7 +13,9 @@ from dataclasses import dataclass, replace
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
-from pytest_infergate.judge.gate import CPU_FIGURE, cannot_gate, percent
+from pytest_infergate.judge.latency import cannot_gate
+from pytest_infergate.judge.thresholds import CPU_FIGURE
+from pytest_infergate.judge.wording import percent
 from pytest_infergate.measure.provenance import RuntimeFacts, op_changes
 from pytest_infergate.results import (
     SEVERITY,

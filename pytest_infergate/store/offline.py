@@ -14,15 +14,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from pytest_infergate.config import DEFAULTS
-from pytest_infergate.judge.gate import (
-    AccuracyPolicy,
-    LatencyPolicy,
-    compare_accuracy,
-    compare_latency,
-    compare_ratio,
-    fixed_ratio_gates,
-    stored_ratio_gate,
-)
+from pytest_infergate.judge.accuracy import AccuracyPolicy, compare_accuracy
+from pytest_infergate.judge.latency import LatencyPolicy, compare_latency
+from pytest_infergate.judge.ratio import compare_ratio, fixed_ratio_gates, stored_ratio_gate
 from pytest_infergate.results import (
     AccuracyResult,
     ComparisonResult,

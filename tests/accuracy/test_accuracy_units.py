@@ -16,7 +16,7 @@ from pytest_infergate.config import (
     parse_share,
 )
 from pytest_infergate.evaluation import ProgressLine, progress_wanted
-from pytest_infergate.judge.gate import AccuracyPolicy, compare_accuracy
+from pytest_infergate.judge.accuracy import AccuracyPolicy, compare_accuracy
 from pytest_infergate.judge.stats import mcnemar_exact, two_proportion_test, wilson_interval
 from pytest_infergate.measure.accuracy import (
     METRICS,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from pytest_infergate.judge.gate import AccuracyPolicy
+from pytest_infergate.judge.accuracy import AccuracyPolicy
 from pytest_infergate.judge.stats import mcnemar_exact, mcnemar_midp
 
 

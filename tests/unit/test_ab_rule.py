@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pytest_infergate.judge import stats
-from pytest_infergate.judge.gate import (
+from pytest_infergate.judge.ratio import (
     RatioGate,
     compare_ratio,
     fixed_ratio_gates,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pytest_infergate.judge.gate import LatencyPolicy, compare_latency
+from pytest_infergate.judge.latency import LatencyPolicy, compare_latency
 from pytest_infergate.measure.environment import Fingerprint
 from pytest_infergate.results import LatencyResult, Outcome
 from pytest_infergate.store.baseline import Baseline

@@ -11,7 +11,7 @@ ABBA order, 500 samples per arm at most, on a noisy machine:
   within a process. No number of samples removes it.
 
 The rule runs through :func:`pytest_infergate.judge.stats.ratio_look`, the function the
-plugin's :func:`pytest_infergate.judge.gate.compare_ratio` calls at each look.
+plugin's :func:`pytest_infergate.judge.ratio.compare_ratio` calls at each look.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pytest
 from scipy.signal import lfilter
 
 from pytest_infergate.judge import stats
-from pytest_infergate.judge.gate import compare_ratio, fixed_ratio_gates
+from pytest_infergate.judge.ratio import compare_ratio, fixed_ratio_gates
 from pytest_infergate.results import ComparisonResult, LatencyResult, Outcome
 
 ARM = 500

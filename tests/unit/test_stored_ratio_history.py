@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pytest_infergate.judge.gate import compare_ratio, stored_ratio_centre, stored_ratio_gate
+from pytest_infergate.judge.ratio import compare_ratio, stored_ratio_centre, stored_ratio_gate
 from pytest_infergate.results import ComparisonResult, LatencyResult, Outcome
 from pytest_infergate.store.baseline import RatioEntry, RatioRecord
 

@@ -11,7 +11,7 @@ import pytest
 from scipy import stats as scipy_stats
 
 from pytest_infergate.judge import stats
-from pytest_infergate.judge.gate import LatencyPolicy, compare_latency, latency_settled
+from pytest_infergate.judge.latency import LatencyPolicy, compare_latency, latency_settled
 from pytest_infergate.results import LatencyResult, Outcome
 from pytest_infergate.store.baseline import LatencyEntry, LatencyRecord, RatioEntry
 

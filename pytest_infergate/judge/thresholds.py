@@ -1,0 +1,49 @@
+"""The gate's thresholds: each figure a rule uses, with the measurement behind it
+(docs/design.md has the whole rationale)."""
+
+from __future__ import annotations
+
+#: Samples both runs need before a tail percentile is gated.
+MIN_SAMPLES_FOR_TAIL = 300
+CONFIDENCE = 0.99
+#: Past runs on this machine needed before the prediction-interval rule replaces rule 1.
+MIN_HISTORY = 3
+#: Run-to-run drift rule 1 allows for, on top of the tolerance, while the history is too
+#: short to measure it: the top of the 5-15% between processes (docs/design.md,
+#: "Stored baseline").
+UNMEASURED_DRIFT = 0.15
+#: How long a history must span before its spread is trusted as the machine's drift.
+HISTORY_SPAN_S = 3600
+#: The largest minimum detectable regression worth stating as a number. An entry whose
+#: history lets the gate catch only slowdowns beyond +100% (the call taking more than twice
+#: as long) protects nothing an optimisation is measured for: int8, an ONNX export or a new
+#: runtime move latency by 10-80%, and a regression that doubles a call shows in any
+#: timing at all. Above it, a figure such as 24519% is the spread of a loaded machine's
+#: few runs extrapolated, not a promise, so the summary says "cannot gate" and why.
+MDR_BOUND = 1.0
+#: Looks (samples taken) at which a stored-baseline measurement may stop early.
+LATENCY_LOOKS = (50, 150, 300, 500, 1000)
+#: How much wider the tolerance of a ratio is when it was stored on another machine.
+CROSS_MACHINE_FACTOR = 2.0
+#: Stored ratios (newest last) whose median a stored A/B check judges against.
+RATIO_WINDOW = 3
+#: The A/B effect margin as a share of the tolerance: a 10% gate needs > 5%
+#: (docs/design.md, "The A/B rule").
+EFFECT_FRACTION = 0.5
+#: The false-alarm rate a whole session of stored latency checks may have; see
+#: :func:`session_policy`.
+SESSION_ALPHA = 0.02
+#: The figure the CPU-cost check judges: the median CPU time per call.
+CPU_FIGURE = "cpu_p50"
+#: Drift of the CPU cost the CPU-cost check allows beyond the tolerance while its history
+#: cannot show it (fewer than 3 runs, or one sitting); see "CPU cost" below.
+CPU_UNMEASURED_DRIFT = 0.06
+#: A run is contended when its calls got less than this share of the CPU time per wall
+#: second that the entry's quietest recorded run got (a neighbour busy on the runner's
+#: cores left them 0.46-0.57 in benchmarks/results/cpu_drift_h200_*.txt; other jobs on a
+#: shared machine that cost a call a tenth of its core stay below the switch)...
+STARVED_SHARE = 0.75
+#: ...and, where the OS says, its threads waited in the run queue for at least this share
+#: of the timed window (a thread alone on its core waits well under 1% of the time; one
+#: sharing its core with a busy loop, about half).
+WAITING_SHARE = 0.20

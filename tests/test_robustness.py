@@ -285,7 +285,7 @@ def test_dev_zero_is_refused_not_read(project: pytest.Pytester) -> None:
 def test_oversized_file_is_refused_before_reading(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pytest_infergate.store import baseline as baseline_module
+    from pytest_infergate.store.baseline import files as baseline_module
 
     path = tmp_path / "baseline.json"
     path.write_text(json.dumps(VALID))
@@ -738,7 +738,7 @@ def test_ctrl_c_while_writing_the_baseline_is_one_line(project: pytest.Pytester)
     before = baseline.read_bytes()
     project.makeconftest(
         """
-        import pytest_infergate.store.baseline as b
+        import pytest_infergate.store.baseline.files as b
 
         def interrupt(path, text):
             raise KeyboardInterrupt

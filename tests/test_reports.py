@@ -17,14 +17,8 @@ from pytest_infergate.config import GateConfig
 from pytest_infergate.measure.cpu import CpuUsage
 from pytest_infergate.measure.telemetry import GpuSample, GpuTelemetry
 from pytest_infergate.measure.trace import OpTime, OpTypeTime, Trace
-from pytest_infergate.report.html import (
-    batch_sweeps,
-    html_report,
-    pareto_front,
-    render_html,
-    slowdown_spans,
-    variant,
-)
+from pytest_infergate.report.charts import batch_sweeps, pareto_front, slowdown_spans, variant
+from pytest_infergate.report.html import html_report, render_html
 from pytest_infergate.report.markdown import markdown_summary
 from pytest_infergate.report.terminal import trace_breakdown
 from pytest_infergate.results import LatencyResult, Measurement, Outcome, Verdict

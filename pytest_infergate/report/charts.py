@@ -1,0 +1,344 @@
+"""The HTML report's charts: matplotlib figures (object-oriented API only) as inline SVG, and
+the grouping they need: variants by name stem, batch sweeps, the Pareto front."""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+import textwrap
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pytest_infergate.report.terminal import (
+    TRACE_TYPES_SHOWN,
+    trace_breakdown,
+    trace_heading,
+)
+from pytest_infergate.results import (
+    AccuracyResult,
+    ComparisonResult,
+    LatencyResult,
+    Measurement,
+)
+from pytest_infergate.store.baseline import Baseline, LatencyEntry
+
+if TYPE_CHECKING:
+    from matplotlib.artist import Artist
+    from matplotlib.figure import Figure
+
+    from pytest_infergate.measure.telemetry import GpuSample, GpuTelemetry
+    from pytest_infergate.measure.trace import Trace
+
+
+#: A batch-size token in a measurement key; the number is the batch size.
+BATCH_TOKEN = re.compile(r"(?<![a-z0-9])(?:bs|batch_size|batch)[_=-]?(\d+)(?![0-9])", re.I)
+#: Words dropped from a key when finding its variant stem.
+STEM_NOISE = frozenset({"test", "tests", "py", "latency", "accuracy", "acc", "speed", "eval"})
+
+
+def variant(key: str) -> str:
+    """The variant stem of a measurement key: the file name and test parts, split on
+    ``::``, ``_``, ``-``, ``.`` and brackets, without :data:`STEM_NOISE` words, joined
+    by ``-``. ``test_int8.py::test_latency`` and ``test_int8.py::test_accuracy`` are
+    both ``int8``; ``test_m.py::test_fp32_latency`` is ``m-fp32``."""
+    path, _, rest = key.partition("::")
+    words = re.split(r"[:_\-.\[\]/= ]+", f"{path.rsplit('/', 1)[-1]}::{rest}")
+    return "-".join(w for w in words if w and w.lower() not in STEM_NOISE)
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A rendered chart: which section, its caption, the inline SVG, and HTML shown
+    under the caption (``detail``, already escaped)."""
+
+    section: str
+    caption: str
+    svg: str
+    detail: str = ""
+
+
+def _figure(height: float = 3.4) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(6.0, height), layout="constrained")
+
+
+def _svg(figure: Figure) -> str:
+    import matplotlib
+
+    buffer = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "infergate"}):
+        figure.savefig(buffer, format="svg")
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]
+
+
+def _latency_chart(
+    label: str,
+    arms: Sequence[tuple[str, LatencyResult]],
+    base: float | None,
+    sketch: Sequence[float] = (),
+) -> str:
+    figure = _figure()
+    axes = figure.add_subplot()
+    if len(sketch) >= 2:
+        levels = [i / (len(sketch) - 1) for i in range(len(sketch))]
+        axes.plot(sketch, levels, color="grey", marker=".", linewidth=1, label="baseline sketch")
+    colours = ("tab:blue", "tab:orange")
+    for (arm, result), colour in zip(arms, colours, strict=False):
+        values = sorted(s / 1e6 for s in result.samples_ns)
+        n = len(values)
+        axes.step(values, [(i + 1) / n for i in range(n)], where="post", color=colour, label=arm)
+        for name, style in (("p50", "-"), ("p95", "--"), ("p99", ":")):
+            value = result.percentile_ms(name)
+            axes.axvline(value, color=colour, linestyle=style, linewidth=0.8, alpha=0.7)
+            axes.annotate(name, (value, 0.02), rotation=90, fontsize=7, color=colour, ha="right")
+    if base is not None:
+        axes.axvline(base, color="black", linestyle="--", linewidth=1.2, label="baseline p50")
+    from matplotlib.ticker import FormatStrFormatter, NullFormatter
+
+    axes.set_xscale("log")
+    axes.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+    axes.xaxis.set_minor_formatter(NullFormatter())
+    axes.set_xlabel("latency per call (ms, log scale)")
+    axes.set_ylabel("share of samples ≤ x")
+    axes.set_title(label, fontsize=9)
+    axes.legend(fontsize=7, loc="lower right")
+    return _svg(figure)
+
+
+def _baseline_p50(m: Measurement) -> float | None:
+    for check in m.verdict.checks:
+        if check.metric == "p50_ms":
+            return check.baseline
+    return None
+
+
+def _sketch(baseline: Baseline | None, key: str, machine: str) -> tuple[float, ...]:
+    entry = baseline.entries.get(key) if baseline is not None else None
+    record = entry.machines.get(machine) if isinstance(entry, LatencyEntry) else None
+    return record.sketch_ms if record is not None else ()
+
+
+def latency_charts(
+    measurements: Sequence[Measurement], baseline: Baseline | None, machine: str
+) -> list[Chart]:
+    charts = []
+    for m in measurements:
+        r = m.result
+        if isinstance(r, LatencyResult):
+            sketch = _sketch(baseline, r.key, machine)
+            svg = _latency_chart(r.key, [("current", r)], _baseline_p50(m), sketch)
+        elif isinstance(r, ComparisonResult):
+            svg = _latency_chart(
+                r.key, [("candidate", r.candidate), ("reference", r.reference)], None
+            )
+        else:
+            continue
+        charts.append(Chart("latency", f"{r.key}: latency ECDF, p50/p95/p99 marked", svg))
+    return charts
+
+
+def slowdown_spans(samples: Sequence[GpuSample]) -> list[tuple[float, float]]:
+    """Time spans (s) of consecutive readings with a slowdown bit set; a span runs to
+    the next reading's time (the last reading's own time at the end)."""
+    spans: list[tuple[float, float]] = []
+    start: float | None = None
+    for i, sample in enumerate(samples):
+        if sample.slowdown_mask and start is None:
+            start = sample.t_s
+        if start is not None and (i + 1 == len(samples) or not samples[i + 1].slowdown_mask):
+            spans.append((start, samples[i + 1].t_s if i + 1 < len(samples) else sample.t_s))
+            start = None
+    return spans
+
+
+def _gpu_chart(gpu: GpuTelemetry) -> str:
+    times = [s.t_s for s in gpu.samples]
+    figure = _figure()
+    axes = figure.add_subplot()
+    (utilisation,) = axes.plot(
+        times, [s.utilization_pct for s in gpu.samples], color="tab:blue", label="utilisation"
+    )
+    axes.set_ylim(0, 105)
+    axes.set_xlabel("time in the timed window (s)")
+    axes.set_ylabel("GPU utilisation (%)", color="tab:blue")
+    memory_axes = axes.twinx()
+    (memory,) = memory_axes.plot(
+        times,
+        [s.memory_used_mib for s in gpu.samples],
+        color="tab:orange",
+        linestyle="--",
+        label="memory used",
+    )
+    memory_axes.set_ylabel("memory used (MiB)", color="tab:orange")
+    handles: list[Artist] = [utilisation, memory]
+    for i, (start, end) in enumerate(slowdown_spans(gpu.samples)):
+        span = axes.axvspan(start, end, color="tab:red", alpha=0.15, linewidth=0)
+        if i == 0:
+            span.set_label("slowdown: " + ", ".join(gpu.slowdowns))
+            handles.append(span)
+    title = f"GPU {gpu.index}"
+    if gpu.other_processes:
+        title += f" (shared: {gpu.other_processes} other process(es) computing)"
+    axes.set_title(title, fontsize=9)
+    axes.legend(handles=handles, fontsize=7, loc="lower right")
+    return _svg(figure)
+
+
+def gpu_charts(measurements: Sequence[Measurement]) -> list[Chart]:
+    charts = []
+    for m in measurements:
+        gpu = m.gpu
+        if gpu is None or not gpu.samples:
+            continue
+        span_s = gpu.samples[-1].t_s - gpu.samples[0].t_s
+        caption = f"{m.result.key}: {len(gpu.samples)} readings over {span_s:.2f} s"
+        notes = gpu.warnings()
+        if notes:
+            caption += "; " + "; ".join(notes)
+        charts.append(Chart("gpu", caption, _gpu_chart(gpu)))
+    return charts
+
+
+def _trace_chart(key: str, heading: str, trace: Trace) -> str:
+    breakdown = trace_breakdown(trace)
+    named = min(len(trace.by_type), TRACE_TYPES_SHOWN)
+    colours = ["tab:blue"] * named + ["silver"] * (len(breakdown) - named - 1) + ["dimgrey"]
+    figure = _figure(height=1.4 + 0.26 * len(breakdown))
+    axes = figure.add_subplot()
+    positions = range(len(breakdown))
+    values = [ms for _, ms, _ in breakdown]
+    axes.barh(positions, values, color=colours)
+    axes.set_yticks(positions, [label for label, _, _ in breakdown], fontsize=8)
+    axes.invert_yaxis()
+    for y, (_, ms, share) in zip(positions, breakdown, strict=True):
+        axes.annotate(
+            f"{ms:.3g} ms  {share:.1%}",
+            (ms, y),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=7,
+        )
+    axes.set_xlim(0, max(values, default=1.0) * 1.35 or 1.0)
+    axes.set_xlabel("ms per profiled call (bars add up to the call)", fontsize=8)
+    axes.set_title(f"{key}\n{textwrap.fill(heading, 52)}", fontsize=8)
+    return _svg(figure)
+
+
+def _slowest_nodes(trace: Trace) -> str:
+    """The slowest single graph nodes as a small table; empty where each operator is its
+    own type (torch), so the chart already says it all."""
+    if not any(op.node != op.op_type for op in trace.ops):
+        return ""
+    calls = max(trace.calls, 1)
+    body = "".join(
+        f"<tr><td>{html.escape(op.op_type)}</td><td><code>{html.escape(op.node)}</code></td>"
+        f"<td>{op.total_ms / calls:.4g}</td><td>{op.share:.1%}</td></tr>"
+        for op in trace.ops
+    )
+    return (
+        f'<table class="slowest-nodes"><caption>slowest nodes ({trace.covered_share:.0%} of '
+        "the call)</caption><thead><tr><th>op type</th><th>node</th><th>ms/call</th>"
+        f"<th>share</th></tr></thead><tbody>{body}</tbody></table>"
+    )
+
+
+def trace_charts(measurements: Sequence[Measurement]) -> list[Chart]:
+    charts = []
+    for m in measurements:
+        trace = m.trace
+        if trace is None:
+            continue
+        key = m.result.key
+        caption = f"{key}: time per call by operator type, then outside any operator"
+        svg = _trace_chart(key, trace_heading(m, trace, "\n"), trace) if trace.by_type else ""
+        if not svg:
+            caption = f"{key}: traced before the time per operator type was recorded"
+        charts.append(Chart("trace", caption, svg, _slowest_nodes(trace)))
+    return charts
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point beats: lower latency (x) and higher accuracy (y)."""
+    front = []
+    for i, (x, y) in enumerate(points):
+        dominated = any(
+            (ox <= x and oy >= y) and (ox < x or oy > y)
+            for j, (ox, oy) in enumerate(points)
+            if j != i
+        )
+        if not dominated:
+            front.append(i)
+    return front
+
+
+def variant_points(measurements: Sequence[Measurement]) -> dict[str, tuple[float, float]]:
+    """Per variant stem with both kinds: (p50 ms of its first latency measurement,
+    value of its first accuracy measurement)."""
+    latency: dict[str, float] = {}
+    accuracy: dict[str, float] = {}
+    for m in measurements:
+        stem = variant(m.result.key)
+        if isinstance(m.result, LatencyResult):
+            latency.setdefault(stem, m.result.p50_ms)
+        elif isinstance(m.result, AccuracyResult):
+            accuracy.setdefault(stem, m.result.value)
+    return {s: (latency[s], accuracy[s]) for s in latency if s in accuracy}
+
+
+def tradeoff_chart(points: Mapping[str, tuple[float, float]]) -> str:
+    names = sorted(points, key=lambda s: points[s][0])
+    xy = [points[s] for s in names]
+    front = sorted(pareto_front(xy), key=lambda i: xy[i][0])
+    figure = _figure()
+    axes = figure.add_subplot()
+    axes.scatter([x for x, _ in xy], [y for _, y in xy], color="tab:blue", label="variant")
+    axes.plot(
+        [xy[i][0] for i in front],
+        [xy[i][1] for i in front],
+        color="tab:red",
+        marker="o",
+        drawstyle="steps-post",
+        label="Pareto front",
+    )
+    for name, (x, y) in zip(names, xy, strict=True):
+        axes.annotate(name, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    axes.set_xlabel("p50 latency (ms)")
+    axes.set_ylabel("accuracy")
+    axes.legend(fontsize=7)
+    return _svg(figure)
+
+
+def batch_sweeps(measurements: Sequence[Measurement]) -> dict[str, list[tuple[int, LatencyResult]]]:
+    """Latency measurements grouped by key with the batch token replaced by ``bs*``;
+    only groups with two or more batch sizes, sorted by batch size."""
+    groups: dict[str, dict[int, LatencyResult]] = {}
+    for m in measurements:
+        if not isinstance(m.result, LatencyResult):
+            continue
+        sizes = {int(n) for n in BATCH_TOKEN.findall(m.result.key)}
+        if len(sizes) != 1:
+            continue
+        group = BATCH_TOKEN.sub("bs*", m.result.key)
+        groups.setdefault(group, {}).setdefault(sizes.pop(), m.result)
+    return {g: sorted(v.items()) for g, v in groups.items() if len(v) >= 2}
+
+
+def sweep_chart(group: str, points: Sequence[tuple[int, LatencyResult]]) -> str:
+    figure = _figure()
+    axes = figure.add_subplot()
+    sizes = [n for n, _ in points]
+    axes.plot(sizes, [r.throughput_per_s for _, r in points], "o-", color="tab:blue")
+    axes.set_xlabel("batch size")
+    axes.set_ylabel("throughput (items/s)", color="tab:blue")
+    axes.set_xscale("log", base=2)
+    axes.set_xticks(sizes, [str(n) for n in sizes])
+    p95 = axes.twinx()
+    p95.plot(sizes, [r.p95_ms for _, r in points], "s--", color="tab:orange")
+    p95.set_ylabel("p95 latency (ms)", color="tab:orange")
+    axes.set_title(group, fontsize=9)
+    return _svg(figure)

@@ -316,10 +316,14 @@ CLOSURE_MODULE = textwrap.dedent(
 
 
 def test_closures_over_a_cuda_model_are_synchronised(pytester: pytest.Pytester) -> None:
-    """On a GPU: a closure's time (``measure``) matches CUDA events within 5%, and the
-    interleaved fp16/fp32 ratio of two closures (``compare``) matches the events' ratio
-    within 10%; unsynchronised, both would be launch times (subprocess: torch cannot be
-    imported twice in one process)."""
+    """On a GPU: a closure's time (``measure``) matches CUDA events within 5%; in the
+    interleaved ``compare`` of two closures the GPU-bound fp32 arm matches its events
+    within 5% and the fp16 arm takes more than half its events time, so the ratio reads
+    fp16 as clearly faster. Unsynchronised, every figure would be a launch time (tens of
+    µs) and the ratio near 1 or upside down. The fp16 arm may read below its events
+    time: an A/B sample groups calls to last 1 ms, and back-to-back calls hide the launch
+    gaps that one synchronised call shows (on an H200: 0.236 ms against 0.313 ms).
+    A subprocess: torch cannot be imported twice in one process."""
     if not _cuda_available():
         pytest.skip("needs a CUDA GPU (torch.cuda.is_available() is False)")
     pytester.makepyfile(test_closures=CLOSURE_MODULE)
@@ -348,6 +352,8 @@ def test_closures_over_a_cuda_model_are_synchronised(pytester: pytest.Pytester) 
             }
         )
     )
+    candidate, reference = (by_name["compare"][arm]["p50_ms"] for arm in ("candidate", "reference"))
     assert abs(closure / events32 - 1) < 0.05, (closure, events32)
-    assert abs(ratio / (events16 / events32) - 1) < 0.10, (ratio, events16 / events32)
-    assert ratio < 1.0  # fp16 is faster at this size; unsynchronised it could read either way
+    assert abs(reference / events32 - 1) < 0.05, (reference, events32)
+    assert candidate > 0.5 * events16, (candidate, events16)
+    assert ratio < 0.5  # fp16 is several times faster at this size

@@ -22,8 +22,8 @@ from pytest_infergate.measure.telemetry import (
 from pytest_infergate.measure.timing import SamplingPlan, resolve_sync, resolve_timer, run
 from pytest_infergate.report.terminal import gpu_warnings
 from pytest_infergate.results import LatencyResult, Measurement, Outcome, Verdict
-from pytest_infergate.session import encode_gpu
 from pytest_infergate.store.baseline import _Reader, decode_fingerprint, encode_fingerprint
+from pytest_infergate.store.results_encode import encode_gpu
 from pytest_infergate.store.wire import decode_measurements, encode_measurements
 
 H100 = GpuFacts(0, "NVIDIA H100 80GB HBM3", 79.6, "580.159.04", "13.0", "9.0")

@@ -22,9 +22,10 @@ from pytest_infergate.report.html import html_report, render_html
 from pytest_infergate.report.markdown import markdown_summary
 from pytest_infergate.report.terminal import trace_breakdown
 from pytest_infergate.results import LatencyResult, Measurement, Outcome, Verdict
-from pytest_infergate.session import RESULTS_SCHEMA_VERSION as WRITTEN_VERSION
-from pytest_infergate.session import GateSession, encode_gpu
+from pytest_infergate.session import GateSession
 from pytest_infergate.store.baseline import BaselineError, dumps
+from pytest_infergate.store.results_encode import RESULTS_SCHEMA_VERSION as WRITTEN_VERSION
+from pytest_infergate.store.results_encode import encode_gpu
 from pytest_infergate.store.results_file import RESULTS_SCHEMA_VERSION, decode_results
 
 #: Latency variants with a batch sweep, an A/B comparison, and two variants with

@@ -9,7 +9,9 @@ still does. This script measures how far that holds, for three yardsticks:
 
 * ``py``    a pure-Python integer loop (interpreter: branches, integer ALU);
 * ``np``    numpy float32 element-wise multiply-adds over 64 Ki elements (SIMD, L2);
-* ``gemm``  numpy float32 64×64 matrix products (BLAS; ``OPENBLAS_NUM_THREADS=1``).
+* ``gemm``  numpy float32 64×64 matrix products (BLAS; ``OPENBLAS_NUM_THREADS=1``);
+* ``einsum`` the same products through ``numpy.einsum`` (numpy's own SIMD loops, no BLAS:
+            always one thread, so it needs no thread setting and wakes no BLAS pool).
 
 Each measurement is a fresh process pinned with ``taskset`` (one slot per core pair, as
 in ``cpu_drift.py``) that alternates blocks of ~25 ms of model calls and of each
@@ -42,7 +44,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cpu_drift import BUILD, REPO, neighbours  # noqa: E402
 
-YARDSTICKS = ("py", "np", "gemm")
+YARDSTICKS = ("py", "np", "gemm", "einsum")
 
 MEASURE = textwrap.dedent(
     """
@@ -81,7 +83,13 @@ MEASURE = textwrap.dedent(
             x = m @ x
             x *= 0.125
 
-    arms = {"model": model, "py": py, "np": elementwise, "gemm": gemm}
+    def einsum():
+        x = m
+        for _ in range(2):
+            x = np.einsum("ij,jk->ik", m, x)
+            x *= 0.125
+
+    arms = {"model": model, "py": py, "np": elementwise, "gemm": gemm, "einsum": einsum}
     for fn in arms.values():
         for _ in range(5):
             fn()
@@ -196,6 +204,13 @@ def summarise(rows: list[dict[str, object]], base_depth: int) -> list[str]:
                     for s in slots]
         lines.append(f"quiet per slot x quiet, {('cpu' if u == '-' else 'cpu/' + u):9}: "
                      + ", ".join(f"{v:.3f}" for v in per_slot))
+    for u in YARDSTICKS:  # how much of the model's spread the yardstick's explains
+        xs = [math.log(f(r, f"cpu_{u}")) for r in quiet]
+        ys = [math.log(f(r, "cpu_model")) for r in quiet]
+        if len(xs) > 2 and statistics.stdev(xs) > 0:
+            slope = statistics.covariance(xs, ys) / statistics.variance(xs)
+            corr = statistics.correlation(xs, ys)
+            lines.append(f"quiet, log cpu vs log {u}: slope {slope:.2f}, correlation {corr:.2f}")
     return lines
 
 

@@ -1,7 +1,7 @@
 """Does a fixed yardstick, timed beside the model in the same thread, cancel machine speed?
 
 A stored CPU cost still moves with the core it ran on: on the lent H200 host the same
-process read ×0.74-×1.04 by core pair, and speed phases of ×1.4-×1.9 lasted tens of
+process read x0.74-x1.04 by core pair, and speed phases of x1.4-x1.9 lasted tens of
 seconds, quiet or not (docs/design.md, "CPU cost"). Those changes slow every instruction
 stream on that core, so the model's cost *in units of a fixed piece of work timed in the
 same process, interleaved with it* should not move, while real extra work in the model
@@ -9,7 +9,7 @@ still does. This script measures how far that holds, for three yardsticks:
 
 * ``py``    a pure-Python integer loop (interpreter: branches, integer ALU);
 * ``np``    numpy float32 element-wise multiply-adds over 64 Ki elements (SIMD, L2);
-* ``gemm``  numpy float32 64×64 matrix products (BLAS; ``OPENBLAS_NUM_THREADS=1``);
+* ``gemm``  numpy float32 64x64 matrix products (BLAS; ``OPENBLAS_NUM_THREADS=1``);
 * ``einsum`` the same products through ``numpy.einsum`` (numpy's own SIMD loops, no BLAS:
             always one thread, so it needs no thread setting and wakes no BLAS pool).
 
@@ -42,7 +42,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cpu_drift import BUILD, REPO, neighbours  # noqa: E402
+from cpu_drift import BUILD, REPO, neighbours
 
 YARDSTICKS = ("py", "np", "gemm", "einsum")
 
@@ -52,7 +52,8 @@ MEASURE = textwrap.dedent(
     import numpy as np
     import onnxruntime as ort
 
-    path, batch, width, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    path, batch, width = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    seconds = float(sys.argv[4])
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
@@ -147,9 +148,22 @@ def slot_loop(
             try:
                 time.sleep(0.2)
                 proc = subprocess.run(
-                    ["taskset", "-c", cores, sys.executable, "-c", MEASURE, str(models[depth]),
-                     str(args.batch), str(args.width), str(args.process_seconds)],
-                    env=env, capture_output=True, text=True, timeout=120,
+                    [
+                        "taskset",
+                        "-c",
+                        cores,
+                        sys.executable,
+                        "-c",
+                        MEASURE,
+                        str(models[depth]),
+                        str(args.batch),
+                        str(args.width),
+                        str(args.process_seconds),
+                    ],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
                 )
             finally:
                 for p in others:
@@ -160,8 +174,9 @@ def slot_loop(
                 print(f"slot {slot}: measuring failed:\n{proc.stderr}", flush=True)
                 continue
             row = json.loads(proc.stdout.strip().splitlines()[-1])
-            row.update(slot=slot, condition=condition, depth=depth,
-                       t_s=round(time.monotonic() - start, 1))
+            row.update(
+                slot=slot, condition=condition, depth=depth, t_s=round(time.monotonic() - start, 1)
+            )
             with lock:
                 rows.append(row)
 
@@ -185,8 +200,10 @@ def summarise(rows: list[dict[str, object]], base_depth: int) -> list[str]:
         f"{('cpu' if u == '-' else 'cpu/' + u):>10} {'x quiet':>7} {'sd(log)':>7}" for u in units
     )
     lines = [head, "-" * len(head)]
-    groups = [("quiet", quiet),
-              ("noisy2", [r for r in rows if r["condition"] == "noisy2" and r["depth"] == base_depth])]
+    groups = [
+        ("quiet", quiet),
+        ("noisy2", [r for r in rows if r["condition"] == "noisy2" and r["depth"] == base_depth]),
+    ]
     for depth in sorted({int(str(r["depth"])) for r in rows} - {base_depth}):
         groups.append((f"quiet depth {depth}", [r for r in rows if r["depth"] == depth]))
     for name, group in groups:
@@ -195,15 +212,20 @@ def summarise(rows: list[dict[str, object]], base_depth: int) -> list[str]:
         cells = []
         for u in units:
             values = [figure(r, u) for r in group]
-            cells.append(f"{statistics.median(values):>10.4f} {statistics.median(values) / ref[u]:>7.3f} "
-                         f"{logsd(values):>7.3f}")
+            cells.append(
+                f"{statistics.median(values):>10.4f} {statistics.median(values) / ref[u]:>7.3f} "
+                f"{logsd(values):>7.3f}"
+            )
         lines.append(f"{name:16} {len(group):>4} " + " ".join(cells))
     slots = sorted({int(str(r["slot"])) for r in quiet})
     for u in units:
-        per_slot = [statistics.median(figure(r, u) for r in quiet if r["slot"] == s) / ref[u]
-                    for s in slots]
-        lines.append(f"quiet per slot x quiet, {('cpu' if u == '-' else 'cpu/' + u):9}: "
-                     + ", ".join(f"{v:.3f}" for v in per_slot))
+        per_slot = [
+            statistics.median(figure(r, u) for r in quiet if r["slot"] == s) / ref[u] for s in slots
+        ]
+        lines.append(
+            f"quiet per slot x quiet, {('cpu' if u == '-' else 'cpu/' + u):9}: "
+            + ", ".join(f"{v:.3f}" for v in per_slot)
+        )
     for u in YARDSTICKS:  # how much of the model's spread the yardstick's explains
         xs = [math.log(f(r, f"cpu_{u}")) for r in quiet]
         ys = [math.log(f(r, "cpu_model")) for r in quiet]
@@ -236,21 +258,36 @@ def main(argv: list[str] | None = None) -> int:
     models = {}
     for depth in args.depths:
         models[depth] = work / f"mlp{depth}.onnx"
-        subprocess.run([sys.executable, "-c", BUILD, str(args.width), str(depth), str(args.batch),
-                        str(models[depth])], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                BUILD,
+                str(args.width),
+                str(depth),
+                str(args.batch),
+                str(models[depth]),
+            ],
+            check=True,
+        )
     print(f"yardstick: {len(pairs)} slots {pairs}, {args.seconds:.0f} s", flush=True)
     rows: list[dict[str, object]] = []
     lock = threading.Lock()
     start = time.monotonic()
-    threads = [threading.Thread(target=slot_loop,
-                                args=(i, p, models, args, start + args.seconds, start, rows, lock))
-               for i, p in enumerate(pairs)]
+    threads = [
+        threading.Thread(
+            target=slot_loop, args=(i, p, models, args, start + args.seconds, start, rows, lock)
+        )
+        for i, p in enumerate(pairs)
+    ]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    print(f"\nyardstick: MLP {args.width}x{args.depths[0]}, batch {args.batch}, 1 ORT thread; "
-          f"{len(rows)} processes in {(time.monotonic() - start) / 60:.1f} min on {len(pairs)} slots")
+    print(
+        f"\nyardstick: MLP {args.width}x{args.depths[0]}, batch {args.batch}, 1 ORT thread; "
+        f"{len(rows)} processes in {(time.monotonic() - start) / 60:.1f} min on {len(pairs)} slots"
+    )
     for line in summarise(rows, args.depths[0]):
         print(line)
     if args.out:

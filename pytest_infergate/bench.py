@@ -467,6 +467,9 @@ class InferBench:
         ``window``: the timed window's CPU readings, for the contention test at each look."""
         session = self._session
         entry, profile = session.entry(key), session.profile
+        # The machine's speed, for the stored gate to scale by; not under a device sync,
+        # where the call's time is the device's, not this core's.
+        yardstick = sync is None and events is None
         if session.config.update or not wants_adaptive_stop(entry, profile):
             return run(
                 fn,
@@ -476,6 +479,7 @@ class InferBench:
                 sync=sync,
                 events=events,
                 cpu_clock=cpu_clock,
+                yardstick=yardstick,
             )
         policy = session.policy(settings)
 
@@ -485,9 +489,18 @@ class InferBench:
             clock: str | None,
             look: int,
             final: bool,
+            speed: tuple[int, ...],
         ) -> bool:
             provisional = LatencyResult(
-                key, samples, batch_size, 1, 0, 0.0, cpu_samples_ns=cpu, cpu_clock=clock
+                key,
+                samples,
+                batch_size,
+                1,
+                0,
+                0.0,
+                cpu_samples_ns=cpu,
+                cpu_clock=clock,
+                yardstick_ns=speed,
             )
             usage = window.so_far() if window is not None else None
             return latency_settled(provisional, entry, profile, policy, usage)
@@ -502,6 +515,7 @@ class InferBench:
             decide=decide,
             events=events,
             cpu_clock=cpu_clock,
+            yardstick=yardstick,
         )
 
 
@@ -595,6 +609,7 @@ def _result(key: str, timing: Timing, batch_size: int) -> LatencyResult:
         stop_reason=timing.stop_reason,
         cpu_samples_ns=timing.cpu_samples_ns,
         cpu_clock=timing.cpu_clock,
+        yardstick_ns=timing.yardstick_ns,
     )
 
 

@@ -94,6 +94,10 @@ class LatencyResult:
     stop_reason: StopReason = StopReason.PLAN
     cpu_samples_ns: tuple[int, ...] = ()
     cpu_clock: str | None = None
+    #: CPU time of each call of the machine-speed yardstick timed between the samples (ns,
+    #: the calling thread's clock; :mod:`pytest_infergate.measure.yardstick`); empty when
+    #: not measured.
+    yardstick_ns: tuple[int, ...] = ()
     n: int = field(init=False)
     mean_ms: float = field(init=False)
     stdev_ms: float = field(init=False)
@@ -125,6 +129,8 @@ class LatencyResult:
                 raise ValueError(
                     f"{self.key}: cpu_clock must be 'thread' or 'process', got {self.cpu_clock!r}"
                 )
+        if any(s < 0 for s in self.yardstick_ns):
+            raise ValueError(f"{self.key}: yardstick samples must not be negative")
         from pytest_infergate.judge.stats import summarise_ns
 
         summary = summarise_ns(self.samples_ns)
@@ -134,6 +140,17 @@ class LatencyResult:
             object.__setattr__(self, name, getattr(summary, name))
         cpu_p50 = summarise_ns(self.cpu_samples_ns).p50_ms if self.cpu_samples_ns else None
         object.__setattr__(self, "cpu_p50_ms", cpu_p50)
+
+    @property
+    def yardstick_ms(self) -> float | None:
+        """Median CPU time of a yardstick call (ms): the machine's speed during this run
+        (larger is slower); ``None`` when not measured."""
+        if not self.yardstick_ns:
+            return None
+        ordered = sorted(self.yardstick_ns)
+        mid = len(ordered) // 2
+        middle = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+        return middle / 1e6
 
     @property
     def cpu_per_wall(self) -> float | None:

@@ -109,9 +109,11 @@ def _check_interval(
     confidence: float,
     runs: int,
     drift: float = UNMEASURED_DRIFT,
+    speed: float | None = None,
 ) -> _Judged:
     """Rule 1: the current value's order-statistic interval against the baseline value,
-    with ``drift`` allowed beyond the tolerance (``runs`` stored runs)."""
+    with ``drift`` allowed beyond the tolerance (``runs`` stored runs; ``speed``: the
+    factor the baseline value was scaled by, see :func:`at_this_speed`)."""
     low_ms, high_ms = _interval_ms(result, name, confidence)
     current = _current_ms(result, name)
     limit = baseline_ms * (1.0 + tolerance)
@@ -136,7 +138,7 @@ def _check_interval(
     check = Check(
         f"{name}_ms", baseline_ms, current, low_ms, high_ms, tolerance, outcome, mdr=mdr, note=note
     )
-    return _Judged(check, settled, "")
+    return _Judged(check, settled, _speed_detail(speed))
 
 
 def _spans_sittings(stamps: Sequence[str], runs: int) -> bool:
@@ -160,10 +162,12 @@ def _check_history(
     confidence: float,
     stamps: Sequence[str] = (),
     drift: float = UNMEASURED_DRIFT,
+    speed: float | None = None,
 ) -> _Judged:
     """Rule 2: the current value against the prediction bound of past runs and the
     tolerance; with ``drift`` as well when the history was recorded in one sitting
-    (``stamps``: when its runs were recorded)."""
+    (``stamps``: when its runs were recorded; ``speed``: the factor the history was
+    scaled by, see :func:`at_this_speed`)."""
     from pytest_infergate.judge.stats import minimum_detectable_change, prediction_upper_log
 
     logs = [math.log(v) for v in history]
@@ -217,7 +221,46 @@ def _check_history(
         f"{len(history)} past runs{sitting}, {_level(confidence)} prediction bound {bound:.4g} ms, "
         f"MDR {percent(mdr)}"
     )
+    if speed is not None:
+        detail += f", {_speed_detail(speed)}"
     return _Judged(check, settled, detail)
+
+
+def at_this_speed(
+    values: Sequence[float], record: LatencyRecord, result: LatencyResult
+) -> tuple[tuple[float, ...], float | None]:
+    """The stored runs' ``values`` at this run's machine speed, and the factor applied
+    (this run's yardstick over the stored runs', geometric mean; ``None``: unscaled).
+
+    Each stored run's value is multiplied by this run's yardstick time over that run's:
+    a core running at x1.3 of its recorded pace makes every stored figure x1.3 before
+    the rules compare, so the machine's pace is not read as the model's change while
+    extra work in the model still is (docs/design.md, "Machine speed"). Only the newest
+    runs that timed the yardstick are kept; a history that has fewer of them than the
+    rule needs (files of older versions, a run without one) is judged unscaled, whole.
+    """
+    speeds, current = record.history_yardstick_ms, result.yardstick_ms
+    if not speeds or not current or not values:
+        return tuple(values), None
+    kept = min(len(values), len(speeds))
+    if kept < len(values) and kept < MIN_HISTORY:
+        return tuple(values), None
+    pairs = list(zip(values[-kept:], speeds[-kept:], strict=True))
+    factor = math.exp(sum(math.log(current / s) for _, s in pairs) / kept)
+    return tuple(v * current / s for v, s in pairs), factor
+
+
+def _newest_speed(record: LatencyRecord, result: LatencyResult) -> float | None:
+    """This run's yardstick over the newest stored run's (``None`` when either has none):
+    the factor for a rule that compares against the newest run's figures."""
+    speeds, current = record.history_yardstick_ms, result.yardstick_ms
+    return current / speeds[-1] if speeds and current else None
+
+
+def _speed_detail(speed: float | None) -> str:
+    if speed is None:
+        return ""
+    return f"stored at this run's machine speed (yardstick x{speed:.3g} of the stored runs')"
 
 
 def cannot_gate(mdr: float | None, tolerance: float) -> bool:
@@ -298,7 +341,7 @@ def _judge_cpu(
     if record.cpu_clock != result.cpu_clock:
         return None
     tolerance = policy.tolerances.get("p50", 0.10)
-    history = record.history_cpu_p50_ms
+    history, speed = at_this_speed(record.history_cpu_p50_ms, record, result)
     if len(history) >= MIN_HISTORY:
         stamps = record.history_recorded_at[-len(history) :]
         return _check_history(
@@ -309,15 +352,18 @@ def _judge_cpu(
             policy.confidence,
             stamps,
             drift=CPU_UNMEASURED_DRIFT,
+            speed=speed,
         )
+    newest = _newest_speed(record, result)
     return _check_interval(
         CPU_FIGURE,
         result,
-        record.cpu_p50_ms,
+        record.cpu_p50_ms * (newest or 1.0),
         tolerance,
         policy.confidence,
         max(1, len(history)),
         drift=CPU_UNMEASURED_DRIFT,
+        speed=newest,
     )
 
 
@@ -368,18 +414,30 @@ def _judge_latency(
             tail_pending = tail_pending or record.n >= MIN_SAMPLES_FOR_TAIL
             continue
         tolerance = policy.tolerances[name]
-        history = record.history_ms(name)
+        history, speed = at_this_speed(record.history_ms(name), record, result)
         if len(history) >= MIN_HISTORY:
             judged.append(
                 _check_history(
-                    name, result, history, tolerance, policy.confidence, record.history_recorded_at
+                    name,
+                    result,
+                    history,
+                    tolerance,
+                    policy.confidence,
+                    record.history_recorded_at,
+                    speed=speed,
                 )
             )
         else:
-            baseline_ms = record.percentile_ms(name)
+            newest = _newest_speed(record, result)
             judged.append(
                 _check_interval(
-                    name, result, baseline_ms, tolerance, policy.confidence, max(1, len(history))
+                    name,
+                    result,
+                    record.percentile_ms(name) * (newest or 1.0),
+                    tolerance,
+                    policy.confidence,
+                    max(1, len(history)),
+                    speed=newest,
                 )
             )
     cpu = _judge_cpu(result, record, policy)

@@ -40,6 +40,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_infergate.measure import yardstick as _yardstick
 from pytest_infergate.results import StopReason
 
 #: Shortest wall time of one sample; shorter calls are grouped.
@@ -57,9 +58,12 @@ CPU_CLOCKS = ("thread", "process")
 #: 1.0-1.05 (the interpreter's other threads are idle); a pool of two reads near 2.
 POOL_CPU_FACTOR = 1.5
 
-#: ``decide(samples_ns, cpu_samples_ns, cpu_clock, look_index, final) -> stop``: the verdict
-#: rule at one look (``cpu_samples_ns``: each sample's CPU time per call on ``cpu_clock``).
-Decide = Callable[[tuple[int, ...], tuple[int, ...], str | None, int, bool], bool]
+#: ``decide(samples_ns, cpu_samples_ns, cpu_clock, look_index, final, yardstick_ns) -> stop``:
+#: the verdict rule at one look (``cpu_samples_ns``: each sample's CPU time per call on
+#: ``cpu_clock``; ``yardstick_ns``: the yardstick's calls so far, see :mod:`.yardstick`).
+Decide = Callable[
+    [tuple[int, ...], tuple[int, ...], str | None, int, bool, tuple[int, ...]], bool
+]
 
 #: ``decide(candidate_ns, reference_ns, look_index, final) -> stop`` for A/B runs.
 PairDecide = Callable[[tuple[int, ...], tuple[int, ...], int, bool], bool]
@@ -99,6 +103,9 @@ class Timing:
     #: CPU time per call of each sample (ns), on ``cpu_clock``; empty when not measured.
     cpu_samples_ns: tuple[int, ...] = ()
     cpu_clock: str | None = None
+    #: CPU time of each yardstick call (ns, the calling thread's), in blocks spread through the
+    #: run (:mod:`pytest_infergate.measure.yardstick`); empty when not measured.
+    yardstick_ns: tuple[int, ...] = ()
 
 
 def resolve_sync(
@@ -303,11 +310,15 @@ def run(
     decide: Decide | None = None,
     events: EventFactory | None = None,
     cpu_clock: str | None = None,
+    yardstick: bool = False,
 ) -> Timing:
     """Time ``fn(*args, **kwargs)``; exceptions from ``fn`` propagate.
 
     Each sample's CPU time per call is read on ``cpu_clock`` (``"thread"`` or
     ``"process"``; ``None``: the one the warm-up shows, see the module's docstring).
+    With ``yardstick`` (and no ``events``), blocks of a fixed workload are timed on the
+    calling thread's clock after the warm-up, every :data:`.yardstick.EVERY_NS` of sampling and at
+    the end: the machine's speed during the run, which the stored gate scales by.
 
     With ``events`` (see :func:`resolve_timer`), each sample is the GPU time between
     two CUDA events recorded on the current stream around the sample's calls (the
@@ -338,6 +349,7 @@ def run(
         min_ns, max_ns = int(plan.min_time_s * 1e9), int(plan.max_time_s * 1e9)
         samples: list[int] = []
         cpu_samples: list[int] = []
+        speed = _Speed() if yardstick and events is None else None
         look = 0
         start = perf()
         while True:
@@ -366,6 +378,8 @@ def run(
                 samples.append((t1 - t0) // group)
             if events is None:
                 cpu_samples.append((c1 - c0) // group)
+            if speed is not None:
+                speed.maybe_block(t1)
             elapsed, n = t1 - start, len(samples)
             if decide is None:
                 if n >= plan.min_samples and elapsed >= min_ns:
@@ -375,15 +389,18 @@ def run(
                     reason = StopReason.TIME_CAP
                     break
                 continue
+            yard = speed.samples() if speed is not None else ()
             if n >= looks[-1] or elapsed >= max_ns:
-                decide(tuple(samples), tuple(cpu_samples), cpu_clock_used, look, True)
+                decide(tuple(samples), tuple(cpu_samples), cpu_clock_used, look, True, yard)
                 reason = StopReason.SAMPLE_CAP if n >= looks[-1] else StopReason.TIME_CAP
                 break
             if n >= looks[look]:
-                if decide(tuple(samples), tuple(cpu_samples), cpu_clock_used, look, False):
+                if decide(tuple(samples), tuple(cpu_samples), cpu_clock_used, look, False, yard):
                     reason = StopReason.DECIDED
                     break
                 look += 1
+        if speed is not None:
+            speed.block()  # the run's end: a short run is bracketed by two blocks
         measured_s = (perf() - start) / 1e9
     finally:
         if gc_was_enabled:
@@ -397,7 +414,35 @@ def run(
         reason,
         tuple(cpu_samples),
         cpu_clock_used,
+        speed.samples() if speed is not None else (),
     )
+
+
+class _Speed:
+    """The yardstick's blocks during one run (:mod:`pytest_infergate.measure.yardstick`)."""
+
+    def __init__(self) -> None:
+        # The calling thread's clock on either CPU clock: the yardstick runs on this thread
+        # alone, and a runtime's pool spinning after the model's call would inflate the
+        # process clock.
+        self._cpu = time.thread_time_ns
+        self._work = _yardstick.make_yardstick()
+        for _ in range(5):  # first calls allocate and fault pages in
+            self._work()
+        self._calls: list[int] = []
+        self._last = 0
+        self.block()
+
+    def block(self) -> None:
+        self._calls += _yardstick.time_block(self._work, self._cpu)
+        self._last = time.perf_counter_ns()
+
+    def maybe_block(self, now_ns: int) -> None:
+        if now_ns - self._last >= _yardstick.EVERY_NS:
+            self.block()
+
+    def samples(self) -> tuple[int, ...]:
+        return tuple(self._calls)
 
 
 def _group_size(warmup_calls: int, fastest_ns: int, min_sample_ns: int) -> int:

@@ -40,7 +40,8 @@ if TYPE_CHECKING:
 #: ``max_slowdown``/``min_speedup``); ``cpu`` (process CPU time against wall
 #: time over the timed window); on latency measurements ``cpu_clock``,
 #: ``cpu_p50_ms`` and ``cpu_samples_ns`` (CPU time per call) and on checks ``deciding``
-#: (written only when false: a check reported beside the one that decided).
+#: (written only when false: a check reported beside the one that decided); on latency
+#: measurements ``yardstick_ms`` and ``yardstick_ns`` (the machine-speed yardstick's calls).
 RESULTS_SCHEMA_VERSION = 2
 
 
@@ -70,6 +71,11 @@ def _encode_latency(r: LatencyResult) -> dict[str, Any]:
                 "cpu_samples_ns": list(r.cpu_samples_ns),
             }
             if r.cpu_samples_ns
+            else {}
+        ),
+        **(
+            {"yardstick_ms": r.yardstick_ms, "yardstick_ns": list(r.yardstick_ns)}
+            if r.yardstick_ns
             else {}
         ),
     }

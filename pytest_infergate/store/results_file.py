@@ -111,6 +111,7 @@ def _latency(r: _Reader, raw: object, key: str, where: str) -> LatencyResult:
         raise r.fail(f"{where}.samples_ns", "a measurement needs at least one sample")
     cpu = _ints(r, obj, "cpu_samples_ns", where) if "cpu_samples_ns" in obj else ()
     clock = r.string(obj, "cpu_clock", where) if cpu else None
+    speed = _ints(r, obj, "yardstick_ns", where) if "yardstick_ns" in obj else ()
     try:
         return LatencyResult(
             key=key,
@@ -122,6 +123,7 @@ def _latency(r: _Reader, raw: object, key: str, where: str) -> LatencyResult:
             stop_reason=_stop_reason(r, obj, where),
             cpu_samples_ns=cpu,
             cpu_clock=clock,
+            yardstick_ns=speed,
         )
     except ValueError as exc:
         if isinstance(exc, BaselineError):

@@ -18,7 +18,12 @@ def test_run_stops_at_the_first_look_that_decides() -> None:
     seen: list[tuple[int, int, bool]] = []
 
     def decide(
-        samples: tuple[int, ...], cpu: tuple[int, ...], clock: str | None, look: int, final: bool
+        samples: tuple[int, ...],
+        cpu: tuple[int, ...],
+        clock: str | None,
+        look: int,
+        final: bool,
+        yardstick: tuple[int, ...],
     ) -> bool:
         seen.append((len(samples), look, final))
         return look == 1
@@ -33,7 +38,12 @@ def test_run_makes_a_final_look_at_the_sample_cap() -> None:
     seen: list[tuple[int, int, bool]] = []
 
     def decide(
-        samples: tuple[int, ...], cpu: tuple[int, ...], clock: str | None, look: int, final: bool
+        samples: tuple[int, ...],
+        cpu: tuple[int, ...],
+        clock: str | None,
+        look: int,
+        final: bool,
+        yardstick: tuple[int, ...],
     ) -> bool:
         seen.append((len(samples), look, final))
         return False
@@ -50,7 +60,7 @@ def test_run_makes_a_final_look_at_the_time_cap() -> None:
         _noop,
         plan=plan,
         looks=(1000,),
-        decide=lambda s, c, k, look, final: seen.append(final) or False,
+        decide=lambda s, c, k, look, final, y: seen.append(final) or False,
     )
     assert seen == [True]
     assert len(timing.samples_ns) == 1

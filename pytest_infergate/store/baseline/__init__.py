@@ -32,6 +32,10 @@ history"):
   too (ratio records also ``reference_model_build_sha256``): the digest of what the
   model was built from, when its build says so, so that a rebuild from the same
   inputs on another machine is told from another model; files without them load.
+  Later again: latency records gain an optional ``history_yardstick_ms`` (the
+  machine-speed yardstick's median per call in each of the newest runs, newest last),
+  by which the gate scales stored times to this run's speed; files without it load,
+  and their entries are judged unscaled.
 
 The parts: :mod:`.records` (the records and :class:`Baseline`), :mod:`.encode`,
 :mod:`.decode` (validation and migrations) and :mod:`.files` (reading, atomic writes, locks).

@@ -209,6 +209,7 @@ def _decode_record(r: _Reader, raw: object, where: str) -> LatencyRecord:
         history_recorded_at=r.times(obj, "history_recorded_at", where),
         model_build_sha256=r.digest(obj, "model_build_sha256", where),
         **_decode_cpu(r, obj, where),
+        history_yardstick_ms=r.times_ms(obj, "history_yardstick_ms", where, optional=True),
         **floats,
     )
 

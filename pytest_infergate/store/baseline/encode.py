@@ -83,6 +83,11 @@ def _encode_record(record: LatencyRecord) -> dict[str, Any]:
             if record.cpu_p50_ms is not None
             else {}
         ),
+        **(
+            {"history_yardstick_ms": [_round(v) for v in record.history_yardstick_ms]}
+            if record.history_yardstick_ms
+            else {}
+        ),
     }
 
 

@@ -57,6 +57,10 @@ class LatencyRecord:
     #: Each of those runs' CPU time over wall time of its timed calls (sums over the
     #: samples): what the call got of a core, against which a later run is "starved".
     history_cpu_per_wall: tuple[float, ...] = ()
+    #: The machine-speed yardstick's median CPU time per call in each of the newest runs
+    #: (ms, newest last), aligned with the newest runs of every history above; restarted
+    #: when a run has none (:mod:`pytest_infergate.measure.yardstick`).
+    history_yardstick_ms: tuple[float, ...] = ()
 
     def percentile_ms(self, name: str) -> float:
         value: float = getattr(self, f"{name}_ms")
@@ -196,6 +200,11 @@ class Baseline:
             history_cpu = (*past_cpu, result.cpu_p50_ms)[-HISTORY_LENGTH:]
             past_share = old.history_cpu_per_wall if old is not None and same_clock else ()
             history_share = (*past_share, result.cpu_per_wall)[-HISTORY_LENGTH:]
+        speed = result.yardstick_ms
+        history_speed: tuple[float, ...] = ()
+        if speed:  # a run without one restarts it: the list stays aligned with the newest runs
+            past_speed = old.history_yardstick_ms if old is not None else ()
+            history_speed = (*past_speed, speed)[-HISTORY_LENGTH:]
         machines[profile] = LatencyRecord(
             n=result.n,
             batch_size=result.batch_size,
@@ -218,6 +227,7 @@ class Baseline:
             cpu_p50_ms=result.cpu_p50_ms if history_cpu else None,
             history_cpu_p50_ms=history_cpu,
             history_cpu_per_wall=history_share,
+            history_yardstick_ms=history_speed,
         )
         entries = dict(self.entries)
         entries[result.key] = LatencyEntry(machines=machines, tolerance=dict(tolerance))

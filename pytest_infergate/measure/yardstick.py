@@ -1,0 +1,60 @@
+"""A fixed piece of work timed between the model's samples: the machine's speed right now.
+
+A stored time moves with the speed of the core that ran it. On the lent H200 host the
+same process's CPU p50 spread by sd(log) 0.17-0.25 between processes, quiet or with a
+neighbour, and by core pair x0.92-x1.06 (``benchmarks/results/yardstick_h200_2.txt``):
+vCPUs of a shared host run at the host's pace, which no history recorded in one sitting
+shows. Such a change slows every instruction stream on the core alike, so the model's
+time *in units of a fixed workload timed in the same thread, interleaved with it* stays
+put while real extra work still shows: in units of this yardstick the spread was 0.080
+quiet and 0.059 with a neighbour, and 22/24 layers instead of 20 read x1.099/x1.204
+(x1.053/x1.157 in plain CPU time). The stored gate judges stored times at this run's
+speed: each stored run's time scaled by this run's yardstick over that run's
+(docs/design.md, "Machine speed").
+
+The yardstick is float32 64x64 matrix products through ``numpy.einsum`` (numpy's own
+SIMD loops, not BLAS: always one thread, so it needs no thread setting and wakes no BLAS
+pool that would compete with the model), about 0.1 ms a call. Of the yardsticks tried
+it tracked the ORT model best after BLAS GEMM itself (correlation of log CPU times 0.89;
+a Python loop 0.82, element-wise numpy 0.31).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+#: Side of the yardstick's matrices.
+SIZE = 64
+
+#: Wall time of one block of yardstick calls, and the sampling time between blocks: about
+#: 4% of a measurement goes to the yardstick, in blocks spread through it so that a speed
+#: phase lasting seconds falls on the model and the yardstick alike.
+BLOCK_NS = 10_000_000
+EVERY_NS = 250_000_000
+
+
+def make_yardstick() -> Callable[[], object]:
+    """The yardstick: a fixed chain of two 64x64 float32 products (numpy imported here,
+    when a measurement starts, never at plugin import)."""
+    import numpy as np
+
+    m = (np.random.default_rng(4).standard_normal((SIZE, SIZE)) / SIZE).astype(np.float32)
+
+    def work() -> object:
+        x = np.einsum("ij,jk->ik", m, m)
+        return np.einsum("ij,jk->ik", m, x)
+
+    return work
+
+
+def time_block(work: Callable[[], object], cpu: Callable[[], int]) -> list[int]:
+    """CPU time (ns, on ``cpu``) of each yardstick call of one block of :data:`BLOCK_NS`."""
+    perf = time.perf_counter_ns
+    stop = perf() + BLOCK_NS
+    out = []
+    while perf() < stop:
+        c0 = cpu()
+        work()
+        out.append(cpu() - c0)
+    return out

@@ -1,0 +1,155 @@
+"""The machine-speed yardstick: measured between the samples, stored per run, and the
+stored gate judging stored times at this run's speed.
+
+The gate's cases run on seeded synthetic samples: the yardstick's time per call is set
+by hand, as a core running at another pace (model and yardstick both slower) or real
+extra work in the model (the model slower, the yardstick not) would set it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+from pytest_infergate.judge.latency import LatencyPolicy, at_this_speed, compare_latency
+from pytest_infergate.measure.environment import Fingerprint
+from pytest_infergate.measure.timing import SamplingPlan, run
+from pytest_infergate.results import LatencyResult, Outcome
+from pytest_infergate.store.baseline import (
+    Baseline,
+    LatencyEntry,
+    LatencyRecord,
+    decode_baseline,
+    dumps,
+    encode_baseline,
+)
+
+P50_ONLY = LatencyPolicy(tolerances={"p50": 0.10, "p95": 0.20}, percentiles=("p50",))
+QUICK = SamplingPlan(warmup_calls=3, warmup_s=0.0, min_samples=8, min_time_s=0.0, max_time_s=5.0)
+DAYS = tuple(f"2026-11-{10 + i:02d}T00:00:00+00:00" for i in range(5))
+WALL = (3.0, 3.03, 2.97, 3.01, 2.99)
+YARD = (0.100, 0.101, 0.099, 0.100, 0.100)
+
+
+def _result(wall_ms: float, yardstick_ms: float | None, n: int = 150) -> LatencyResult:
+    noise = np.random.default_rng(0).lognormal(0.0, 0.01, n)
+    wall = tuple(int(v) for v in wall_ms * 1e6 * noise)
+    speed = () if yardstick_ms is None else tuple(int(yardstick_ms * 1e6) for _ in range(90))
+    return LatencyResult(
+        "t", wall, 1, 1, 0, 0.0, cpu_samples_ns=wall, cpu_clock="thread", yardstick_ns=speed
+    )
+
+
+def _record(wall: tuple[float, ...], yard: tuple[float, ...]) -> LatencyRecord:
+    return LatencyRecord(
+        n=300,
+        batch_size=1,
+        mean_ms=wall[-1],
+        stdev_ms=0.01,
+        min_ms=wall[-1] * 0.9,
+        max_ms=wall[-1] * 2,
+        p50_ms=wall[-1],
+        p90_ms=wall[-1] * 1.02,
+        p95_ms=wall[-1] * 1.03,
+        p99_ms=wall[-1] * 1.1,
+        history_p50_ms=wall,
+        sketch_ms=(wall[-1],),
+        recorded_at="2026-11-25T00:00:00+00:00",
+        history_recorded_at=DAYS[: len(wall)],
+        cpu_clock="thread",
+        cpu_p50_ms=wall[-1],
+        history_cpu_p50_ms=wall,
+        history_cpu_per_wall=(1.0,) * len(wall),
+        history_yardstick_ms=yard,
+    )
+
+
+def _verdict(result: LatencyResult, record: LatencyRecord) -> Outcome:
+    entry = LatencyEntry(machines={"ci": record})
+    return compare_latency(result, entry, "ci", P50_ONLY).outcome
+
+
+def test_a_core_running_slower_is_not_a_regression() -> None:
+    """Model and yardstick 30% slower: the machine's pace, not the model's change."""
+    slower_machine = _result(3.9, 0.130)
+    assert _verdict(slower_machine, _record(WALL, YARD)) is Outcome.PASS
+    # The same times with the yardstick at its stored pace are a regression, and so are
+    # they against a record that never timed the yardstick (judged unscaled).
+    assert _verdict(_result(3.9, 0.100), _record(WALL, YARD)) is Outcome.REGRESSED
+    assert _verdict(slower_machine, _record(WALL, ())) is Outcome.REGRESSED
+
+
+def test_extra_work_is_caught_on_a_faster_core_too() -> None:
+    """+30% work in the model on a core 20% faster reads +4% in plain time, +30% scaled."""
+    verdict = compare_latency(
+        _result(3.0 * 1.3 * 0.8, 0.080),
+        LatencyEntry(machines={"ci": _record(WALL, YARD)}),
+        "ci",
+        P50_ONLY,
+    )
+    assert verdict.outcome is Outcome.REGRESSED
+    assert "machine speed" in verdict.reason
+    assert "yardstick x0.8" in verdict.reason
+
+
+def test_one_stored_run_is_scaled_by_its_own_yardstick() -> None:
+    record = _record(WALL[-1:], YARD[-1:])
+    assert _verdict(_result(3.9, 0.130), record) is Outcome.PASS
+    assert _verdict(_result(3.9, 0.100), record) is Outcome.REGRESSED
+
+
+def test_at_this_speed_keeps_only_runs_that_timed_the_yardstick() -> None:
+    current = _result(3.0, 0.110)
+    scaled, factor = at_this_speed(WALL, _record(WALL, YARD[-3:]), current)
+    assert len(scaled) == 3
+    assert scaled == pytest.approx(
+        [w * 0.110 / y for w, y in zip(WALL[-3:], YARD[-3:], strict=True)]
+    )
+    assert factor == pytest.approx(1.10, rel=0.01)
+    # Too few runs with a yardstick for the history rule: the whole history, unscaled.
+    unscaled, none = at_this_speed(WALL, _record(WALL, YARD[-2:]), current)
+    assert unscaled == WALL
+    assert none is None
+    assert at_this_speed(WALL, _record(WALL, YARD), _result(3.0, None)) == (WALL, None)
+
+
+def test_the_loop_times_the_yardstick_in_blocks_through_the_run() -> None:
+    def work() -> None:
+        end = time.thread_time() + 0.001
+        while time.thread_time() < end:
+            pass
+
+    plain = run(work, plan=QUICK)
+    timed = run(work, plan=QUICK, yardstick=True)
+    assert plain.yardstick_ns == ()
+    # A block after the warm-up and one at the end: each about 10 ms of ~0.1 ms calls.
+    assert len(timed.yardstick_ns) >= 10
+    assert all(ns > 0 for ns in timed.yardstick_ns)
+
+
+def test_the_yardstick_history_is_stored_and_restarts_without_one() -> None:
+    fingerprint = Fingerprint("cpu", 2, 4.0, "linux", "x86_64", "3.12", {}, {})
+    baseline = Baseline()
+    for speed in (0.1, 0.12, None, 0.11):
+        baseline = baseline.with_latency(
+            _result(3.0, speed),
+            profile="ci",
+            fingerprint=fingerprint,
+            tolerance={"p50": 0.1},
+            recorded_at="2026-12-02T00:00:00+00:00",
+        )
+        entry = baseline.entries["t"]
+        assert isinstance(entry, LatencyEntry)
+        record = entry.machines["ci"]
+        if speed is None:
+            assert record.history_yardstick_ms == ()
+    assert record.history_yardstick_ms == pytest.approx((0.11,))
+    text = dumps(encode_baseline(baseline))
+    again = decode_baseline(json.loads(text), "b.json")
+    assert dumps(encode_baseline(again)) == text
+    stored = again.entries["t"]
+    assert isinstance(stored, LatencyEntry)
+    assert stored.machines["ci"].history_yardstick_ms == pytest.approx((0.11,))

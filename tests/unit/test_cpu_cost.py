@@ -172,6 +172,17 @@ def test_a_call_that_now_sleeps_is_judged_on_wall_time_where_the_run_queue_is_kn
     assert contention(slower, _entry(WALL, CPU).machines["ci"], unknown).contended
 
 
+def test_a_run_that_lost_a_sixth_of_its_core_is_contended() -> None:
+    """Share 0.85 of the recorded one: waiting for a core alone stretched the wall time by
+    18%, past the 10% tolerance, so unchanged code must not be judged on wall time."""
+    slower = _result(3.0 / 0.85, 2.97)
+    waiting = CpuUsage(1.0, 0.85, 2, load_average=1.2, run_queue_wait_s=0.15)
+    verdict = compare_latency(slower, _entry(WALL, CPU), "ci", P50_ONLY, waiting)
+    assert contention(slower, _entry(WALL, CPU).machines["ci"], waiting).contended
+    assert _checks(verdict)["cpu_p50_ms"].deciding
+    assert verdict.outcome is Outcome.PASS
+
+
 def test_a_call_that_always_waits_is_judged_against_its_own_share() -> None:
     wall, cpu = (3.0, 3.03, 2.97, 3.01, 2.99), (1.0, 1.01, 0.99, 1.0, 1.0)  # share 0.33
     verdict = compare_latency(_result(3.0, 1.0), _entry(wall, cpu), "ci", P50_ONLY, QUIET)

@@ -43,8 +43,10 @@ MODELS = textwrap.dedent(
         factor = float(os.environ.get("INFERGATE_TEST_SLOWDOWN", "1"))
         now = time.time_ns()
         SPAN[:] = [SPAN[0] if SPAN else now, now]
-        end = time.perf_counter() + 0.001 * factor
-        while time.perf_counter() < end:
+        # 1 ms of the thread's own CPU time (x the slowdown): work, as a model's is, so a
+        # preempted call still costs the same CPU time and a 2x slowdown reads 2x on any load
+        end = time.thread_time() + 0.001 * factor
+        while time.thread_time() < end:
             pass
         return x * 2
 

@@ -19,6 +19,7 @@ from pytest_infergate.judge.thresholds import (
     MIN_HISTORY,
     MIN_SAMPLES_FOR_TAIL,
     SESSION_ALPHA,
+    SPEED_DEADBAND,
     STARVED_SHARE,
     UNMEASURED_DRIFT,
     WAITING_SHARE,
@@ -247,6 +248,8 @@ def at_this_speed(
         return tuple(values), None
     pairs = list(zip(values[-kept:], speeds[-kept:], strict=True))
     factor = math.exp(sum(math.log(current / s) for _, s in pairs) / kept)
+    if abs(math.log(factor)) <= math.log(SPEED_DEADBAND):
+        return tuple(values), None
     return tuple(v * current / s for v, s in pairs), factor
 
 
@@ -254,7 +257,10 @@ def _newest_speed(record: LatencyRecord, result: LatencyResult) -> float | None:
     """This run's yardstick over the newest stored run's (``None`` when either has none):
     the factor for a rule that compares against the newest run's figures."""
     speeds, current = record.history_yardstick_ms, result.yardstick_ms
-    return current / speeds[-1] if speeds and current else None
+    if not speeds or not current:
+        return None
+    factor = current / speeds[-1]
+    return factor if abs(math.log(factor)) > math.log(SPEED_DEADBAND) else None
 
 
 def _speed_detail(speed: float | None) -> str:

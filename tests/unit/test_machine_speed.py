@@ -102,13 +102,13 @@ def test_one_stored_run_is_scaled_by_its_own_yardstick() -> None:
 
 
 def test_at_this_speed_keeps_only_runs_that_timed_the_yardstick() -> None:
-    current = _result(3.0, 0.110)
+    current = _result(3.0, 0.125)
     scaled, factor = at_this_speed(WALL, _record(WALL, YARD[-3:]), current)
     assert len(scaled) == 3
     assert scaled == pytest.approx(
-        [w * 0.110 / y for w, y in zip(WALL[-3:], YARD[-3:], strict=True)]
+        [w * 0.125 / y for w, y in zip(WALL[-3:], YARD[-3:], strict=True)]
     )
-    assert factor == pytest.approx(1.10, rel=0.01)
+    assert factor == pytest.approx(1.25, rel=0.01)
     # Too few runs with a yardstick for the history rule: the whole history, unscaled.
     unscaled, none = at_this_speed(WALL, _record(WALL, YARD[-2:]), current)
     assert unscaled == WALL

@@ -248,7 +248,7 @@ def at_this_speed(
         return tuple(values), None
     pairs = list(zip(values[-kept:], speeds[-kept:], strict=True))
     factor = math.exp(sum(math.log(current / s) for _, s in pairs) / kept)
-    if abs(math.log(factor)) <= math.log(SPEED_DEADBAND):
+    if not _beyond_noise(factor):
         return tuple(values), None
     return tuple(v * current / s for v, s in pairs), factor
 
@@ -260,7 +260,12 @@ def _newest_speed(record: LatencyRecord, result: LatencyResult) -> float | None:
     if not speeds or not current:
         return None
     factor = current / speeds[-1]
-    return factor if abs(math.log(factor)) > math.log(SPEED_DEADBAND) else None
+    return factor if _beyond_noise(factor) else None
+
+
+def _beyond_noise(factor: float) -> bool:
+    """Whether the yardstick moved by more than its own noise (:data:`SPEED_DEADBAND`)."""
+    return abs(math.log(factor)) > math.log(SPEED_DEADBAND)
 
 
 def _speed_detail(speed: float | None) -> str:

@@ -47,13 +47,13 @@ CPU_UNMEASURED_DRIFT = 0.06
 #: 2 of the 4 false alarms under the neighbour in
 #: benchmarks/results/gate_quality_contention_speed_h200.txt.)...
 STARVED_SHARE = 0.90
+#: ...and, where the OS says, its threads waited in the run queue for at least this share
+#: of the timed window (a thread alone on its core waits well under 1% of the time; one
+#: sharing its core with a busy loop, about half; a tenth is the stretch above).
+WAITING_SHARE = 0.10
 #: The stored gate scales stored times by the machine's speed only when the yardstick
 #: moved by more than this factor: between back-to-back quiet processes on the 2-core
 #: EPYC runner the yardstick of a short run read 84-98 us a call (one process x1.11 of
 #: the one before, with the busy-wait model's time unchanged), so a smaller move is the
 #: yardstick's own noise, not the core's pace (docs/design.md, "Machine speed").
 SPEED_DEADBAND = 1.15
-#: ...and, where the OS says, its threads waited in the run queue for at least this share
-#: of the timed window (a thread alone on its core waits well under 1% of the time; one
-#: sharing its core with a busy loop, about half; a tenth is the stretch above).
-WAITING_SHARE = 0.10

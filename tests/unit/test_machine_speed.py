@@ -153,3 +153,10 @@ def test_the_yardstick_history_is_stored_and_restarts_without_one() -> None:
     stored = again.entries["t"]
     assert isinstance(stored, LatencyEntry)
     assert stored.machines["ci"].history_yardstick_ms == pytest.approx((0.11,))
+
+
+def test_a_yardstick_move_within_its_own_noise_leaves_stored_times_unscaled() -> None:
+    """x1.10 is inside the yardstick's process-to-process noise: judged unscaled."""
+    assert at_this_speed(WALL, _record(WALL, YARD), _result(3.0, 0.110)) == (WALL, None)
+    # The one-stored-run rule too: 3.3 ms at a x1.10 yardstick is a regression of 3.0 ms.
+    assert _verdict(_result(3.9, 0.110), _record(WALL[-1:], YARD[-1:])) is Outcome.REGRESSED

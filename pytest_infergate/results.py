@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from pytest_infergate.measure import yardstick as _yardstick
+
 if TYPE_CHECKING:
     from pytest_infergate.measure.cpu import CpuUsage
     from pytest_infergate.measure.provenance import RuntimeFacts
@@ -143,14 +145,12 @@ class LatencyResult:
 
     @property
     def yardstick_ms(self) -> float | None:
-        """Median CPU time of a yardstick call (ms): the machine's speed during this run
-        (larger is slower); ``None`` when not measured."""
+        """The machine's speed during this run (ms a yardstick call, larger is slower):
+        :func:`pytest_infergate.measure.yardstick.pace_ms` of its calls; ``None`` when
+        not measured."""
         if not self.yardstick_ns:
             return None
-        ordered = sorted(self.yardstick_ns)
-        mid = len(ordered) // 2
-        middle = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
-        return middle / 1e6
+        return _yardstick.pace_ms(self.yardstick_ns)
 
     @property
     def cpu_per_wall(self) -> float | None:

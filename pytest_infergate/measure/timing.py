@@ -61,9 +61,7 @@ POOL_CPU_FACTOR = 1.5
 #: ``decide(samples_ns, cpu_samples_ns, cpu_clock, look_index, final, yardstick_ns) -> stop``:
 #: the verdict rule at one look (``cpu_samples_ns``: each sample's CPU time per call on
 #: ``cpu_clock``; ``yardstick_ns``: the yardstick's calls so far, see :mod:`.yardstick`).
-Decide = Callable[
-    [tuple[int, ...], tuple[int, ...], str | None, int, bool, tuple[int, ...]], bool
-]
+Decide = Callable[[tuple[int, ...], tuple[int, ...], str | None, int, bool, tuple[int, ...]], bool]
 
 #: ``decide(candidate_ns, reference_ns, look_index, final) -> stop`` for A/B runs.
 PairDecide = Callable[[tuple[int, ...], tuple[int, ...], int, bool], bool]

@@ -160,3 +160,49 @@ def test_a_yardstick_move_within_its_own_noise_leaves_stored_times_unscaled() ->
     assert at_this_speed(WALL, _record(WALL, YARD), _result(3.0, 0.110)) == (WALL, None)
     # The one-stored-run rule too: 3.3 ms at a x1.10 yardstick is a regression of 3.0 ms.
     assert _verdict(_result(3.9, 0.110), _record(WALL[-1:], YARD[-1:])) is Outcome.REGRESSED
+
+
+def test_a_burst_during_the_recorded_run_does_not_move_its_pace() -> None:
+    """Two of the recorded run's three yardstick blocks were stretched x1.5 by a
+    neighbour's burst (the CI failure this rule answers): its pace is the quiet block's, so an
+    unchanged model passes a run whose yardstick saw no burst."""
+    fingerprint = Fingerprint("cpu", 2, 4.0, "linux", "x86_64", "3.12", {}, {})
+    quiet_calls = tuple(int(ns) for ns in np.random.default_rng(1).normal(100_000, 2_000, 90))
+    burst = quiet_calls + 2 * tuple(int(ns * 1.5) for ns in quiet_calls)
+    recorded = _result(3.0, None)
+    recorded = LatencyResult(
+        "t",
+        recorded.samples_ns,
+        1,
+        1,
+        0,
+        0.0,
+        cpu_samples_ns=recorded.samples_ns,
+        cpu_clock="thread",
+        yardstick_ns=burst,
+    )
+    assert sorted(burst)[len(burst) // 2] > 125_000  # its median reads the burst
+    baseline = Baseline().with_latency(
+        recorded,
+        profile="ci",
+        fingerprint=fingerprint,
+        tolerance={"p50": 0.1},
+        recorded_at="2026-12-02T00:00:00+00:00",
+    )
+    entry = baseline.entries["t"]
+    assert isinstance(entry, LatencyEntry)
+    (pace,) = entry.machines["ci"].history_yardstick_ms
+    assert pace == pytest.approx(0.1, rel=0.05)
+    unchanged = LatencyResult(
+        "t",
+        recorded.samples_ns,
+        1,
+        1,
+        0,
+        0.0,
+        cpu_samples_ns=recorded.samples_ns,
+        cpu_clock="thread",
+        yardstick_ns=quiet_calls,
+    )
+    assert compare_latency(unchanged, entry, "ci", P50_ONLY).outcome is Outcome.PASS
+    assert _verdict(_result(6.0, 0.1), entry.machines["ci"]) is Outcome.REGRESSED

@@ -33,7 +33,8 @@ history"):
   model was built from, when its build says so, so that a rebuild from the same
   inputs on another machine is told from another model; files without them load.
   Later again: latency records gain an optional ``history_yardstick_ms`` (the
-  machine-speed yardstick's median per call in each of the newest runs, newest last),
+  machine-speed yardstick's pace, the 10th percentile of its calls, in each of the
+  newest runs, newest last),
   by which the gate scales stored times to this run's speed; files without it load,
   and their entries are judged unscaled.
 

@@ -57,9 +57,10 @@ class LatencyRecord:
     #: Each of those runs' CPU time over wall time of its timed calls (sums over the
     #: samples): what the call got of a core, against which a later run is "starved".
     history_cpu_per_wall: tuple[float, ...] = ()
-    #: The machine-speed yardstick's median CPU time per call in each of the newest runs
-    #: (ms, newest last), aligned with the newest runs of every history above; restarted
-    #: when a run has none (:mod:`pytest_infergate.measure.yardstick`).
+    #: The machine-speed yardstick's pace (the 10th percentile of its CPU time per call) in
+    #: each of the newest runs (ms, newest last), aligned with the newest runs of every
+    #: history above; restarted when a run has none
+    #: (:mod:`pytest_infergate.measure.yardstick`).
     history_yardstick_ms: tuple[float, ...] = ()
 
     def percentile_ms(self, name: str) -> float:

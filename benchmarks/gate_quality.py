@@ -350,6 +350,11 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def rate_of(k: int, n: int) -> str:
+    low, high = wilson(k, n)
+    return f"{k}/{n} [{low:.0%}-{high:.0%}]"
+
+
 def rate(rows: list[Row], outcome: str) -> str:
     k, n = sum(r["outcome"] == outcome for r in rows), len(rows)
     if n == 0:
@@ -410,7 +415,11 @@ CONTENTION_TESTS = {
             options = ort.SessionOptions()
             options.intra_op_num_threads = 1
             options.inter_op_num_threads = 1
-            path = Path(__file__).with_name(f"mlp{os.environ['GQ_DEPTH']}.onnx")
+            # depth.txt is committed at the base depth; the against gate's candidate edits
+            # it in the working tree, so each revision reads its own.
+            pinned = Path(__file__).with_name("depth.txt")
+            depth = pinned.read_text().strip() if pinned.exists() else os.environ["GQ_DEPTH"]
+            path = Path(__file__).with_name(f"mlp{depth}.onnx")
             sess = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
             batch, width = int(os.environ["GQ_BATCH"]), int(os.environ["GQ_WIDTH"])
             x = np.random.default_rng(1).standard_normal((batch, width)).astype(np.float32)
@@ -480,6 +489,7 @@ CONTENTION_LABELS = {
     "cpu": "infergate stored, CPU-cost check",
     "shipped": "infergate stored, as shipped (decides)",
     "pb": "pytest-benchmark compare-fail=median:10%",
+    "against": "infergate --infer-against=HEAD (no entry)",
 }
 
 
@@ -495,6 +505,8 @@ class Slot:
 
     def __init__(self, index: int, cores: str, work: Path, args: argparse.Namespace) -> None:
         self.index, self.cores, self.work, self.args = index, cores, work, args
+        self.base = 20
+        self.sessions = 0
         self.env = {
             **os.environ,
             "PYTHONPATH": str(REPO),
@@ -532,6 +544,7 @@ class Slot:
 
     def setup(self, depths: list[int]) -> None:
         self.work.mkdir(parents=True)
+        self.base = depths[0]
         for name, body in CONTENTION_TESTS.items():
             (self.work / name).write_text(textwrap.dedent(body))
         for depth in depths:
@@ -548,6 +561,8 @@ class Slot:
                 check=True,
             )
         base = depths[0]
+        if "against" in self.args.gates:
+            self.commit_base()
         proc = self.pytest(
             ["test_cpu_pb.py", "--benchmark-storage=pb", "--benchmark-save=base"], base, noisy=False
         )
@@ -567,7 +582,61 @@ class Slot:
             if proc.returncode != 0:
                 sys.exit(f"slot {self.index}: recording failed:\n{proc.stdout}\n{proc.stderr}")
 
+    def commit_base(self) -> None:
+        """The slot's project as a git repository whose one commit runs the base depth."""
+        (self.work / "depth.txt").write_text(f"{self.base}\n")
+        for command in (
+            ["git", "init", "-q"],
+            ["git", "add", "."],
+            [
+                "git",
+                "-c",
+                "user.name=gq",
+                "-c",
+                "user.email=gq@example.com",
+                "commit",
+                "-qm",
+                "base",
+            ],
+        ):
+            subprocess.run(command, cwd=self.work, check=True, capture_output=True)
+
+    def against(self, noisy: bool, depth: int) -> list[Row]:
+        """One session of ``--infer-against=HEAD`` with ``depth`` layers in the working
+        tree: no baseline file, so nothing but the two revisions' ratio decides."""
+        results = self.work / "results.json"
+        results.unlink(missing_ok=True)
+        (self.work / "depth.txt").write_text(f"{depth}\n")
+        t0 = time.perf_counter()
+        try:
+            proc = self.pytest(
+                ["test_cpu.py", "--infer-against=HEAD", f"--infer-json={results}"], depth, noisy
+            )
+        finally:
+            (self.work / "depth.txt").write_text(f"{self.base}\n")
+        wall = time.perf_counter() - t0
+        if proc.returncode not in (0, 1) or not results.exists():
+            sys.exit(f"slot {self.index}: against run failed:\n{proc.stdout}\n{proc.stderr}")
+        paired = "latency measurements timed in lock-step" in proc.stdout
+        self.sessions += 1
+        rows: list[Row] = []
+        for m in json.loads(results.read_text())["measurements"]:
+            rows.append(
+                {
+                    "gate": "against",
+                    "outcome": m["verdict"]["outcome"],
+                    "ratio": m.get("ratio"),
+                    "seconds": m.get("measured_s"),
+                    "session": f"{self.index}-{self.sessions}",
+                    "session_s": wall,
+                    "paired": paired,
+                }
+            )
+        return rows
+
     def gate(self, gate: str, noisy: bool, slowdown: float, depth: int) -> list[Row]:
+        if gate == "against":
+            return self.against(noisy, depth)
         if gate == "pb":
             saved = sorted((self.work / "pb").rglob("*base.json"))[0]
             t0 = time.perf_counter()
@@ -667,6 +736,27 @@ def contention_table(
                 + f" {inconclusive:>8.1%} {by_cpu:>11}"
             )
     for condition in ("quiet", "noisy"):
+        sessions: dict[str, list[Row]] = {}
+        for row in results.get(("against", condition, 0.0), []):
+            sessions.setdefault(str(row["session"]), []).append(row)
+        if not sessions:
+            continue
+        alarms = sum(any(r["outcome"] == "REGRESSED" for r in rows) for rows in sessions.values())
+        ratios = []
+        for s in slowdowns:
+            rows = results.get(("against", condition, s), [])
+            if rows:
+                ratio = statistics.median(float(str(r["ratio"])) for r in rows)
+                ratios.append(f"+{s:.0%}: {ratio - 1:+.1%}")
+        every = [r for s in slowdowns for r in results.get(("against", condition, s), [])]
+        by_session = {str(r["session"]): float(str(r["session_s"])) for r in every}
+        lines.append(
+            f"against, {condition}: sessions with a false alarm {rate_of(alarms, len(sessions))}; "
+            f"median ratio {', '.join(ratios)}; "
+            f"median session {statistics.median(by_session.values()):.1f} s "
+            f"(measuring {statistics.median(float(str(r['seconds'])) for r in every):.2f} s a test)"
+        )
+    for condition in ("quiet", "noisy"):
         parts = []
         for s in slowdowns:
             rows = results.get(("shipped", condition, s), [])
@@ -762,7 +852,13 @@ def contention_main(args: argparse.Namespace) -> int:
         ("pb", True, 0.0),
         ("pb", True, 0.2),
         ("pb", False, 0.2),
+        ("against", False, 0.0),
+        ("against", True, 0.0),
+        ("against", False, 0.1),
+        ("against", True, 0.1),
+        ("against", True, 0.2),
     ]
+    cycle = [cell for cell in cycle if cell[0] in args.gates]
 
     def loop(slot: Slot) -> None:
         rng = random.Random(args.seed + slot.index)
@@ -825,6 +921,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=7.0, help="--contention: gate time")
     parser.add_argument("--slots", type=int, default=4, help="--contention: core pairs used")
     parser.add_argument("--tests", type=int, default=5, help="--contention: tests a session")
+    parser.add_argument(
+        "--gates",
+        default="stored,pb",
+        type=lambda text: tuple(g for g in text.split(",") if g),
+        help="--contention: which of stored, pb, against to run (default: stored,pb)",
+    )
     parser.add_argument("--width", type=int, default=256, help="--contention: MLP width")
     parser.add_argument("--batch", type=int, default=256, help="--contention: batch size")
     parser.add_argument("--quick", action="store_true", help="4 runs per cell, 5 past runs")

@@ -65,7 +65,9 @@ except ImportError:
     import intents
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_MODELS_DIR = HERE / ".models"
+#: Where the built variants are cached; ``INFERGATE_EXAMPLE_MODELS`` points elsewhere (a
+#: checkout of another revision reuses this one's build when its inputs match the stamp).
+DEFAULT_MODELS_DIR = Path(os.environ.get("INFERGATE_EXAMPLE_MODELS") or HERE / ".models")
 STAMP_NAME = "build-stamp.json"
 VARIANTS = ("pytorch", "onnx", "onnx-int8")
 DAMAGED = "damaged"

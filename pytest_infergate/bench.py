@@ -6,6 +6,7 @@ import contextlib
 import functools
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -21,6 +22,7 @@ from pytest_infergate.judge.ratio import (
 )
 from pytest_infergate.judge.thresholds import LATENCY_LOOKS
 from pytest_infergate.measure.cpu import CpuWindow, cpu_window
+from pytest_infergate.measure.lockstep import ArmTimer, Peer, lead
 from pytest_infergate.measure.provenance import measured_facts
 from pytest_infergate.measure.timing import (
     EventFactory,
@@ -47,6 +49,8 @@ from pytest_infergate.results import (
 from pytest_infergate.session import GateSession
 
 if TYPE_CHECKING:
+    from pytest_infergate.against.link import Follower
+    from pytest_infergate.against.revision import Revision
     from pytest_infergate.measure.cpu import CpuUsage
     from pytest_infergate.measure.provenance import RuntimeFacts
     from pytest_infergate.measure.trace import Trace
@@ -295,11 +299,15 @@ class InferBench:
         def call_reference() -> Any:
             return reference(*ref_args, **ref_kwargs)
 
-        if self._session.config.mode is Mode.OFF:
+        follower, companion = self._session.follower, self._session.companion
+        if follower is not None:  # the leader times its own compare() with this one held
+            follower.measure(key, self._nodeid, call_candidate, sync_fn)
+        if self._session.config.mode is Mode.OFF or follower is not None:
             return _comparison_once(key, call_candidate, call_reference, batch_size, sync_fn)
         facts = measured_facts(candidate, model)
         reference_facts = measured_facts(reference, reference_model)
-        with _lazy_calls_fail("compare"):
+        held = companion.quiet(key, self._nodeid) if companion else contextlib.nullcontext()
+        with _lazy_calls_fail("compare"), held:
             result, verdict, cpu = self._compare(
                 key,
                 call_candidate,
@@ -426,7 +434,23 @@ class InferBench:
         if self._session.config.mode is Mode.OFF:
             timing = run(fn, args, kwargs, plan=_ONE_CALL, sync=sync_fn)
             return _result(key, timing, batch_size), timing.last_value, None
+        follower, companion = self._session.follower, self._session.companion
+        if follower is not None:
+            return _serve(key, self._nodeid, fn, args, kwargs, batch_size, sync_fn, follower)
         facts = measured_facts(fn, model)  # outside the timed loop; file digests are cached
+        turns = companion.pair(key, self._nodeid) if companion is not None else None
+        if turns is not None:
+            assert companion is not None
+            return self._lockstep(
+                key,
+                functools.partial(fn, *args, **kwargs),
+                settings,
+                batch_size,
+                sync_fn,
+                facts,
+                turns,
+                companion.revision,
+            )
         with (
             self._session.timing_lock,
             self._session.gpu_sampling() as sampler,
@@ -444,6 +468,89 @@ class InferBench:
         measurement = self._session.record(
             self._nodeid, result, settings, facts, gpu, trace, cpu.usage
         )
+        failure = None
+        if self._session.fails(measurement.verdict):
+            failure = failure_message(key, "latency", measurement.verdict)
+        return result, timing.last_value, failure
+
+    def _lockstep(
+        self,
+        key: str,
+        call: Callable[[], Any],
+        settings: Settings,
+        batch_size: int,
+        sync: Callable[[], object] | None,
+        facts: RuntimeFacts | None,
+        turns: Peer,
+        revision: Revision,
+    ) -> tuple[LatencyResult, Any, str | None]:
+        """Time ``call`` in lock-step with the same key at the other revision and judge
+        their ratio by the A/B rule against the latency tolerance (docs/design.md,
+        "Against a revision")."""
+        from pytest_infergate.against.link import PeerFailed
+        from pytest_infergate.judge.stats import SEQUENTIAL_LOOKS
+
+        __tracebackhide__ = True
+        tolerance = dict(settings.latency_tolerance or {}).get("p50", 0.10)
+        gates = fixed_ratio_gates(tolerance, None)
+        context = f"vs {revision.label} ({revision.spec})"
+        last: list[Verdict] = []
+
+        def decide(cand: tuple[int, ...], ref: tuple[int, ...], look: int, final: bool) -> bool:
+            provisional = _comparison(key, cand, ref, batch_size, 0.0)
+            verdict = compare_ratio(provisional, gates, look=look, final=final, context=context)
+            last[:] = [verdict]
+            return ratio_settled(verdict)
+
+        try:
+            with self._session.timing_lock:
+                timing = lead(
+                    ArmTimer(call, sync),
+                    turns,
+                    plan=settings.plan(),
+                    looks=[n for n, _ in SEQUENTIAL_LOOKS],
+                    decide=decide,
+                )
+        except PeerFailed as exc:
+            turns.stop()
+            return self._unpaired(key, call, settings, batch_size, sync, facts, str(exc))
+        turns.stop()
+        fixed = FixedGates(tolerance, None, stored_ratio=False)
+        result = _comparison(
+            key,
+            timing.candidate.samples_ns,
+            timing.reference.samples_ns,
+            batch_size,
+            timing.measured_s,
+            timing,
+            fixed,
+        )
+        # No CPU window: this process waits through the companion's turns by design.
+        measurement = self._session.record_verdict(self._nodeid, result, last[0], settings, facts)
+        failure = None
+        if self._session.fails(measurement.verdict):
+            failure = failure_message(key, "against", measurement.verdict)
+        return result.candidate, timing.candidate.last_value, failure
+
+    def _unpaired(
+        self,
+        key: str,
+        call: Callable[[], Any],
+        settings: Settings,
+        batch_size: int,
+        sync: Callable[[], object] | None,
+        facts: RuntimeFacts | None,
+        why: str,
+    ) -> tuple[LatencyResult, Any, str | None]:
+        """The other revision's call failed: this measurement is judged as if that
+        revision did not have it (the stored gate, NEW without an entry), saying why."""
+        timing = run(call, plan=settings.plan(), sync=sync)
+        result = _result(key, timing, batch_size)
+        verdict = self._session.judge(result, settings)
+        verdict = replace(
+            verdict, reason=f"the other revision's call failed: {why}; " + verdict.reason
+        )
+        measurement = self._session.record_verdict(self._nodeid, result, verdict, settings, facts)
         failure = None
         if self._session.fails(measurement.verdict):
             failure = failure_message(key, "latency", measurement.verdict)
@@ -596,6 +703,27 @@ def _trace(
     if facts.runtime == "torch":
         return trace_torch(call)
     return None
+
+
+def _serve(
+    key: str,
+    nodeid: str,
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+    batch_size: int,
+    sync: Callable[[], object] | None,
+    follower: Follower,
+) -> tuple[LatencyResult, Any, str | None]:
+    """The companion's side of a measurement: time when the leader says, judge nothing."""
+    call = functools.partial(fn, *args, **kwargs)
+    served = follower.measure(key, nodeid, call, sync)
+    if served is None or not served[1]:
+        timing = run(call, plan=_ONE_CALL, sync=sync)
+        return _result(key, timing, batch_size), timing.last_value, None
+    timer, samples = served
+    result = LatencyResult(key, tuple(samples), batch_size, timer.group, timer.warmup_calls, 0.0)
+    return result, timer.value, None
 
 
 def _result(key: str, timing: Timing, batch_size: int) -> LatencyResult:

@@ -337,6 +337,10 @@ class GateConfig:
     html_path: Path | None = None
     cli: Settings = Settings()
     ini: Settings = Settings()
+    #: ``--infer-against``: the revision (or checkout) measured in lock-step with this one.
+    against: str | None = None
+    #: ``--infer-against-python``: the interpreter of the other revision's process.
+    against_python: str | None = None
 
     def resolve(self, *layers: Settings) -> Settings:
         """Fully resolved settings: CLI over ``layers`` (most specific first) over ini, defaults."""
@@ -419,6 +423,8 @@ def gate_config_from_options(
         json_path=json_path,
         markdown_path=path("infer_markdown"),
         html_path=path("infer_html"),
+        against=get_option("infer_against") or ini("infer_against"),
+        against_python=get_option("infer_against_python") or ini("infer_against_python"),
         cli=Settings(**{k: v for k, v in cli_layer.items() if v is not None}),
         ini=Settings(**{k: v for k, v in ini_layer.items() if v is not None}),
     )

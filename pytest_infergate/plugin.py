@@ -129,8 +129,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="After each measurement, profile a few calls of its ONNX Runtime session or torch "
         "model and list the top operators (marker: trace=True)",
     )
+    group.addoption(
+        "--infer-against",
+        metavar="REV|PATH",
+        help="Time every measurement in lock-step against this git revision (origin/main, "
+        "HEAD~1, a sha) or checkout, in a companion process, and gate the ratio "
+        "(ini: infer_against)",
+    )
+    group.addoption(
+        "--infer-against-python",
+        metavar="PATH",
+        help="Interpreter of the --infer-against companion (default: this one), to A/B an "
+        "environment (ini: infer_against_python)",
+    )
     for key, help_text in (
         ("infer_baseline", "Baseline JSON to gate against"),
+        ("infer_against", "Git revision or checkout to time every measurement against"),
+        ("infer_against_python", "Interpreter of the --infer-against companion"),
         ("infer_strict", "Fail on NEW, INCONCLUSIVE and NO-BASELINE-FOR-MACHINE too (true/false)"),
         ("infer_latency_tolerance", "Allowed p50 slowdown (fraction); default 0.1"),
         ("infer_max_time", "Longest time one measurement may sample, in seconds; default 10"),
@@ -161,9 +176,21 @@ def pytest_configure(config: pytest.Config) -> None:
         gate_config = gate_config_from_options(config.getoption, config.getini, ini_dir)
         if gate_config.html_path is not None:
             _require_matplotlib()
+        from pytest_infergate.against import hooks as against
+
+        follower = against.follower_spec()
+        if follower:
+            gate_config = against.as_companion(gate_config)
+        elif gate_config.against:
+            against.refuse_unpairable(config, gate_config)
         session = GateSession.open(gate_config)
     except (BaselineError, ValueError) as exc:
         raise pytest.UsageError(f"infergate: {exc}") from None
+    if follower:
+        _serve_as_companion(config, session, follower)
+    elif gate_config.against:
+        leader = against.LeaderHooks(session, gate_config.against, gate_config.against_python)
+        config.pluginmanager.register(leader, "infergate-against")
     missing = session.missing_baseline_problem()
     if missing and gate_config.strict and gate_config.mode is Mode.GATE:
         raise pytest.UsageError(f"infergate: {missing} (--infer-strict fails NEW entries)")
@@ -175,6 +202,20 @@ def pytest_configure(config: pytest.Config) -> None:
         hooks = XdistHooks(config, config.stash[_SESSION_KEY])
         config.stash[_XDIST_KEY] = hooks
         config.pluginmanager.register(hooks, "infergate-xdist")
+
+
+def _serve_as_companion(config: pytest.Config, session: GateSession, spec: str) -> None:
+    """This process is another run's companion (:mod:`pytest_infergate.against`)."""
+    from pytest_infergate.against.channel import ChannelError
+    from pytest_infergate.against.hooks import FollowerHooks
+    from pytest_infergate.against.link import Follower
+
+    try:
+        follower, order = Follower.connect(spec)
+    except (OSError, ValueError, ChannelError) as exc:
+        raise pytest.UsageError(f"infergate: companion cannot reach its leader: {exc}") from None
+    session.follower = follower
+    config.pluginmanager.register(FollowerHooks(follower, order), "infergate-companion")
 
 
 def _require_matplotlib() -> None:

@@ -46,6 +46,7 @@ from pytest_infergate.store.baseline import (
 from pytest_infergate.store.results_encode import RESULTS_SCHEMA_VERSION, encode_measurement
 
 if TYPE_CHECKING:
+    from pytest_infergate.against.link import Companion, Follower
     from pytest_infergate.judge.latency import LatencyPolicy
     from pytest_infergate.measure.cpu import CpuUsage
     from pytest_infergate.measure.provenance import RuntimeFacts
@@ -107,6 +108,12 @@ class GateSession:
         #: Stored latency checks this session will make (counted when collection ends):
         #: the session's false-alarm rate is shared among them (:func:`gate.session_policy`).
         self.planned_checks = 0
+        #: ``--infer-against``: the companion at the other revision (this run leads), or
+        #: the channel to the leader (this run is the companion); why the mode could not
+        #: be used, when it could not.
+        self.companion: Companion | None = None
+        self.follower: Follower | None = None
+        self.against_problem = ""
 
     @classmethod
     def open(cls, config: GateConfig) -> GateSession:

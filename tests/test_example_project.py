@@ -91,3 +91,72 @@ def test_trace_of_the_onnx_model_adds_up_to_the_call() -> None:
     headline = section[start - 1]
     call_ms = float(headline.split(" ms per profiled call")[0].rsplit(maxsplit=1)[-1])
     assert sum(ms for _, ms, _ in rows) == pytest.approx(call_ms, rel=0.01)
+
+
+def _example_repository(where: Path) -> Path:
+    """The example's tracked files in a git repository of their own, one commit."""
+    project = where / "example"
+    tracked = subprocess.run(
+        ["git", "ls-files", "."], cwd=EXAMPLE, capture_output=True, text=True, check=True
+    ).stdout.split()
+    for name in tracked:
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_bytes((EXAMPLE / name).read_bytes())
+    for command in (
+        ["git", "init", "-q"],
+        ["git", "add", "."],
+        ["git", "-c", "user.name=ci", "-c", "user.email=ci@example.com", "commit", "-qm", "base"],
+    ):
+        subprocess.run(command, cwd=project, check=True, capture_output=True)
+    return project
+
+
+def test_int8_made_2x_slower_regresses_against_the_previous_commit(tmp_path: Path) -> None:
+    """``--infer-against=HEAD~1`` on a machine profile with no stored entry: a commit that
+    makes the int8 pipeline 2x slower is REGRESSED against the commit before it, and the
+    unchanged commit passes against itself. The models are built once, in the checkout
+    (``INFERGATE_EXAMPLE_MODELS`` lets both revisions load that build)."""
+    if not (EXAMPLE / ".models").is_dir():
+        assert _run("-k", "int8").returncode in (0, 1)  # builds the models
+    project = _example_repository(tmp_path)
+    conftest = project / "conftest.py"
+    text = conftest.read_text()
+    slow = 'float(os.environ.get("INFERGATE_EXAMPLE_SLOWDOWN", "2"))'
+    conftest.write_text(
+        text.replace('float(os.environ.get("INFERGATE_EXAMPLE_SLOWDOWN", "1"))', slow)
+    )
+    assert slow in conftest.read_text()
+    subprocess.run(
+        ["git", "-c", "user.name=ci", "-c", "user.email=ci@example.com", "commit", "-qam", "slow"],
+        cwd=project,
+        check=True,
+    )
+
+    def gate(revision: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-p",
+                "no:cacheprovider",
+                "tests/test_latency.py::test_latency[onnx-int8]",
+                "--infer-machine=no-entry-here",
+                f"--infer-against={revision}",
+            ],
+            cwd=project,
+            env={**os.environ, "INFERGATE_EXAMPLE_MODELS": str(EXAMPLE / ".models")},
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+
+    slower = gate("HEAD~1")
+    assert slower.returncode == 1, slower.stdout[-3000:]
+    row = next(ln for ln in slower.stdout.splitlines() if ln.startswith("tests/test_latency.py"))
+    assert "slowdown" in row
+    assert row.rstrip().endswith("REGRESSED")
+    assert "1 of 1 latency measurements timed in lock-step" in slower.stdout
+    unchanged = gate("HEAD")
+    assert unchanged.returncode == 0, unchanged.stdout[-3000:]
+    assert "1 of 1 latency measurements timed in lock-step" in unchanged.stdout

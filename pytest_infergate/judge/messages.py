@@ -76,6 +76,13 @@ def failure_message(key: str, kind: str, verdict: Verdict) -> str:
     change = f" ({verdict.model_change})" if verdict.model_change else ""
     if kind == "A/B":
         return f"{key}: A/B {outcome}{change}: {_hint(verdict)}"
+    if kind == "against":
+        hint = (
+            "Undecided at the time cap; raise --infer-max-time for more samples."
+            if verdict.outcome is Outcome.INCONCLUSIVE
+            else "If this slowdown is intended, raise the test's latency_tolerance."
+        )
+        return f"{key}: latency {outcome}{change}: {verdict.reason}. {hint}"
     return (
         f"{key}: {kind} {outcome}{change}: {verdict.reason or 'see the summary'}. "
         "If this change is expected, re-record with --infer-update-baseline."

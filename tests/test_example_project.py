@@ -153,7 +153,8 @@ def test_int8_made_2x_slower_regresses_against_the_previous_commit(tmp_path: Pat
 
     slower = gate("HEAD~1")
     assert slower.returncode == 1, slower.stdout[-3000:]
-    row = next(ln for ln in slower.stdout.splitlines() if ln.startswith("tests/test_latency.py"))
+    table_row = "tests/test_latency.py::test_latency[onnx-int8] "
+    row = next(ln for ln in slower.stdout.splitlines() if ln.startswith(table_row))
     assert "slowdown" in row
     assert row.rstrip().endswith("REGRESSED")
     assert "1 of 1 latency measurements timed in lock-step" in slower.stdout

@@ -201,8 +201,9 @@ class _Recorder:
     def __init__(self, log: list[str]) -> None:
         self.log = log
 
-    def warm(self, seconds: float, calls: int) -> None:
+    def warm(self, seconds: float, calls: int, core: int | None) -> None:
         self.log.append("peer-warm")
+        self.core = core
 
     def samples(self, count: int) -> list[int]:
         self.log.extend(["B"] * count)
@@ -221,11 +222,16 @@ def test_lead_takes_turns_in_abba_order_with_equal_counts() -> None:
 
     timer = ArmTimer(call, None)
     plan = SamplingPlan(warmup_calls=2, warmup_s=0.0, min_samples=1, max_time_s=30.0)
-    timing = lead(timer, _Recorder(log), plan=plan, looks=[20, 60], decide=lambda *a: False)
+    peer = _Recorder(log)
+    allowed = os.sched_getaffinity(0)
+    timing = lead(timer, peer, plan=plan, looks=[20, 60], decide=lambda *a: False)
     assert log[0] == "peer-warm"
+    # Both processes' calling threads on one core for the measurement, restored after.
+    assert peer.core in allowed
+    assert os.sched_getaffinity(0) == allowed
     sampled = [x for x in log[1:] if x in "AB"]
     # Warm-up calls of this arm come first; then runs of A and B alternate, each run of
-    # B as long as the A runs around it (the first A run is half of one).
+    # B as long as the A run after it.
     runs: list[tuple[str, int]] = []
     for x in sampled[timer.warmup_calls :]:
         if runs and runs[-1][0] == x:
@@ -235,6 +241,6 @@ def test_lead_takes_turns_in_abba_order_with_equal_counts() -> None:
     assert [r[0] for r in runs[:4]] == ["A", "B", "A", "B"]
     a_samples = [n // timer.group for x, n in runs if x == "A"]
     b_samples = [n for x, n in runs if x == "B"]
-    assert b_samples[0] == 2 * a_samples[0]
-    assert a_samples[1] == b_samples[0]
+    # Each turn of the other process is as long as this process's turn after it.
+    assert b_samples[: len(a_samples) - 1] == a_samples[1 : len(b_samples) + 1]
     assert len(timing.candidate.samples_ns) == len(timing.reference.samples_ns) >= 60

@@ -9,7 +9,7 @@ key the leader is not at is told to ``skip`` (its test then just calls the model
 
 Messages (:mod:`.channel`): companion -> leader ``hello``, ``ready {key, nodeid}``,
 ``warmed``, ``samples {ns}``, ``error {message}``, ``test_end {nodeid}``, ``done``;
-leader -> companion ``warm {seconds, calls}``, ``samples {count}``, ``stop``, ``skip``.
+leader -> companion ``warm {seconds, calls, core}``, ``samples {count}``, ``stop``, ``skip``.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 from pytest_infergate.against.channel import CHANNEL_VERSION, Channel, ChannelError
 from pytest_infergate.against.revision import Revision
-from pytest_infergate.measure.lockstep import ArmTimer
+from pytest_infergate.measure.lockstep import ArmTimer, on_one_core
 
 #: How long the leader waits for the companion's next message: its start (imports,
 #: collection, a model build in a fixture) and a test's work between two measurements.
@@ -268,8 +268,8 @@ class _Turns:
             raise ChannelError(f"expected {reply!r} from the companion, got {message['op']!r}")
         return message
 
-    def warm(self, seconds: float, calls: int) -> None:
-        self._ask("warm", "warmed", seconds=seconds, calls=calls)
+    def warm(self, seconds: float, calls: int, core: int | None) -> None:
+        self._ask("warm", "warmed", seconds=seconds, calls=calls, core=core)
 
     def samples(self, count: int) -> list[int]:
         ns = self._ask("samples", "samples", count=count).get("ns")
@@ -317,28 +317,32 @@ class Follower:
         self._channel.send("ready", key=key, nodeid=nodeid)
         timer = ArmTimer(call, sync)
         taken: list[int] = []
-        while True:
-            message = self._channel.receive(WAIT_S)
-            op = message["op"]
-            if op == "skip":
-                return None
-            if op == "stop":
-                return timer, taken
-            try:
-                if op == "warm":
-                    timer.warm(float(message["seconds"]), int(message["calls"]))
-                    self._channel.send("warmed")
-                elif op == "samples":
-                    batch = timer.samples(int(message["count"]))
-                    taken += batch
-                    self._channel.send("samples", ns=batch)
-                else:
-                    raise ChannelError(f"unexpected {op!r} from the leader")
-            except ChannelError:
-                raise
-            except Exception as exc:
-                self._channel.send("error", message=f"{type(exc).__name__}: {exc}"[:500])
-                raise
+        with ExitStack() as pinned:
+            while True:
+                message = self._channel.receive(WAIT_S)
+                op = message["op"]
+                if op == "skip":
+                    return None
+                if op == "stop":
+                    return timer, taken
+                try:
+                    if op == "warm":
+                        core = message.get("core")
+                        if isinstance(core, int):
+                            pinned.enter_context(on_one_core(core))
+                        timer.warm(float(message["seconds"]), int(message["calls"]))
+                        self._channel.send("warmed")
+                    elif op == "samples":
+                        batch = timer.samples(int(message["count"]))
+                        taken += batch
+                        self._channel.send("samples", ns=batch)
+                    else:
+                        raise ChannelError(f"unexpected {op!r} from the leader")
+                except ChannelError:
+                    raise
+                except Exception as exc:
+                    self._channel.send("error", message=f"{type(exc).__name__}: {exc}"[:500])
+                    raise
 
     def test_end(self, nodeid: str) -> None:
         self._channel.send("test_end", nodeid=nodeid)

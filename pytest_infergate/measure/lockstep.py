@@ -9,6 +9,14 @@ twice as many, times twice as many itself, and so on (ABBA order by turns: each 
 follows itself and the other equally often). The leader decides at each look, on both
 arms' samples, exactly as ``run_pair`` does; the follower only times and reports.
 
+Both processes' calling threads run on one core for the measurement (:func:`on_one_core`):
+two processes are otherwise free to sit on different cores, and the cores of a shared
+runner differ in pace at any moment (a tenant on the sibling hyperthread, the host taking
+a vCPU). On the 2-core EPYC runner, quiet, the same ORT model read A/A ratios of
+0.60-1.06 between two unpinned processes, against 0.997-1.021 for two sessions of it in
+one process (docs/design.md, "Against a revision"). Only the calling thread is pinned: a
+runtime's own pool threads keep the cores they had.
+
 A turn lasts about :data:`TURN_NS` of samples: long enough that the hand-over (one
 message each way on a loopback socket, tens of microseconds) is below 1% of it, short
 enough that a neighbour's burst of a few hundred milliseconds spans several turns of
@@ -18,8 +26,11 @@ both arms.
 from __future__ import annotations
 
 import gc
+import os
+import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from pytest_infergate.measure.timing import (
@@ -40,14 +51,35 @@ TURN_NS = 40_000_000
 class Peer(Protocol):
     """The other process's side of a measurement, as the leader sees it."""
 
-    def warm(self, seconds: float, calls: int) -> None:
-        """Let the other process warm its call up (returns when it has)."""
+    def warm(self, seconds: float, calls: int, core: int | None) -> None:
+        """Let the other process warm its call up on ``core`` (returns when it has)."""
 
     def samples(self, count: int) -> list[int]:
         """Have the other process time ``count`` samples; their ns per call."""
 
     def stop(self) -> None:
         """End the other process's measurement."""
+
+
+@contextmanager
+def on_one_core(core: int | None = None) -> Iterator[int | None]:
+    """Pin the calling thread to ``core`` (default: the highest it may use) and restore its
+    cores afterwards; yields the core, or ``None`` where threads cannot be pinned."""
+    getter = getattr(os, "sched_getaffinity", None)
+    setter = getattr(os, "sched_setaffinity", None)
+    if getter is None or setter is None:
+        yield None
+        return
+    allowed = getter(0)
+    chosen = max(allowed) if core is None else core
+    if chosen not in allowed:
+        yield None
+        return
+    setter(0, {chosen})
+    try:
+        yield chosen
+    finally:
+        setter(0, allowed)
 
 
 class ArmTimer:
@@ -117,13 +149,21 @@ def lead(
 
     Warm-up: the peer first, then this process, each for ``plan.warmup_s`` (capped at
     a quarter of the time cap) and ``plan.warmup_calls``. Turn sizes come from this
-    process's calls; the peer takes as many samples as this process per turn, so the
-    arms stay equal in count whatever their speeds."""
+    process's calls (random lengths, 0.5-1.5 x :data:`TURN_NS`); the peer takes as many
+    samples as this process per turn, so the arms stay equal in count whatever their
+    speeds."""
     if not looks:
         raise ValueError("lead needs at least one look")
     warm_s = min(plan.warmup_s, plan.max_time_s / 4)
-    peer.warm(warm_s, plan.warmup_calls)
-    own.warm(warm_s, plan.warmup_calls)
+    with on_one_core() as core:
+        peer.warm(warm_s, plan.warmup_calls, core)
+        own.warm(warm_s, plan.warmup_calls)
+        return _turns(own, peer, plan, looks, decide)
+
+
+def _turns(
+    own: ArmTimer, peer: Peer, plan: SamplingPlan, looks: Sequence[int], decide: PairDecide
+) -> PairTiming:
     half = max(1, own.turn_size() // 2)
     cand: list[int] = own.samples(half)
     ref: list[int] = []
@@ -132,9 +172,14 @@ def lead(
     start = perf()
     look = 0
     reason = StopReason.SAMPLE_CAP
+    jitter = random.Random()
     while True:
-        ref += peer.samples(2 * half)
-        cand += own.samples(2 * half)
+        # A turn of a random length around TURN_NS, the same for both arms: a neighbour
+        # with a period near a fixed turn's would fall on one arm's turns more than the
+        # other's for seconds on end.
+        turn = max(1, round(own.turn_size() * jitter.uniform(0.5, 1.5)))
+        ref += peer.samples(turn)
+        cand += own.samples(turn)
         n = min(len(cand), len(ref))
         timed_out = perf() - start >= max_ns
         if timed_out or n >= looks[-1]:
@@ -149,7 +194,6 @@ def lead(
                 reason = StopReason.DECIDED
                 break
             look += 1
-        half = max(1, own.turn_size() // 2)
     measured_s = (perf() - start) / 1e9
     n = min(len(cand), len(ref))
     return PairTiming(

@@ -852,11 +852,17 @@ def contention_main(args: argparse.Namespace) -> int:
         ("pb", True, 0.0),
         ("pb", True, 0.2),
         ("pb", False, 0.2),
-        ("against", False, 0.0),
-        ("against", True, 0.0),
-        ("against", False, 0.1),
-        ("against", True, 0.1),
-        ("against", True, 0.2),
+        *[
+            ("against", noisy, slowdown)
+            for noisy, slowdown in (
+                (False, 0.0),
+                (True, 0.0),
+                (False, 0.1),
+                (True, 0.1),
+                (True, 0.2),
+            )
+            for _ in range(2)
+        ],
     ]
     cycle = [cell for cell in cycle if cell[0] in args.gates]
 

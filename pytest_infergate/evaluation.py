@@ -11,16 +11,22 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NoReturn
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
 from pytest_infergate.config import Mode, Settings
+from pytest_infergate.judge.accuracy import compare_accuracy
 from pytest_infergate.judge.messages import failure_message
 from pytest_infergate.measure.accuracy import AccuracyError, evaluate_accuracy
 from pytest_infergate.measure.provenance import measured_facts
-from pytest_infergate.results import AccuracyResult
+from pytest_infergate.results import AccuracyResult, Verdict
 from pytest_infergate.session import GateSession
+from pytest_infergate.store.baseline import Baseline
+
+if TYPE_CHECKING:
+    from pytest_infergate.against.revision import Revision
 
 #: Environment variables whose presence means "a CI log, not a person at a terminal".
 CI_VARIABLES = ("CI", "BUILD_NUMBER")
@@ -168,9 +174,20 @@ class AccuracyEval:
                 progress.close()
         if self._session.config.mode is Mode.OFF:
             return result
+        follower, companion = self._session.follower, self._session.companion
+        if follower is not None:
+            follower.offer_accuracy(key, self._nodeid, result)
+            return result
         facts = measured_facts(model, runtime_model)  # after the evaluation: not in predict_s
+        other = companion.accuracy(key, self._nodeid) if companion is not None else None
         try:
-            measurement = self._session.record(self._nodeid, result, settings, facts)
+            if other is not None and companion is not None:
+                verdict = against_revision(result, other, settings, companion.revision)
+                measurement = self._session.record_verdict(
+                    self._nodeid, result, verdict, settings, facts
+                )
+            else:
+                measurement = self._session.record(self._nodeid, result, settings, facts)
         except ValueError as exc:
             _fail(f"accuracy_eval(): {exc}")
         if self._session.fails(measurement.verdict):
@@ -192,6 +209,16 @@ class AccuracyEval:
             pytest.fail(f"accuracy_eval(): {taken}", pytrace=False)
         self._keys.add(key)
         return key
+
+
+def against_revision(
+    result: AccuracyResult, other: AccuracyResult, settings: Settings, revision: Revision
+) -> Verdict:
+    """``result`` judged against the other revision's evaluation of the same slice, as
+    against a stored entry: paired McNemar on the two prediction vectors, the flip rate."""
+    entry = Baseline().with_accuracy(other, recorded_at="").entries[other.key]
+    verdict = compare_accuracy(result, entry, settings.accuracy_policy())
+    return replace(verdict, reason=f"{verdict.reason}; vs {revision.label} ({revision.spec})")
 
 
 def _fail(message: str) -> NoReturn:

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from pytest_infergate.against.revision import current_commit
 from pytest_infergate.config import GateConfig, Mode, Settings
 from pytest_infergate.judge.accuracy import compare_accuracy
 from pytest_infergate.judge.latency import compare_latency, session_policy
@@ -35,6 +36,7 @@ from pytest_infergate.store.baseline import (
     Baseline,
     BaselineError,
     LatencyEntry,
+    Revision,
     check_writable,
     dumps,
     encode_fingerprint,
@@ -114,6 +116,8 @@ class GateSession:
         self.companion: Companion | None = None
         self.follower: Follower | None = None
         self.against_problem = ""
+        #: A caveat about the revision measured against (``--infer-against=baseline``).
+        self.against_note = ""
 
     @classmethod
     def open(cls, config: GateConfig) -> GateSession:
@@ -387,6 +391,10 @@ class GateSession:
         measurement of this session recorded."""
         now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
         baseline = self.baseline if base is None else base
+        path = self.config.baseline_path
+        commit = current_commit(path.resolve().parent) if path is not None else None
+        if commit is not None:
+            baseline = replace(baseline, revision=Revision(*commit))
         for m in self._recordable():
             digest = m.facts.digest if m.facts is not None else None
             build = m.facts.build_sha256 if m.facts is not None else None

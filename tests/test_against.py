@@ -7,6 +7,7 @@ revision reads 2x whatever else loads the machine, and an unchanged one reads 1x
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import textwrap
@@ -59,7 +60,8 @@ def repo(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 def _commit(repo: pytest.Pytester, message: str, **files: str) -> None:
-    repo.makepyfile(**files)
+    if files:
+        repo.makepyfile(**files)
     _git(repo.path, "add", ".")
     _git(repo.path, "commit", "-q", "-m", message)
 
@@ -244,3 +246,33 @@ def test_lead_takes_turns_in_abba_order_with_equal_counts() -> None:
     # Each turn of the other process is as long as this process's turn after it.
     assert b_samples[: len(a_samples) - 1] == a_samples[1 : len(b_samples) + 1]
     assert len(timing.candidate.samples_ns) == len(timing.reference.samples_ns) >= 60
+
+
+def test_against_baseline_measures_the_revision_the_baseline_was_recorded_at(
+    repo: pytest.Pytester,
+) -> None:
+    recorded = repo.runpytest("--infer-baseline=baseline.json", "--infer-update-baseline")
+    recorded.assert_outcomes(passed=1)
+    document = json.loads((repo.path / "baseline.json").read_text())
+    head = _git(repo.path, "rev-parse", "HEAD")
+    assert document["revision"] == {"sha": head, "dirty": False}
+    _commit(repo, "baseline")  # commits baseline.json; the model is unchanged
+    _commit(repo, "slower", test_model=MODEL.format(factor=2.0))
+    result = repo.runpytest("--infer-baseline=baseline.json", "--infer-against=baseline")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*vs {head[:7]} (baseline)*"])
+    # A baseline without a revision: one line, and the stored gate.
+    del document["revision"]
+    (repo.path / "baseline.json").write_text(json.dumps(document))
+    fallback = repo.runpytest("--infer-baseline=baseline.json", "--infer-against=baseline")
+    fallback.stdout.fnmatch_lines(["*the baseline records no revision*stored gate instead*"])
+
+
+def test_a_baseline_recorded_from_a_dirty_tree_says_so(repo: pytest.Pytester) -> None:
+    (repo.path / "notes.txt").write_text("untracked files do not count\n")
+    repo.makepyfile(test_model=MODEL.format(factor=1.0) + "\n# an uncommitted edit\n")
+    repo.runpytest("--infer-baseline=baseline.json", "--infer-update-baseline")
+    document = json.loads((repo.path / "baseline.json").read_text())
+    assert document["revision"]["dirty"] is True
+    result = repo.runpytest("--infer-baseline=baseline.json", "--infer-against=baseline")
+    result.stdout.fnmatch_lines(["*recorded at * with uncommitted changes*"])

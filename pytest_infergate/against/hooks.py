@@ -109,7 +109,9 @@ class LeaderHooks:
             return
         rootdir = Path(session.config.rootpath)
         try:
-            self._revision = check_out(self._spec, rootdir)
+            # The spec as asked ("baseline"), the commit it resolved to in the sha.
+            revision = check_out(self._resolved_spec(), rootdir)
+            self._revision = dataclasses.replace(revision, spec=self._spec)
             self._gate.companion = Companion.start(
                 self._revision,
                 self._python,
@@ -119,6 +121,23 @@ class LeaderHooks:
             )
         except (RevisionError, OSError) as exc:
             self._gate.against_problem = f"--infer-against={self._spec}: {exc}"
+
+    def _resolved_spec(self) -> str:
+        """The revision asked for; ``baseline``: the one the baseline was recorded at."""
+        if self._spec != "baseline":
+            return self._spec
+        recorded = self._gate.baseline.revision
+        if recorded is None:
+            raise RevisionError(
+                "the baseline records no revision; re-record it with --infer-update-baseline "
+                "in a git checkout, or name the revision"
+            )
+        if recorded.dirty:
+            self._gate.against_note = (
+                f"the baseline was recorded at {recorded.sha[:7]} with uncommitted changes, "
+                "which that commit does not have"
+            )
+        return recorded.sha
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         companion = self._gate.companion
@@ -141,19 +160,25 @@ class LeaderHooks:
                 else "its measurements were judged by the stored gate instead"
             )
             terminalreporter.write_line(f"infergate: {problem}; {fallback}", yellow=True)
+        if self._gate.against_note:
+            terminalreporter.write_line(f"infergate: {self._gate.against_note}", yellow=True)
         if companion is None or self._revision is None:
             return
         measured = [m for m in self._gate.measurements if m.verdict.kind != "accuracy"]
+        evaluated = len(self._gate.measurements) - len(measured)
+        accuracy = (
+            f"; {len(companion.paired_accuracy)} of {evaluated} accuracy evaluations judged "
+            "against its predictions"
+            if evaluated
+            else ""
+        )
         started = f"{companion.start_s:.1f} s to start and " if companion.start_s else ""
         terminalreporter.write_line(
             f"infergate: against {self._revision.label} ({self._spec}): "
             f"{len(companion.paired)} of {len(measured)} latency measurements timed in "
-            f"lock-step; waiting for the companion took {started}"
+            f"lock-step{accuracy}; waiting for the companion took {started}"
             f"{companion.waited_s:.1f} s in all"
         )
-
-    def pytest_unconfigure(self) -> None:
-        self._cleanup()
 
     def _cleanup(self) -> None:
         companion = self._gate.companion

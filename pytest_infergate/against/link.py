@@ -10,6 +10,8 @@ key the leader is not at is told to ``skip`` (its test then just calls the model
 Messages (:mod:`.channel`): companion -> leader ``hello``, ``ready {key, nodeid}``,
 ``warmed``, ``samples {ns}``, ``error {message}``, ``test_end {nodeid}``, ``done``;
 leader -> companion ``warm {seconds, calls, core}``, ``samples {count}``, ``stop``, ``skip``.
+For an accuracy evaluation: companion ``ready``, leader ``result``, companion
+``accuracy {result}`` (:func:`pytest_infergate.store.wire.encode_record`), leader ``stop``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from typing import Any
 from pytest_infergate.against.channel import CHANNEL_VERSION, Channel, ChannelError
 from pytest_infergate.against.revision import Revision
 from pytest_infergate.measure.lockstep import ArmTimer, on_one_core
+from pytest_infergate.results import AccuracyResult
+from pytest_infergate.store.wire import WireError, decode_record, encode_record
 
 #: How long the leader waits for the companion's next message: its start (imports,
 #: collection, a model build in a fixture) and a test's work between two measurements.
@@ -69,8 +73,9 @@ class Companion:
         self.broken = ""
         #: Seconds the leader spent waiting for the companion outside lock-step turns.
         self.waited_s = 0.0
-        #: Keys measured against the companion.
+        #: Keys measured against the companion, and accuracy keys judged against its.
         self.paired: list[str] = []
+        self.paired_accuracy: list[str] = []
 
     @classmethod
     def start(
@@ -146,6 +151,26 @@ class Companion:
         except ChannelError as exc:
             self._break(str(exc))
             return None
+
+    def accuracy(self, key: str, nodeid: str) -> AccuracyResult | None:
+        """The companion's evaluation of ``key`` (``None``: missing there, or the link
+        broke)."""
+        turns = self._reach(key, nodeid)
+        if turns is None:
+            return None
+        try:
+            channel = self._require_channel()
+            channel.send("result")
+            message = channel.receive(WAIT_S)
+            if message["op"] != "accuracy":
+                raise ChannelError(f"expected 'accuracy' from the companion, got {message['op']!r}")
+            result: AccuracyResult = decode_record(message.get("result"), AccuracyResult)
+        except (ChannelError, WireError) as exc:
+            self._break(str(exc))
+            return None
+        turns.stop()
+        self.paired_accuracy.append(key)
+        return result
 
     @contextmanager
     def quiet(self, key: str, nodeid: str) -> Iterator[None]:
@@ -343,6 +368,17 @@ class Follower:
                 except Exception as exc:
                     self._channel.send("error", message=f"{type(exc).__name__}: {exc}"[:500])
                     raise
+
+    def offer_accuracy(self, key: str, nodeid: str, result: AccuracyResult) -> None:
+        """Announce ``key`` and send ``result`` when the leader asks for it."""
+        self._channel.send("ready", key=key, nodeid=nodeid)
+        while True:
+            op = self._channel.receive(WAIT_S)["op"]
+            if op in ("skip", "stop"):
+                return
+            if op != "result":
+                raise ChannelError(f"unexpected {op!r} from the leader")
+            self._channel.send("accuracy", result=encode_record(result))
 
     def test_end(self, nodeid: str) -> None:
         self._channel.send("test_end", nodeid=nodeid)

@@ -106,3 +106,14 @@ def prune_stale(top: Path) -> None:
     could remove its own): ``git worktree prune`` drops exactly those."""
     with contextlib.suppress(RevisionError):
         _git(top, "worktree", "prune")
+
+
+def current_commit(where: Path) -> tuple[str, bool] | None:
+    """The commit checked out in the git work tree holding ``where`` and whether the
+    tree has uncommitted changes to tracked files; ``None`` outside a git work tree."""
+    try:
+        sha = _git(where, "rev-parse", "HEAD")
+        changed = _git(where, "status", "--porcelain", "--untracked-files=no")
+    except (RevisionError, OSError):
+        return None
+    return sha, bool(changed)

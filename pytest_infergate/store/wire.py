@@ -1,4 +1,5 @@
-"""Measurements as plain JSON text, for pytest-xdist workers to send to the controller.
+"""Measurements as plain JSON text, for pytest-xdist workers to send to the controller
+and for an ``--infer-against`` companion to send its accuracy results.
 
 Lossless, unlike the results file (which drops what only the session needs, such as
 tolerances and check notes), and pickle-free: the decoder builds only the record
@@ -130,3 +131,22 @@ def decode_measurements(text: str) -> list[Measurement]:
     if not all(isinstance(m, Measurement) for m in decoded):
         raise WireError("a worker sent something other than measurements")
     return list(decoded)
+
+
+def encode_record(record: object) -> Any:
+    """One record as plain JSON data (for the ``--infer-against`` channel)."""
+    return {"wire_version": WIRE_VERSION, "record": _plain(record)}
+
+
+def decode_record(data: object, expected: type[Any]) -> Any:
+    """The record :func:`encode_record` wrote, checked to be an ``expected``; raises
+    :class:`WireError`."""
+    try:
+        if not isinstance(data, dict) or data.get("wire_version") != WIRE_VERSION:
+            raise WireError("the other process runs another pytest-infergate version")
+        record = _built(data["record"])
+    except (TypeError, KeyError, AttributeError, ValueError) as exc:
+        raise WireError(f"cannot decode the other process's record: {exc}") from None
+    if not isinstance(record, expected):
+        raise WireError(f"expected a {expected.__name__}, got {type(record).__name__}")
+    return record

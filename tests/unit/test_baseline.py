@@ -152,3 +152,21 @@ def test_a_bad_recording_time_names_its_field():
     document["entries"]["t::m"]["machines"]["ci"]["history_recorded_at"] = ["yesterday"]
     with pytest.raises(BaselineError, match=r"history_recorded_at\[0\]: expected an ISO 8601"):
         decode_baseline(document, "b.json")
+
+
+def test_the_recorded_revision_round_trips_and_a_bad_one_is_named() -> None:
+    from dataclasses import replace
+
+    from pytest_infergate.store.baseline import Revision
+
+    baseline = replace(_baseline(), revision=Revision("0123abc" * 4, dirty=True))
+    document = encode_baseline(baseline)
+    assert document["revision"] == {"sha": "0123abc" * 4, "dirty": True}
+    assert decode_baseline(json.loads(dumps(document)), "b.json").revision == baseline.revision
+    assert "revision" not in encode_baseline(_baseline())
+    for bad, field in (
+        ({"sha": "HEAD"}, "revision.sha"),
+        ({"sha": "abcdef1", "dirty": 1}, "revision.dirty"),
+    ):
+        with pytest.raises(BaselineError, match=f"b.json: {field}: expected"):
+            decode_baseline({**document, "revision": bad}, "b.json")

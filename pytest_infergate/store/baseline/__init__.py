@@ -36,7 +36,10 @@ history"):
   machine-speed yardstick's pace, the 10th percentile of its calls, in each of the
   newest runs, newest last),
   by which the gate scales stored times to this run's speed; files without it load,
-  and their entries are judged unscaled.
+  and their entries are judged unscaled. Later again: an optional top-level
+  ``revision`` (``{"sha": ..., "dirty": ...}``), the git commit the newest
+  ``--infer-update-baseline`` ran at, which ``--infer-against=baseline`` measures
+  against; files without it load.
 
 The parts: :mod:`.records` (the records and :class:`Baseline`), :mod:`.encode`,
 :mod:`.decode` (validation and migrations) and :mod:`.files` (reading, atomic writes, locks).
@@ -89,6 +92,7 @@ from pytest_infergate.store.baseline.records import (
     LatencyRecord,
     RatioEntry,
     RatioRecord,
+    Revision,
     stored_digests,
 )
 
@@ -112,6 +116,7 @@ __all__ = [
     "LatencyRecord",
     "RatioEntry",
     "RatioRecord",
+    "Revision",
     "_Reader",
     "_short",
     "_terminate_as_interrupt",

@@ -8,6 +8,7 @@ import base64
 import binascii
 import datetime as _dt
 import math
+import re
 import struct
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -28,6 +29,7 @@ from pytest_infergate.store.baseline.records import (
     LatencyRecord,
     RatioEntry,
     RatioRecord,
+    Revision,
 )
 
 #: The range a stored time (in ms) or ratio may take: 1 fs to about 11.6 days, far
@@ -409,7 +411,20 @@ def decode_baseline(document: object, source: str) -> Baseline:
     return Baseline(
         entries={k: _decode_entry(r, v, f"entries[{k!r}]") for k, v in entries_raw.items()},
         machines={p: decode_fingerprint(r, v, f"machines[{p!r}]") for p, v in machines_raw.items()},
+        revision=_decode_revision(r, obj.get("revision")),
     )
+
+
+def _decode_revision(r: _Reader, raw: object) -> Revision | None:
+    if raw is None:
+        return None
+    obj = r.mapping(raw, "revision")
+    sha, dirty = obj.get("sha"), obj.get("dirty", False)
+    if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{7,64}", sha):
+        raise r.fail("revision.sha", f"expected a git commit sha, got {_short(sha)}")
+    if not isinstance(dirty, bool):
+        raise r.fail("revision.dirty", f"expected true or false, got {_short(dirty)}")
+    return Revision(sha, dirty)
 
 
 def _update_to_2(document: dict[str, Any]) -> dict[str, Any]:

@@ -154,11 +154,14 @@ def _encode_entry(entry: Entry) -> dict[str, Any]:
 
 
 def encode_baseline(baseline: Baseline) -> dict[str, Any]:
-    return {
+    document: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "entries": {key: _encode_entry(entry) for key, entry in baseline.entries.items()},
         "machines": {p: encode_fingerprint(f) for p, f in baseline.machines.items()},
     }
+    if baseline.revision is not None:
+        document["revision"] = {"sha": baseline.revision.sha, "dirty": baseline.revision.dirty}
+    return document
 
 
 def dumps(document: Mapping[str, Any]) -> str:

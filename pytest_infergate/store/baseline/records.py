@@ -23,6 +23,14 @@ class BaselineError(ValueError):
 
 
 @dataclass(frozen=True)
+class Revision:
+    """A git commit, and whether the work tree it was recorded from had other changes."""
+
+    sha: str
+    dirty: bool = False
+
+
+@dataclass(frozen=True)
 class LatencyRecord:
     """One machine profile's stored statistics for a latency entry."""
 
@@ -168,6 +176,9 @@ class Baseline:
 
     entries: dict[str, Entry] = field(default_factory=dict)
     machines: dict[str, Fingerprint] = field(default_factory=dict)
+    #: The git commit the newest ``--infer-update-baseline`` ran at, and whether its work
+    #: tree had uncommitted changes (``--infer-against=baseline`` measures against it).
+    revision: Revision | None = None
 
     def with_latency(
         self,

@@ -36,7 +36,7 @@ from pytest_infergate.store.baseline import (
     Baseline,
     BaselineError,
     LatencyEntry,
-    Revision,
+    RecordedCommit,
     check_writable,
     dumps,
     encode_fingerprint,
@@ -394,7 +394,7 @@ class GateSession:
         path = self.config.baseline_path
         commit = current_commit(path.resolve().parent) if path is not None else None
         if commit is not None:
-            baseline = replace(baseline, revision=Revision(*commit))
+            baseline = replace(baseline, revision=RecordedCommit(*commit))
         for m in self._recordable():
             digest = m.facts.digest if m.facts is not None else None
             build = m.facts.build_sha256 if m.facts is not None else None

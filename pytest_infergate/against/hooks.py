@@ -180,6 +180,9 @@ class LeaderHooks:
             f"{companion.waited_s:.1f} s in all"
         )
 
+    def pytest_unconfigure(self) -> None:
+        self._cleanup()
+
     def _cleanup(self) -> None:
         companion = self._gate.companion
         if companion is not None:

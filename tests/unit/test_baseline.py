@@ -157,9 +157,9 @@ def test_a_bad_recording_time_names_its_field():
 def test_the_recorded_revision_round_trips_and_a_bad_one_is_named() -> None:
     from dataclasses import replace
 
-    from pytest_infergate.store.baseline import Revision
+    from pytest_infergate.store.baseline import RecordedCommit
 
-    baseline = replace(_baseline(), revision=Revision("0123abc" * 4, dirty=True))
+    baseline = replace(_baseline(), revision=RecordedCommit("0123abc" * 4, dirty=True))
     document = encode_baseline(baseline)
     assert document["revision"] == {"sha": "0123abc" * 4, "dirty": True}
     assert decode_baseline(json.loads(dumps(document)), "b.json").revision == baseline.revision

@@ -92,7 +92,7 @@ from pytest_infergate.store.baseline.records import (
     LatencyRecord,
     RatioEntry,
     RatioRecord,
-    Revision,
+    RecordedCommit,
     stored_digests,
 )
 
@@ -116,7 +116,7 @@ __all__ = [
     "LatencyRecord",
     "RatioEntry",
     "RatioRecord",
-    "Revision",
+    "RecordedCommit",
     "_Reader",
     "_short",
     "_terminate_as_interrupt",

@@ -29,7 +29,7 @@ from pytest_infergate.store.baseline.records import (
     LatencyRecord,
     RatioEntry,
     RatioRecord,
-    Revision,
+    RecordedCommit,
 )
 
 #: The range a stored time (in ms) or ratio may take: 1 fs to about 11.6 days, far
@@ -415,7 +415,7 @@ def decode_baseline(document: object, source: str) -> Baseline:
     )
 
 
-def _decode_revision(r: _Reader, raw: object) -> Revision | None:
+def _decode_revision(r: _Reader, raw: object) -> RecordedCommit | None:
     if raw is None:
         return None
     obj = r.mapping(raw, "revision")
@@ -424,7 +424,7 @@ def _decode_revision(r: _Reader, raw: object) -> Revision | None:
         raise r.fail("revision.sha", f"expected a git commit sha, got {_short(sha)}")
     if not isinstance(dirty, bool):
         raise r.fail("revision.dirty", f"expected true or false, got {_short(dirty)}")
-    return Revision(sha, dirty)
+    return RecordedCommit(sha, dirty)
 
 
 def _update_to_2(document: dict[str, Any]) -> dict[str, Any]:

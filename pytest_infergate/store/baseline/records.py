@@ -23,7 +23,7 @@ class BaselineError(ValueError):
 
 
 @dataclass(frozen=True)
-class Revision:
+class RecordedCommit:
     """A git commit, and whether the work tree it was recorded from had other changes."""
 
     sha: str
@@ -178,7 +178,7 @@ class Baseline:
     machines: dict[str, Fingerprint] = field(default_factory=dict)
     #: The git commit the newest ``--infer-update-baseline`` ran at, and whether its work
     #: tree had uncommitted changes (``--infer-against=baseline`` measures against it).
-    revision: Revision | None = None
+    revision: RecordedCommit | None = None
 
     def with_latency(
         self,

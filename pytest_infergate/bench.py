@@ -30,6 +30,7 @@ from pytest_infergate.measure.timing import (
     PairTiming,
     SamplingPlan,
     Timing,
+    YardstickCalls,
     refuse_lazy,
     resolve_sync,
     resolve_timer,
@@ -596,7 +597,7 @@ class InferBench:
             clock: str | None,
             look: int,
             final: bool,
-            speed: tuple[int, ...],
+            speed: YardstickCalls,
         ) -> bool:
             provisional = LatencyResult(
                 key,
@@ -607,7 +608,8 @@ class InferBench:
                 0.0,
                 cpu_samples_ns=cpu,
                 cpu_clock=clock,
-                yardstick_ns=speed,
+                yardstick_ns=speed.calls_ns,
+                yardstick_blocks=speed.block_sizes,
             )
             usage = window.so_far() if window is not None else None
             return latency_settled(provisional, entry, profile, policy, usage)
@@ -737,7 +739,8 @@ def _result(key: str, timing: Timing, batch_size: int) -> LatencyResult:
         stop_reason=timing.stop_reason,
         cpu_samples_ns=timing.cpu_samples_ns,
         cpu_clock=timing.cpu_clock,
-        yardstick_ns=timing.yardstick_ns,
+        yardstick_ns=timing.yardstick.calls_ns,
+        yardstick_blocks=timing.yardstick.block_sizes,
     )
 
 

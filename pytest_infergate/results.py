@@ -100,6 +100,9 @@ class LatencyResult:
     #: the calling thread's clock; :mod:`pytest_infergate.measure.yardstick`); empty when
     #: not measured.
     yardstick_ns: tuple[int, ...] = ()
+    #: How many of ``yardstick_ns`` each of the yardstick's blocks timed, in order; empty
+    #: where not recorded (results files of older versions).
+    yardstick_blocks: tuple[int, ...] = ()
     n: int = field(init=False)
     mean_ms: float = field(init=False)
     stdev_ms: float = field(init=False)
@@ -133,6 +136,14 @@ class LatencyResult:
                 )
         if any(s < 0 for s in self.yardstick_ns):
             raise ValueError(f"{self.key}: yardstick samples must not be negative")
+        if self.yardstick_blocks and (
+            any(b < 0 for b in self.yardstick_blocks)
+            or sum(self.yardstick_blocks) != len(self.yardstick_ns)
+        ):
+            raise ValueError(
+                f"{self.key}: yardstick blocks of {sum(self.yardstick_blocks)} calls "
+                f"for {len(self.yardstick_ns)} yardstick samples"
+            )
         from pytest_infergate.judge.stats import summarise_ns
 
         summary = summarise_ns(self.samples_ns)
@@ -151,6 +162,15 @@ class LatencyResult:
         if not self.yardstick_ns:
             return None
         return _yardstick.pace_ms(self.yardstick_ns)
+
+    @property
+    def yardstick_noise(self) -> float | None:
+        """How far the yardstick's pace wandered within this run (sd of the log of its
+        blocks' paces, :func:`pytest_infergate.measure.yardstick.pace_noise`); ``None``
+        when the run has too few blocks to say."""
+        if not self.yardstick_blocks:
+            return None
+        return _yardstick.pace_noise(self.yardstick_ns, self.yardstick_blocks)
 
     @property
     def cpu_per_wall(self) -> float | None:

@@ -20,6 +20,7 @@ from pytest_infergate.judge.thresholds import (
     MIN_SAMPLES_FOR_TAIL,
     SESSION_ALPHA,
     SPEED_DEADBAND,
+    SPEED_NOISE_Z,
     STARVED_SHARE,
     UNMEASURED_DRIFT,
     WAITING_SHARE,
@@ -248,7 +249,7 @@ def at_this_speed(
         return tuple(values), None
     pairs = list(zip(values[-kept:], speeds[-kept:], strict=True))
     factor = math.exp(sum(math.log(current / s) for _, s in pairs) / kept)
-    if not _beyond_noise(factor):
+    if not _beyond_noise(factor, result):
         return tuple(values), None
     return tuple(v * current / s for v, s in pairs), factor
 
@@ -260,12 +261,18 @@ def _newest_speed(record: LatencyRecord, result: LatencyResult) -> float | None:
     if not speeds or not current:
         return None
     factor = current / speeds[-1]
-    return factor if _beyond_noise(factor) else None
+    return factor if _beyond_noise(factor, result) else None
 
 
-def _beyond_noise(factor: float) -> bool:
-    """Whether the yardstick moved by more than its own noise (:data:`SPEED_DEADBAND`)."""
-    return abs(math.log(factor)) > math.log(SPEED_DEADBAND)
+def _beyond_noise(factor: float, result: LatencyResult) -> bool:
+    """Whether the yardstick moved by more than its own noise: beyond
+    :data:`SPEED_DEADBAND` and beyond :data:`SPEED_NOISE_Z` times the wander of this run's
+    own blocks, in a run with enough blocks to show its wander at all."""
+    noise = result.yardstick_noise
+    if noise is None:
+        return False
+    band = max(math.log(SPEED_DEADBAND), SPEED_NOISE_Z * noise)
+    return abs(math.log(factor)) > band
 
 
 def _speed_detail(speed: float | None) -> str:

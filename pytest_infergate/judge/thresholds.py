@@ -57,3 +57,10 @@ WAITING_SHARE = 0.10
 #: the one before, with the busy-wait model's time unchanged), so a smaller move is the
 #: yardstick's own noise, not the core's pace (docs/design.md, "Machine speed").
 SPEED_DEADBAND = 1.15
+#: ...and by more than this many times the wander of the run's own yardstick blocks (sd of
+#: their log paces), in a run of at least ``measure.yardstick.MIN_BLOCKS`` blocks: on another
+#: day the same runner's blocks wandered 95-125 us within one process and ten fresh 2 s
+#: processes read 96-113 us (x1.175, sd of log 0.061), so a fixed band of x1.15 scaled
+#: unchanged runs by noise; three such deviations is x1.2 there, while the H200 host's
+#: phases (x1.4-x1.9, each steady for tens of seconds) stay well outside it.
+SPEED_NOISE_Z = 3.0

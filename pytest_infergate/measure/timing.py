@@ -58,10 +58,20 @@ CPU_CLOCKS = ("thread", "process")
 #: 1.0-1.05 (the interpreter's other threads are idle); a pool of two reads near 2.
 POOL_CPU_FACTOR = 1.5
 
-#: ``decide(samples_ns, cpu_samples_ns, cpu_clock, look_index, final, yardstick_ns) -> stop``:
+#: ``decide(samples_ns, cpu_samples_ns, cpu_clock, look_index, final, yardstick) -> stop``:
 #: the verdict rule at one look (``cpu_samples_ns``: each sample's CPU time per call on
-#: ``cpu_clock``; ``yardstick_ns``: the yardstick's calls so far, see :mod:`.yardstick`).
-Decide = Callable[[tuple[int, ...], tuple[int, ...], str | None, int, bool, tuple[int, ...]], bool]
+#: ``cpu_clock``; ``yardstick``: the yardstick's blocks so far, see :mod:`.yardstick`).
+Decide = Callable[[tuple[int, ...], tuple[int, ...], str | None, int, bool, "YardstickCalls"], bool]
+
+
+@dataclass(frozen=True)
+class YardstickCalls:
+    """The machine-speed yardstick's calls of one run (ns each, the calling thread's
+    clock) and how many calls each of its blocks made."""
+
+    calls_ns: tuple[int, ...] = ()
+    block_sizes: tuple[int, ...] = ()
+
 
 #: ``decide(candidate_ns, reference_ns, look_index, final) -> stop`` for A/B runs.
 PairDecide = Callable[[tuple[int, ...], tuple[int, ...], int, bool], bool]
@@ -101,9 +111,9 @@ class Timing:
     #: CPU time per call of each sample (ns), on ``cpu_clock``; empty when not measured.
     cpu_samples_ns: tuple[int, ...] = ()
     cpu_clock: str | None = None
-    #: CPU time of each yardstick call (ns, the calling thread's), in blocks spread through the
-    #: run (:mod:`pytest_infergate.measure.yardstick`); empty when not measured.
-    yardstick_ns: tuple[int, ...] = ()
+    #: The yardstick's calls, in blocks spread through the run
+    #: (:mod:`pytest_infergate.measure.yardstick`); empty when not measured.
+    yardstick: YardstickCalls = YardstickCalls()
 
 
 def resolve_sync(
@@ -387,7 +397,7 @@ def run(
                     reason = StopReason.TIME_CAP
                     break
                 continue
-            yard = speed.samples() if speed is not None else ()
+            yard = speed.calls() if speed is not None else YardstickCalls()
             if n >= looks[-1] or elapsed >= max_ns:
                 decide(tuple(samples), tuple(cpu_samples), cpu_clock_used, look, True, yard)
                 reason = StopReason.SAMPLE_CAP if n >= looks[-1] else StopReason.TIME_CAP
@@ -412,7 +422,7 @@ def run(
         reason,
         tuple(cpu_samples),
         cpu_clock_used,
-        speed.samples() if speed is not None else (),
+        speed.calls() if speed is not None else YardstickCalls(),
     )
 
 
@@ -430,19 +440,22 @@ class _Speed:
         # warm-up), which moves the yardstick of a short run by as much.
         _yardstick.time_block(self._work, self._cpu)
         self._calls: list[int] = []
+        self._sizes: list[int] = []
         self._last = 0
         self.block()
 
     def block(self) -> None:
-        self._calls += _yardstick.time_block(self._work, self._cpu)
+        block = _yardstick.time_block(self._work, self._cpu)
+        self._calls += block
+        self._sizes.append(len(block))
         self._last = time.perf_counter_ns()
 
     def maybe_block(self, now_ns: int) -> None:
         if now_ns - self._last >= _yardstick.EVERY_NS:
             self.block()
 
-    def samples(self) -> tuple[int, ...]:
-        return tuple(self._calls)
+    def calls(self) -> YardstickCalls:
+        return YardstickCalls(tuple(self._calls), tuple(self._sizes))
 
 
 def _group_size(warmup_calls: int, fastest_ns: int, min_sample_ns: int) -> int:

@@ -37,6 +37,10 @@ EVERY_NS = 250_000_000
 #: The quantile of a run's yardstick calls that stands for its pace (:func:`pace_ms`).
 PACE_QUANTILE = 0.10
 
+#: Blocks a run needs before its pace is trusted to scale stored times (:func:`pace_noise`):
+#: a run of the default 1 s of sampling times 5 or 6.
+MIN_BLOCKS = 4
+
 
 def make_yardstick() -> Callable[[], object]:
     """The yardstick: a fixed chain of two 64x64 float32 products (numpy imported here,
@@ -82,3 +86,35 @@ def pace_ms(calls_ns: Sequence[int]) -> float:
     ordered = sorted(calls_ns)
     rank = max(0, math.ceil(PACE_QUANTILE * len(ordered)) - 1)
     return ordered[rank] / 1e6
+
+
+def block_paces_ms(calls_ns: Sequence[int], block_sizes: Sequence[int]) -> list[float]:
+    """The pace (:func:`pace_ms`) of each block of a run, from its calls and the number
+    of calls in each block."""
+    if sum(block_sizes) != len(calls_ns):
+        raise ValueError(f"{sum(block_sizes)} calls in the blocks, {len(calls_ns)} timed")
+    paces, start = [], 0
+    for size in block_sizes:
+        if size:
+            paces.append(pace_ms(calls_ns[start : start + size]))
+        start += size
+    return paces
+
+
+def pace_noise(calls_ns: Sequence[int], block_sizes: Sequence[int]) -> float | None:
+    """How far the pace wandered within this run: the standard deviation of the log of
+    its blocks' paces; ``None`` with fewer than :data:`MIN_BLOCKS` blocks, too few to say.
+
+    A run's pace is one reading of a quantity that wanders on its own: on the 2-core EPYC
+    runner the blocks of one quiet process read 95-125 us a call in turn, and ten fresh
+    2 s processes 96-113 us (sd of log 0.061, the ORT-like model's own 0.030), so a move
+    between two runs is the machine's pace only when it is large against this wander
+    (docs/design.md, "Machine speed"). A run of one or two blocks shows no wander at all,
+    which is not evidence that there was none.
+    """
+    paces = block_paces_ms(calls_ns, block_sizes)
+    if len(paces) < MIN_BLOCKS:
+        return None
+    logs = [math.log(p) for p in paces]
+    mean = sum(logs) / len(logs)
+    return math.sqrt(sum((x - mean) ** 2 for x in logs) / (len(logs) - 1))

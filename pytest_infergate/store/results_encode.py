@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 #: time over the timed window); on latency measurements ``cpu_clock``,
 #: ``cpu_p50_ms`` and ``cpu_samples_ns`` (CPU time per call) and on checks ``deciding``
 #: (written only when false: a check reported beside the one that decided); on latency
-#: measurements ``yardstick_ms`` and ``yardstick_ns`` (the machine-speed yardstick's calls).
+#: measurements ``yardstick_ms``, ``yardstick_ns`` (the machine-speed yardstick's calls) and
+#: ``yardstick_blocks`` (calls in each of its blocks; optional, so files without it still read).
 RESULTS_SCHEMA_VERSION = 2
 
 
@@ -74,7 +75,11 @@ def _encode_latency(r: LatencyResult) -> dict[str, Any]:
             else {}
         ),
         **(
-            {"yardstick_ms": r.yardstick_ms, "yardstick_ns": list(r.yardstick_ns)}
+            {
+                "yardstick_ms": r.yardstick_ms,
+                "yardstick_ns": list(r.yardstick_ns),
+                **({"yardstick_blocks": list(r.yardstick_blocks)} if r.yardstick_blocks else {}),
+            }
             if r.yardstick_ns
             else {}
         ),

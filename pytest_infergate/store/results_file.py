@@ -112,6 +112,7 @@ def _latency(r: _Reader, raw: object, key: str, where: str) -> LatencyResult:
     cpu = _ints(r, obj, "cpu_samples_ns", where) if "cpu_samples_ns" in obj else ()
     clock = r.string(obj, "cpu_clock", where) if cpu else None
     speed = _ints(r, obj, "yardstick_ns", where) if "yardstick_ns" in obj else ()
+    blocks = _ints(r, obj, "yardstick_blocks", where) if "yardstick_blocks" in obj else ()
     try:
         return LatencyResult(
             key=key,
@@ -124,6 +125,7 @@ def _latency(r: _Reader, raw: object, key: str, where: str) -> LatencyResult:
             cpu_samples_ns=cpu,
             cpu_clock=clock,
             yardstick_ns=speed,
+            yardstick_blocks=blocks,
         )
     except ValueError as exc:
         if isinstance(exc, BaselineError):

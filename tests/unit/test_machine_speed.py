@@ -34,12 +34,36 @@ WALL = (3.0, 3.03, 2.97, 3.01, 2.99)
 YARD = (0.100, 0.101, 0.099, 0.100, 0.100)
 
 
-def _result(wall_ms: float, yardstick_ms: float | None, n: int = 150) -> LatencyResult:
+def _blocks(yardstick_ms: float, wander: float = 0.002, blocks: int = 6) -> list[list[int]]:
+    """``blocks`` blocks of 15 yardstick calls, each block's pace moved by a seeded
+    log-normal step of sd ``wander``, the fastest at ``yardstick_ms`` (so the run's pace,
+    a low quantile of its calls, is ``yardstick_ms``)."""
+    steps = np.random.default_rng(2).lognormal(0.0, wander, blocks)
+    return [[round(yardstick_ms * 1e6 * step / steps.min()) for _ in range(15)] for step in steps]
+
+
+def _result(
+    wall_ms: float,
+    yardstick_ms: float | None,
+    n: int = 150,
+    *,
+    wander: float = 0.002,
+    blocks: int = 6,
+) -> LatencyResult:
     noise = np.random.default_rng(0).lognormal(0.0, 0.01, n)
     wall = tuple(int(v) for v in wall_ms * 1e6 * noise)
-    speed = () if yardstick_ms is None else tuple(int(yardstick_ms * 1e6) for _ in range(90))
+    timed = [] if yardstick_ms is None else _blocks(yardstick_ms, wander, blocks)
     return LatencyResult(
-        "t", wall, 1, 1, 0, 0.0, cpu_samples_ns=wall, cpu_clock="thread", yardstick_ns=speed
+        "t",
+        wall,
+        1,
+        1,
+        0,
+        0.0,
+        cpu_samples_ns=wall,
+        cpu_clock="thread",
+        yardstick_ns=tuple(ns for block in timed for ns in block),
+        yardstick_blocks=tuple(len(block) for block in timed),
     )
 
 
@@ -124,10 +148,12 @@ def test_the_loop_times_the_yardstick_in_blocks_through_the_run() -> None:
 
     plain = run(work, plan=QUICK)
     timed = run(work, plan=QUICK, yardstick=True)
-    assert plain.yardstick_ns == ()
+    assert plain.yardstick.calls_ns == ()
     # A block after the warm-up and one at the end: each about 10 ms of ~0.1 ms calls.
-    assert len(timed.yardstick_ns) >= 10
-    assert all(ns > 0 for ns in timed.yardstick_ns)
+    assert len(timed.yardstick.calls_ns) >= 10
+    assert all(ns > 0 for ns in timed.yardstick.calls_ns)
+    assert len(timed.yardstick.block_sizes) >= 2
+    assert sum(timed.yardstick.block_sizes) == len(timed.yardstick.calls_ns)
 
 
 def test_the_yardstick_history_is_stored_and_restarts_without_one() -> None:
@@ -206,3 +232,38 @@ def test_a_burst_during_the_recorded_run_does_not_move_its_pace() -> None:
     )
     assert compare_latency(unchanged, entry, "ci", P50_ONLY).outcome is Outcome.PASS
     assert _verdict(_result(6.0, 0.1), entry.machines["ci"]) is Outcome.REGRESSED
+
+
+def test_a_run_too_short_to_show_its_wander_is_judged_unscaled() -> None:
+    """The CI case: two 0.3 s runs of an unchanged busy-wait model, one yardstick block or
+    two each, read paces x1.17 apart (recorded 0.1053 ms a call, gated 0.0897 ms). Scaling
+    by that read +16.5% INCONCLUSIVE for unchanged code; with too few blocks to show how
+    far the pace wanders within a run, the stored times stay as they were."""
+    short = _result(3.0, 0.0897, blocks=2)
+    assert short.yardstick_noise is None
+    recorded = _record(WALL, (0.1053,) * len(WALL))
+    assert at_this_speed(WALL, recorded, short) == (WALL, None)
+    assert _verdict(short, recorded) is Outcome.PASS
+    # The same move in a run of six steady blocks is the machine's pace.
+    steady = _result(3.0, 0.0897)
+    assert at_this_speed(WALL, recorded, steady)[1] == pytest.approx(0.0897 / 0.1053, rel=0.02)
+
+
+def test_a_move_within_the_runs_own_wander_is_not_the_machines_pace() -> None:
+    """Blocks wandering by sd 0.06 of log (as one quiet process's did on the 2-core EPYC
+    runner): a x1.2 move is within three of its deviations, x1.6 is not."""
+    wandering = _result(3.0, 0.120, wander=0.06, blocks=8)
+    noise = wandering.yardstick_noise
+    assert noise is not None
+    assert 0.03 < noise < 0.1
+    pace = wandering.yardstick_ms
+    assert pace is not None
+    within = _record(WALL, (pace / 1.2,) * len(WALL))
+    assert at_this_speed(WALL, within, wandering) == (WALL, None)
+    beyond = _record(WALL, (pace / 1.6,) * len(WALL))
+    assert at_this_speed(WALL, beyond, wandering)[1] == pytest.approx(1.6, rel=0.01)
+
+
+def test_yardstick_blocks_must_add_up_to_its_calls() -> None:
+    with pytest.raises(ValueError, match="yardstick blocks"):
+        LatencyResult("t", (1, 2), 1, 1, 0, 0.0, yardstick_ns=(5, 5, 5), yardstick_blocks=(2,))

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_infergate.config import Mode, Settings, parse_fraction
+from pytest_infergate.judge.against import lockstep_verdict
 from pytest_infergate.judge.latency import latency_settled, wants_adaptive_stop
 from pytest_infergate.judge.messages import failure_message
 from pytest_infergate.judge.ratio import (
@@ -22,7 +23,7 @@ from pytest_infergate.judge.ratio import (
 )
 from pytest_infergate.judge.thresholds import LATENCY_LOOKS
 from pytest_infergate.measure.cpu import CpuWindow, cpu_window
-from pytest_infergate.measure.lockstep import ArmTimer, Peer, lead
+from pytest_infergate.measure.lockstep import ArmTimer, LockstepSamples, Peer, lead
 from pytest_infergate.measure.provenance import measured_facts
 from pytest_infergate.measure.timing import (
     EventFactory,
@@ -493,13 +494,13 @@ class InferBench:
 
         __tracebackhide__ = True
         tolerance = dict(settings.latency_tolerance or {}).get("p50", 0.10)
-        gates = fixed_ratio_gates(tolerance, None)
         context = f"vs {revision.label} ({revision.spec})"
         last: list[Verdict] = []
 
-        def decide(cand: tuple[int, ...], ref: tuple[int, ...], look: int, final: bool) -> bool:
-            provisional = _comparison(key, cand, ref, batch_size, 0.0)
-            verdict = compare_ratio(provisional, gates, look=look, final=final, context=context)
+        def decide(samples: LockstepSamples, look: int, final: bool) -> bool:
+            verdict = lockstep_verdict(
+                key, samples, batch_size, tolerance, look=look, final=final, context=context
+            )
             last[:] = [verdict]
             return ratio_settled(verdict)
 
@@ -769,6 +770,8 @@ def _comparison(
                 warmup_calls=t.warmup_calls if t else 0,
                 measured_s=measured_s,
                 stop_reason=t.stop_reason if t else StopReason.PLAN,
+                cpu_samples_ns=t.cpu_samples_ns if t else (),
+                cpu_clock=t.cpu_clock if t and t.cpu_samples_ns else None,
             )
         )
     stop = timing.stop_reason if timing is not None else StopReason.PLAN

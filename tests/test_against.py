@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from pytest_infergate.against.revision import WORKTREE_PREFIX
-from pytest_infergate.measure.lockstep import ArmTimer, lead
+from pytest_infergate.measure.lockstep import ArmTimer, Turn, lead
 from pytest_infergate.measure.timing import SamplingPlan
 
 MODEL = textwrap.dedent(
@@ -203,13 +203,15 @@ class _Recorder:
     def __init__(self, log: list[str]) -> None:
         self.log = log
 
-    def warm(self, seconds: float, calls: int, core: int | None) -> None:
+    def warm(self, seconds: float, calls: int, core: int | None) -> str:
         self.log.append("peer-warm")
         self.core = core
+        return "thread"
 
-    def samples(self, count: int) -> list[int]:
+    def samples(self, count: int, clock: str) -> Turn:
         self.log.extend(["B"] * count)
-        return [1_000_000] * count
+        self.clock = clock
+        return Turn((1_000_000,) * count, (900_000,) * count, 1_000_000 * count, None)
 
     def stop(self) -> None:
         self.log.append("stop")
@@ -246,6 +248,10 @@ def test_lead_takes_turns_in_abba_order_with_equal_counts() -> None:
     # Each turn of the other process is as long as this process's turn after it.
     assert b_samples[: len(a_samples) - 1] == a_samples[1 : len(b_samples) + 1]
     assert len(timing.candidate.samples_ns) == len(timing.reference.samples_ns) >= 60
+    # Both arms' CPU time per call travels with the samples, read on one clock.
+    assert peer.clock == timing.candidate.cpu_clock == "thread"
+    assert timing.reference.cpu_samples_ns[0] == 900_000
+    assert len(timing.candidate.cpu_samples_ns) == len(timing.candidate.samples_ns)
 
 
 def test_against_baseline_measures_the_revision_the_baseline_was_recorded_at(

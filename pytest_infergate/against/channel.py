@@ -13,8 +13,9 @@ import json
 import socket
 from typing import Any
 
-#: Channel format history: 1 -- first version.
-CHANNEL_VERSION = 1
+#: Channel format history: 1 -- first version; 2 -- ``warmed`` names the CPU clock,
+#: ``samples`` carries each sample's CPU time, the turn's span and its run-queue wait.
+CHANNEL_VERSION = 2
 
 
 class ChannelError(Exception):

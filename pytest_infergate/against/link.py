@@ -8,8 +8,9 @@ not reach before it moves past the leader's test is missing at that revision: NE
 key the leader is not at is told to ``skip`` (its test then just calls the model once).
 
 Messages (:mod:`.channel`): companion -> leader ``hello``, ``ready {key, nodeid}``,
-``warmed``, ``samples {ns}``, ``error {message}``, ``test_end {nodeid}``, ``done``;
-leader -> companion ``warm {seconds, calls, core}``, ``samples {count}``, ``stop``, ``skip``.
+``warmed {clock}``, ``samples {ns, cpu_ns, span_ns, waited_ns}``, ``error {message}``,
+``test_end {nodeid}``, ``done``; leader -> companion ``warm {seconds, calls, core}``,
+``samples {count, clock}``, ``stop``, ``skip``.
 For an accuracy evaluation: companion ``ready``, leader ``result``, companion
 ``accuracy {result}`` (:func:`pytest_infergate.store.wire.encode_record`), leader ``stop``.
 """
@@ -27,11 +28,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from pytest_infergate.against.channel import CHANNEL_VERSION, Channel, ChannelError
 from pytest_infergate.against.revision import Revision
-from pytest_infergate.measure.lockstep import ArmTimer, on_one_core
+from pytest_infergate.measure.lockstep import ArmTimer, Turn, on_one_core
 from pytest_infergate.results import AccuracyResult
 from pytest_infergate.store.wire import WireError, decode_record, encode_record
 
@@ -293,24 +294,37 @@ class _Turns:
             raise ChannelError(f"expected {reply!r} from the companion, got {message['op']!r}")
         return message
 
-    def warm(self, seconds: float, calls: int, core: int | None) -> None:
-        self._ask("warm", "warmed", seconds=seconds, calls=calls, core=core)
+    def warm(self, seconds: float, calls: int, core: int | None) -> str:
+        clock = self._ask("warm", "warmed", seconds=seconds, calls=calls, core=core).get("clock")
+        if clock not in ("thread", "process"):
+            raise ChannelError("the companion named no CPU clock")
+        return str(clock)
 
-    def samples(self, count: int) -> list[int]:
-        ns = self._ask("samples", "samples", count=count).get("ns")
-        if (
-            not isinstance(ns, list)
-            or len(ns) != count
-            or not all(isinstance(v, int) and v >= 0 for v in ns)
-        ):
+    def samples(self, count: int, clock: str) -> Turn:
+        message = self._ask("samples", "samples", count=count, clock=clock)
+        wall, cpu = message.get("ns"), message.get("cpu_ns")
+        span, waited = message.get("span_ns"), message.get("waited_ns")
+        if not _counts(wall, count) or not _counts(cpu, count):
             raise ChannelError("the companion sent malformed samples")
-        return ns
+        if not isinstance(span, int) or span < 0:
+            raise ChannelError("the companion sent a malformed turn length")
+        if waited is not None and (not isinstance(waited, int) or waited < 0):
+            raise ChannelError("the companion sent a malformed run-queue wait")
+        return Turn(tuple(wall), tuple(cpu), span, waited)
 
     def stop(self) -> None:
         try:
             self._channel.send("stop")
         except ChannelError as exc:
             self._owner._break(str(exc))
+
+
+def _counts(values: object, count: int) -> TypeGuard[list[int]]:
+    return (
+        isinstance(values, list)
+        and len(values) == count
+        and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values)
+    )
 
 
 class PeerFailed(Exception):
@@ -356,11 +370,17 @@ class Follower:
                         if isinstance(core, int):
                             pinned.enter_context(on_one_core(core))
                         timer.warm(float(message["seconds"]), int(message["calls"]))
-                        self._channel.send("warmed")
+                        self._channel.send("warmed", clock=timer.clock)
                     elif op == "samples":
-                        batch = timer.samples(int(message["count"]))
-                        taken += batch
-                        self._channel.send("samples", ns=batch)
+                        turn = timer.samples(int(message["count"]), str(message["clock"]))
+                        taken += turn.wall_ns
+                        self._channel.send(
+                            "samples",
+                            ns=list(turn.wall_ns),
+                            cpu_ns=list(turn.cpu_ns),
+                            span_ns=turn.span_ns,
+                            waited_ns=turn.waited_ns,
+                        )
                     else:
                         raise ChannelError(f"unexpected {op!r} from the leader")
                 except ChannelError:

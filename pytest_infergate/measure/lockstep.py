@@ -31,11 +31,13 @@ import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
+from pytest_infergate.measure.cpu import run_queue_wait_ns
 from pytest_infergate.measure.timing import (
     MIN_PAIR_SAMPLE_NS,
-    PairDecide,
+    POOL_CPU_FACTOR,
     PairTiming,
     SamplingPlan,
     Timing,
@@ -48,14 +50,65 @@ from pytest_infergate.results import StopReason
 TURN_NS = 40_000_000
 
 
+@dataclass(frozen=True)
+class Turn:
+    """One turn of one arm: each sample's wall and CPU time per call (ns), the turn's
+    length (ns) and how long the process's threads waited in the run queue during it
+    (``None`` where the OS does not say)."""
+
+    wall_ns: tuple[int, ...]
+    cpu_ns: tuple[int, ...]
+    span_ns: int
+    waited_ns: int | None
+
+
+@dataclass(frozen=True)
+class LockstepSamples:
+    """Both arms' samples so far, as the verdict rule sees them at a look."""
+
+    candidate_ns: tuple[int, ...]
+    reference_ns: tuple[int, ...]
+    candidate_cpu_ns: tuple[int, ...]
+    reference_cpu_ns: tuple[int, ...]
+    #: The CPU clock both arms read (``"process"`` when either arm's call runs on a pool).
+    cpu_clock: Literal["thread", "process"]
+    #: Run-queue wait per wall second of each arm's sampling (``None``: not known).
+    candidate_waiting: float | None
+    reference_waiting: float | None
+
+    @property
+    def cpu_share(self) -> float:
+        """The smaller arm's CPU time per wall second over its samples (sums)."""
+        shares = [
+            sum(cpu) / max(1, sum(wall))
+            for wall, cpu in (
+                (self.candidate_ns, self.candidate_cpu_ns),
+                (self.reference_ns, self.reference_cpu_ns),
+            )
+        ]
+        return min(shares)
+
+    @property
+    def waiting(self) -> float | None:
+        """The larger arm's run-queue wait per wall second, ``None`` when either is unknown."""
+        if self.candidate_waiting is None or self.reference_waiting is None:
+            return None
+        return max(self.candidate_waiting, self.reference_waiting)
+
+
+#: ``decide(samples, look_index, final) -> stop`` for a lock-step measurement.
+LockstepDecide = Callable[[LockstepSamples, int, bool], bool]
+
+
 class Peer(Protocol):
     """The other process's side of a measurement, as the leader sees it."""
 
-    def warm(self, seconds: float, calls: int, core: int | None) -> None:
-        """Let the other process warm its call up on ``core`` (returns when it has)."""
+    def warm(self, seconds: float, calls: int, core: int | None) -> str:
+        """Let the other process warm its call up on ``core`` (returns when it has); the
+        CPU clock its call's work shows (``"thread"`` or ``"process"``)."""
 
-    def samples(self, count: int) -> list[int]:
-        """Have the other process time ``count`` samples; their ns per call."""
+    def samples(self, count: int, clock: str) -> Turn:
+        """Have the other process time ``count`` samples, CPU time on ``clock``."""
 
     def stop(self) -> None:
         """End the other process's measurement."""
@@ -83,7 +136,8 @@ def on_one_core(core: int | None = None) -> Iterator[int | None]:
 
 
 class ArmTimer:
-    """One process's arm: warm-up, then samples of a fixed group of calls."""
+    """One process's arm: warm-up, then samples of a fixed group of calls, each with its
+    wall time and CPU time per call."""
 
     def __init__(self, call: Callable[[], Any], sync: Callable[[], object] | None) -> None:
         self._call = call
@@ -91,6 +145,9 @@ class ArmTimer:
         self._warm = _WarmState()
         self.group = 1
         self.value: Any = None
+        #: The CPU clock the warm-up showed the call's work on: ``"process"`` when the
+        #: process used over :data:`POOL_CPU_FACTOR` times the calling thread's CPU time.
+        self.clock: Literal["thread", "process"] = "thread"
 
     @property
     def warmup_calls(self) -> int:
@@ -99,6 +156,7 @@ class ArmTimer:
     def warm(self, seconds: float, calls: int) -> None:
         """Call until ``calls`` calls and ``seconds`` are spent (or 4x ``seconds``)."""
         perf = time.perf_counter_ns
+        thread0, process0 = time.thread_time_ns(), time.process_time_ns()
         start = perf()
         budget, cap = int(seconds * 1e9), int(4 * max(seconds, 0.05) * 1e9)
         while True:
@@ -106,29 +164,43 @@ class ArmTimer:
             elapsed = perf() - start
             if (self._warm.calls >= calls and elapsed >= budget) or elapsed >= cap:
                 break
+        thread_ns = time.thread_time_ns() - thread0
+        process_ns = time.process_time_ns() - process0
+        pool = thread_ns > 0 and process_ns > POOL_CPU_FACTOR * thread_ns
+        self.clock = "process" if pool else "thread"
         self.value = self._warm.value
         self.group = _group_size(self._warm.calls, self._warm.fastest_ns, MIN_PAIR_SAMPLE_NS)
 
-    def samples(self, count: int) -> list[int]:
-        """``count`` samples (ns per call of each group), gc off while timing."""
+    def samples(self, count: int, clock: str | None = None) -> Turn:
+        """``count`` samples (ns per call of each group, wall and CPU on ``clock``,
+        default :attr:`clock`), gc off while timing."""
         perf, sync, call, group = time.perf_counter_ns, self._sync, self._call, self.group
-        out = []
+        cpu = time.process_time_ns if (clock or self.clock) == "process" else time.thread_time_ns
+        wall: list[int] = []
+        used: list[int] = []
         gc_was_enabled = gc.isenabled()
         gc.disable()
+        waited0 = run_queue_wait_ns()
+        start = perf()
         try:
             for _ in range(count):
                 if sync is not None:
                     sync()
-                t0 = perf()
+                t0, c0 = perf(), cpu()
                 for _ in range(group):
                     self.value = call()
                 if sync is not None:
                     sync()
-                out.append((perf() - t0) // group)
+                c1, t1 = cpu(), perf()
+                wall.append((t1 - t0) // group)
+                used.append((c1 - c0) // group)
         finally:
             if gc_was_enabled:
                 gc.enable()
-        return out
+        span = perf() - start
+        waited1 = run_queue_wait_ns()
+        waited = waited1 - waited0 if waited0 is not None and waited1 is not None else None
+        return Turn(tuple(wall), tuple(used), span, waited)
 
     def turn_size(self) -> int:
         """Samples in one turn of :data:`TURN_NS`."""
@@ -142,7 +214,7 @@ def lead(
     *,
     plan: SamplingPlan,
     looks: Sequence[int],
-    decide: PairDecide,
+    decide: LockstepDecide,
 ) -> PairTiming:
     """Time ``own`` (the candidate) against ``peer`` (the reference) in turns until
     ``decide`` stops, at a look, the last look or ``plan.max_time_s``.
@@ -151,54 +223,113 @@ def lead(
     a quarter of the time cap) and ``plan.warmup_calls``. Turn sizes come from this
     process's calls (random lengths, 0.5-1.5 x :data:`TURN_NS`); the peer takes as many
     samples as this process per turn, so the arms stay equal in count whatever their
-    speeds."""
+    speeds. Both arms read CPU time on one clock: the process's when either arm's call
+    runs on a pool."""
     if not looks:
         raise ValueError("lead needs at least one look")
     warm_s = min(plan.warmup_s, plan.max_time_s / 4)
     with on_one_core() as core:
-        peer.warm(warm_s, plan.warmup_calls, core)
+        peer_clock = peer.warm(warm_s, plan.warmup_calls, core)
         own.warm(warm_s, plan.warmup_calls)
-        return _turns(own, peer, plan, looks, decide)
+        clock: Literal["thread", "process"] = (
+            "process" if "process" in (peer_clock, own.clock) else "thread"
+        )
+        return _Arms(own, peer, clock).run(plan, looks, decide)
 
 
-def _turns(
-    own: ArmTimer, peer: Peer, plan: SamplingPlan, looks: Sequence[int], decide: PairDecide
-) -> PairTiming:
-    half = max(1, own.turn_size() // 2)
-    cand: list[int] = own.samples(half)
-    ref: list[int] = []
-    perf = time.perf_counter_ns
-    max_ns = int(plan.max_time_s * 1e9)
-    start = perf()
-    look = 0
-    reason = StopReason.SAMPLE_CAP
-    jitter = random.Random()
-    while True:
-        # A turn of a random length around TURN_NS, the same for both arms: a neighbour
-        # with a period near a fixed turn's would fall on one arm's turns more than the
-        # other's for seconds on end.
-        turn = max(1, round(own.turn_size() * jitter.uniform(0.5, 1.5)))
-        ref += peer.samples(turn)
-        cand += own.samples(turn)
-        n = min(len(cand), len(ref))
-        timed_out = perf() - start >= max_ns
-        if timed_out or n >= looks[-1]:
-            decide(tuple(cand[:n]), tuple(ref[:n]), look, True)
-            reason = StopReason.SAMPLE_CAP if n >= looks[-1] else StopReason.TIME_CAP
-            break
-        reached = [i for i in range(look, len(looks) - 1) if n >= looks[i]]
-        if reached:
-            # Looks a turn went past are skipped, not spent on the same samples.
-            look = reached[-1]
-            if decide(tuple(cand[:n]), tuple(ref[:n]), look, False):
-                reason = StopReason.DECIDED
+class _Arms:
+    """Both arms' samples and run-queue waits of one lock-step measurement."""
+
+    def __init__(self, own: ArmTimer, peer: Peer, clock: Literal["thread", "process"]) -> None:
+        self.own, self.peer, self.clock = own, peer, clock
+        self.cand: list[int] = []
+        self.ref: list[int] = []
+        self.cand_cpu: list[int] = []
+        self.ref_cpu: list[int] = []
+        self.waited: dict[str, int | None] = {"cand": 0, "ref": 0}
+        self.span = {"cand": 0, "ref": 0}
+
+    def _add(self, arm: str, turn: Turn) -> None:
+        wall, cpu = (self.cand, self.cand_cpu) if arm == "cand" else (self.ref, self.ref_cpu)
+        wall += turn.wall_ns
+        cpu += turn.cpu_ns
+        self.span[arm] += turn.span_ns
+        before = self.waited[arm]
+        self.waited[arm] = (
+            None if before is None or turn.waited_ns is None else before + turn.waited_ns
+        )
+
+    def so_far(self) -> LockstepSamples:
+        n = min(len(self.cand), len(self.ref))
+
+        def waiting(arm: str) -> float | None:
+            waited = self.waited[arm]
+            return None if waited is None else waited / max(1, self.span[arm])
+
+        return LockstepSamples(
+            tuple(self.cand[:n]),
+            tuple(self.ref[:n]),
+            tuple(self.cand_cpu[:n]),
+            tuple(self.ref_cpu[:n]),
+            self.clock,
+            waiting("cand"),
+            waiting("ref"),
+        )
+
+    def run(self, plan: SamplingPlan, looks: Sequence[int], decide: LockstepDecide) -> PairTiming:
+        own, peer = self.own, self.peer
+        half = max(1, own.turn_size() // 2)
+        self._add("cand", own.samples(half, self.clock))
+        perf = time.perf_counter_ns
+        max_ns = int(plan.max_time_s * 1e9)
+        start = perf()
+        look = 0
+        reason = StopReason.SAMPLE_CAP
+        jitter = random.Random()
+        while True:
+            # A turn of a random length around TURN_NS, the same for both arms: a neighbour
+            # with a period near a fixed turn's would fall on one arm's turns more than the
+            # other's for seconds on end.
+            turn = max(1, round(own.turn_size() * jitter.uniform(0.5, 1.5)))
+            self._add("ref", peer.samples(turn, self.clock))
+            self._add("cand", own.samples(turn, self.clock))
+            n = min(len(self.cand), len(self.ref))
+            timed_out = perf() - start >= max_ns
+            if timed_out or n >= looks[-1]:
+                decide(self.so_far(), look, True)
+                reason = StopReason.SAMPLE_CAP if n >= looks[-1] else StopReason.TIME_CAP
                 break
-            look += 1
-    measured_s = (perf() - start) / 1e9
-    n = min(len(cand), len(ref))
-    return PairTiming(
-        Timing(tuple(cand[:n]), own.group, own.warmup_calls, measured_s, own.value, reason),
-        Timing(tuple(ref[:n]), 1, 0, measured_s, None, reason),
-        measured_s,
-        reason,
-    )
+            reached = [i for i in range(look, len(looks) - 1) if n >= looks[i]]
+            if reached:
+                # Looks a turn went past are skipped, not spent on the same samples.
+                look = reached[-1]
+                if decide(self.so_far(), look, False):
+                    reason = StopReason.DECIDED
+                    break
+                look += 1
+        measured_s = (perf() - start) / 1e9
+        final = self.so_far()
+        return PairTiming(
+            Timing(
+                final.candidate_ns,
+                own.group,
+                own.warmup_calls,
+                measured_s,
+                own.value,
+                reason,
+                final.candidate_cpu_ns,
+                self.clock,
+            ),
+            Timing(
+                final.reference_ns,
+                1,
+                0,
+                measured_s,
+                None,
+                reason,
+                final.reference_cpu_ns,
+                self.clock,
+            ),
+            measured_s,
+            reason,
+        )

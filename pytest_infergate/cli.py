@@ -150,12 +150,66 @@ def _run_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_inputs(paths: Sequence[Path]) -> tuple[list[Path], bool]:
+    """The results files named, a folder standing for its ``*.json`` results files (a
+    baseline or other JSON beside them is passed over); and whether a trials page is
+    wanted (two or more files, or a folder)."""
+    files: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            files.append(path)
+            continue
+        found = [f for f in sorted(path.glob("*.json")) if _is_results(read_json(f))]
+        if not found:
+            raise BaselineError(f"{path}: no results file (--infer-json) in this folder")
+        files.extend(found)
+    return files, len(files) > 1 or any(path.is_dir() for path in paths)
+
+
+def _is_results(document: object) -> bool:
+    return isinstance(document, dict) and "measurements" in document and "entries" not in document
+
+
+def run_labels(files: Sequence[Path], given: Sequence[str] | None) -> list[str]:
+    """``--label`` values, else each file's stem; a stem two files share gets its folder's
+    name in front (``a/results``), and a number after it where that is shared too."""
+    if given:
+        if len(given) != len(files):
+            raise BaselineError(
+                f"{len(given)} --label value(s) for {len(files)} results files; "
+                "give one per file, in order"
+            )
+        return list(given)
+    stems = [f.stem for f in files]
+    labels = [f"{f.parent.name}/{f.stem}" if stems.count(f.stem) > 1 else f.stem for f in files]
+    seen: dict[str, int] = {}
+    unique = []
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+        unique.append(label if seen[label] == 1 else f"{label} #{seen[label]}")
+    return unique
+
+
 def _run_report(args: argparse.Namespace) -> int:
 
-    results = _load_results(args.results)
+    files, trials = _report_inputs(args.results)
     baseline = _load_baseline(args.baseline) if args.baseline else None
+    if trials and args.markdown is not None:
+        raise BaselineError("--markdown summarises one results file, not a trials page")
+    if not trials and args.label:
+        raise BaselineError("--label names the runs of a trials page (two or more files)")
     try:
-        text = render_html(results, baseline)
+        if trials:
+            from pytest_infergate.report.trials import Run, render_trials
+
+            labels = run_labels(files, args.label)
+            runs = [
+                Run(label, str(f), _load_results(f)) for label, f in zip(labels, files, strict=True)
+            ]
+            text = render_trials(runs, baseline)
+        else:
+            results = _load_results(files[0])
+            text = render_html(results, baseline)
     except ImportError as exc:
         raise BaselineError(
             f"the HTML report needs matplotlib ({exc}); install pytest-infergate[report]"
@@ -163,7 +217,8 @@ def _run_report(args: argparse.Namespace) -> int:
     write_atomic(args.output, text)
     if args.markdown is not None:
         write_atomic(args.markdown, render_markdown(results))
-    print(f"infergate: report written to {args.output}")
+    what = f"trials page of {len(files)} runs" if trials else "report"
+    print(f"infergate: {what} written to {args.output}")
     return 0
 
 
@@ -286,14 +341,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser(
         "report",
-        help="Render a results file as a self-contained HTML report",
-        description="Render RESULTS (--infer-json) as one HTML file with charts "
-        "(needs matplotlib: pip install pytest-infergate[report]).",
+        help="Render results files as a self-contained HTML report, or several side by side",
+        description="One RESULTS file (--infer-json): its report, with charts. Two or "
+        "more, or a FOLDER of them: the trials page, the runs side by side (figures per "
+        "measurement, latency vs accuracy with the Pareto front across runs, the batch "
+        "sweeps overlaid, the baseline's history, what differs between the runs). One "
+        "HTML file either way (needs matplotlib: pip install pytest-infergate[report]).",
     )
-    report.add_argument("results", type=Path, metavar="RESULTS")
+    report.add_argument("results", type=Path, nargs="+", metavar="RESULTS|FOLDER")
     report.add_argument("-o", "--output", type=Path, required=True, metavar="HTML")
     report.add_argument(
-        "--baseline", type=Path, metavar="BASELINE", help="Show its machines beside the run's"
+        "--baseline",
+        type=Path,
+        metavar="BASELINE",
+        help="One run: its machines beside the run's; trials: each entry's history",
+    )
+    report.add_argument(
+        "--label",
+        action="append",
+        metavar="NAME",
+        help="A run's name on the trials page, once per file in order. Default: file stems",
     )
     report.add_argument(
         "--markdown", type=Path, metavar="PATH", help="Also write the Markdown summary"

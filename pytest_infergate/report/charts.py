@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import io
+import math
 import re
 import textwrap
 from collections.abc import Mapping, Sequence
@@ -59,13 +60,14 @@ class Chart:
     detail: str = ""
 
 
-def _figure(height: float = 3.4) -> Figure:
+def new_figure(height: float = 3.4, width: float = 6.0) -> Figure:
+    """A constrained-layout figure off pyplot: no global state, no GUI backend."""
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(6.0, height), layout="constrained")
+    return Figure(figsize=(width, height), layout="constrained")
 
 
-def _svg(figure: Figure) -> str:
+def to_svg(figure: Figure) -> str:
     import matplotlib
 
     buffer = io.StringIO()
@@ -75,13 +77,29 @@ def _svg(figure: Figure) -> str:
     return text[text.index("<svg") :]
 
 
+def log_ticks(low: float, high: float) -> list[float]:
+    """Labelled ticks for a log axis over [low, high]: the 1-2-5 values of each decade (only
+    the powers of ten over many decades), or, where fewer than three of them fall inside
+    (a latency range shorter than a decade), evenly spaced round values, so that a short
+    range still reads with three or more labels."""
+    decades = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+    for multiples in ((1.0,), (1.0, 2.0, 5.0)):
+        series = [m * 10.0**d for d in decades for m in multiples if low <= m * 10.0**d <= high]
+        if 3 <= len(series) <= 9:
+            return series
+    from matplotlib.ticker import MaxNLocator
+
+    values = MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]).tick_values(low, high)
+    return [float(f"{v:.6g}") for v in values if low <= v <= high]
+
+
 def _latency_chart(
     label: str,
     arms: Sequence[tuple[str, LatencyResult]],
     base: float | None,
     sketch: Sequence[float] = (),
 ) -> str:
-    figure = _figure()
+    figure = new_figure()
     axes = figure.add_subplot()
     if len(sketch) >= 2:
         levels = [i / (len(sketch) - 1) for i in range(len(sketch))]
@@ -97,16 +115,19 @@ def _latency_chart(
             axes.annotate(name, (value, 0.02), rotation=90, fontsize=7, color=colour, ha="right")
     if base is not None:
         axes.axvline(base, color="black", linestyle="--", linewidth=1.2, label="baseline p50")
-    from matplotlib.ticker import FormatStrFormatter, NullFormatter
+    from matplotlib.ticker import NullFormatter
 
     axes.set_xscale("log")
-    axes.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+    low, high = axes.get_xlim()
+    ticks = log_ticks(low, high)
+    axes.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    axes.set_xlim(low, high)
     axes.xaxis.set_minor_formatter(NullFormatter())
     axes.set_xlabel("latency per call (ms, log scale)")
     axes.set_ylabel("share of samples ≤ x")
     axes.set_title(label, fontsize=9)
     axes.legend(fontsize=7, loc="lower right")
-    return _svg(figure)
+    return to_svg(figure)
 
 
 def _baseline_p50(m: Measurement) -> float | None:
@@ -157,7 +178,7 @@ def slowdown_spans(samples: Sequence[GpuSample]) -> list[tuple[float, float]]:
 
 def _gpu_chart(gpu: GpuTelemetry) -> str:
     times = [s.t_s for s in gpu.samples]
-    figure = _figure()
+    figure = new_figure()
     axes = figure.add_subplot()
     (utilisation,) = axes.plot(
         times, [s.utilization_pct for s in gpu.samples], color="tab:blue", label="utilisation"
@@ -185,7 +206,7 @@ def _gpu_chart(gpu: GpuTelemetry) -> str:
         title += f" (shared: {gpu.other_processes} other process(es) computing)"
     axes.set_title(title, fontsize=9)
     axes.legend(handles=handles, fontsize=7, loc="lower right")
-    return _svg(figure)
+    return to_svg(figure)
 
 
 def gpu_charts(measurements: Sequence[Measurement]) -> list[Chart]:
@@ -207,7 +228,7 @@ def _trace_chart(key: str, heading: str, trace: Trace) -> str:
     breakdown = trace_breakdown(trace)
     named = min(len(trace.by_type), TRACE_TYPES_SHOWN)
     colours = ["tab:blue"] * named + ["silver"] * (len(breakdown) - named - 1) + ["dimgrey"]
-    figure = _figure(height=1.4 + 0.26 * len(breakdown))
+    figure = new_figure(height=1.4 + 0.26 * len(breakdown))
     axes = figure.add_subplot()
     positions = range(len(breakdown))
     values = [ms for _, ms, _ in breakdown]
@@ -226,7 +247,7 @@ def _trace_chart(key: str, heading: str, trace: Trace) -> str:
     axes.set_xlim(0, max(values, default=1.0) * 1.35 or 1.0)
     axes.set_xlabel("ms per profiled call (bars add up to the call)", fontsize=8)
     axes.set_title(f"{key}\n{textwrap.fill(heading, 52)}", fontsize=8)
-    return _svg(figure)
+    return to_svg(figure)
 
 
 def _slowest_nodes(trace: Trace) -> str:
@@ -277,26 +298,42 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
 
 
 def variant_points(measurements: Sequence[Measurement]) -> dict[str, tuple[float, float]]:
-    """Per variant stem with both kinds: (p50 ms of its first latency measurement,
-    value of its first accuracy measurement)."""
+    """Per variant stem with both kinds: (p50 ms of its first latency measurement, value of
+    its first accuracy measurement). An accuracy stem pairs with the longest latency stem
+    it equals or extends by ``-`` words: ``onnx-int8-test`` (the int8 variant on the test
+    split) pairs with ``onnx-int8``, not with ``onnx``."""
     latency: dict[str, float] = {}
-    accuracy: dict[str, float] = {}
+    scored: list[tuple[str, float]] = []
     for m in measurements:
         stem = variant(m.result.key)
         if isinstance(m.result, LatencyResult):
             latency.setdefault(stem, m.result.p50_ms)
         elif isinstance(m.result, AccuracyResult):
-            accuracy.setdefault(stem, m.result.value)
+            scored.append((stem, m.result.value))
+    accuracy: dict[str, float] = {}
+    for stem, value in scored:
+        owners = [s for s in latency if stem == s or stem.startswith(f"{s}-")]
+        if owners:
+            accuracy.setdefault(max(owners, key=len), value)
     return {s: (latency[s], accuracy[s]) for s in latency if s in accuracy}
 
 
 def tradeoff_chart(points: Mapping[str, tuple[float, float]]) -> str:
+    """Variants on the Pareto front in red, joined as a staircase; the others in blue.
+    A legend entry only for what is drawn: no "variant" marker when all are on the front."""
     names = sorted(points, key=lambda s: points[s][0])
     xy = [points[s] for s in names]
     front = sorted(pareto_front(xy), key=lambda i: xy[i][0])
-    figure = _figure()
+    dominated = [i for i in range(len(xy)) if i not in front]
+    figure = new_figure()
     axes = figure.add_subplot()
-    axes.scatter([x for x, _ in xy], [y for _, y in xy], color="tab:blue", label="variant")
+    if dominated:
+        axes.scatter(
+            [xy[i][0] for i in dominated],
+            [xy[i][1] for i in dominated],
+            color="tab:blue",
+            label="dominated variant",
+        )
     axes.plot(
         [xy[i][0] for i in front],
         [xy[i][1] for i in front],
@@ -310,7 +347,7 @@ def tradeoff_chart(points: Mapping[str, tuple[float, float]]) -> str:
     axes.set_xlabel("p50 latency (ms)")
     axes.set_ylabel("accuracy")
     axes.legend(fontsize=7)
-    return _svg(figure)
+    return to_svg(figure)
 
 
 def batch_sweeps(measurements: Sequence[Measurement]) -> dict[str, list[tuple[int, LatencyResult]]]:
@@ -329,7 +366,7 @@ def batch_sweeps(measurements: Sequence[Measurement]) -> dict[str, list[tuple[in
 
 
 def sweep_chart(group: str, points: Sequence[tuple[int, LatencyResult]]) -> str:
-    figure = _figure()
+    figure = new_figure()
     axes = figure.add_subplot()
     sizes = [n for n, _ in points]
     axes.plot(sizes, [r.throughput_per_s for _, r in points], "o-", color="tab:blue")
@@ -341,4 +378,4 @@ def sweep_chart(group: str, points: Sequence[tuple[int, LatencyResult]]) -> str:
     p95.plot(sizes, [r.p95_ms for _, r in points], "s--", color="tab:orange")
     p95.set_ylabel("p95 latency (ms)", color="tab:orange")
     axes.set_title(group, fontsize=9)
-    return _svg(figure)
+    return to_svg(figure)

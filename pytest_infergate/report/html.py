@@ -39,6 +39,7 @@ The charts are drawn in :mod:`pytest_infergate.report.charts`.
 from __future__ import annotations
 
 import html
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
@@ -72,9 +73,43 @@ if TYPE_CHECKING:
     from pytest_infergate.measure.provenance import RuntimeFacts
 
 
+#: Background and text colour of a verdict cell or badge: red for what fails the gate,
+#: amber for what could not be decided, blue better, green as before, grey not judged.
+VERDICT_COLOURS: dict[Outcome, tuple[str, str]] = {
+    Outcome.NOT_APPLIED: ("#8e24aa", "#fff"),
+    Outcome.REGRESSED: ("#c62828", "#fff"),
+    Outcome.INCONCLUSIVE: ("#f9a825", "#222"),
+    Outcome.IMPROVED: ("#1565c0", "#fff"),
+    Outcome.PASS: ("#2e7d32", "#fff"),
+    Outcome.NEW: ("#616161", "#fff"),
+    Outcome.NO_BASELINE_FOR_MACHINE: ("#616161", "#fff"),
+    Outcome.UPDATED: ("#616161", "#fff"),
+    Outcome.RECORDED: ("#616161", "#fff"),
+    Outcome.SKIPPED: ("#bdbdbd", "#222"),
+}
+
+
+def verdict_tally(measurements: Sequence[Measurement]) -> list[tuple[Outcome, int]]:
+    """Measurements per verdict, worst first: what a reader should look at first."""
+    counts = Counter(m.verdict.outcome for m in measurements)
+    return sorted(counts.items(), key=lambda item: (-SEVERITY[item[0]], item[0].value))
+
+
+def verdict_badges(measurements: Sequence[Measurement]) -> str:
+    """The tally as coloured badges (``<span class="badge REGRESSED">2 REGRESSED</span>``)."""
+    return (
+        "".join(
+            f'<span class="badge {o.value}">{n} {o.value}</span>'
+            for o, n in verdict_tally(measurements)
+        )
+        or "no measurements"
+    )
+
+
 SECTIONS = ("verdicts", "runtime", "latency", "gpu", "trace", "tradeoff", "sweep", "machines")
 
-_STYLE = """
+STYLE = (
+    """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:1em 0}
 th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left;font-size:.9em}
@@ -86,6 +121,12 @@ pre{font-size:.85em;background:#f6f6f6;padding:.5em}
 figure{display:inline-block;margin:.5em;vertical-align:top}
 figcaption{font-size:.85em;color:#555;max-width:40em}
 """
+    + "".join(
+        f"td.verdict.{o.value},.badge.{o.value}{{background:{bg};color:{fg};font-weight:600}}"
+        for o, (bg, fg) in VERDICT_COLOURS.items()
+    )
+    + ".badge{display:inline-block;padding:.1em .5em;margin-right:.4em;border-radius:.3em}"
+)
 
 _SCRIPT = """
 document.getElementById('verdict-filter').addEventListener('change', function (e) {
@@ -104,13 +145,16 @@ def _verdict_section(measurements: Sequence[Measurement]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in HEADER)
     body = "".join(
         f'<tr class="{row.outcome.value}" data-verdict="{row.outcome.value}">'
-        + "".join(f"<td>{html.escape(c)}</td>" for c in row.cells)
+        + "".join(f"<td>{html.escape(c)}</td>" for c in row.cells[:-1])
+        + f'<td class="verdict {row.outcome.value}">{html.escape(row.cells[-1])}</td>'
         + "</tr>"
         for row in table
     )
+    worst_first = sorted(measurements, key=lambda m: -SEVERITY[m.verdict.outcome])
     reasons = "".join(
-        f"<li><code>{html.escape(m.result.key)}</code>: {html.escape(m.verdict.reason)}</li>"
-        for m in measurements
+        f'<li><span class="badge {m.verdict.outcome.value}">{m.verdict.outcome.value}</span>'
+        f"<code>{html.escape(m.result.key)}</code>: {html.escape(m.verdict.reason)}</li>"
+        for m in worst_first
         if m.verdict.reason
     )
     return (
@@ -226,7 +270,8 @@ def _runtime_section(measurements: Sequence[Measurement]) -> str:
     )
 
 
-def _flatten(fingerprint: Fingerprint) -> dict[str, str]:
+def flatten_fingerprint(fingerprint: Fingerprint) -> dict[str, str]:
+    """The fingerprint as dotted field names (``libraries.torch``) to text, for tables."""
     flat: dict[str, str] = {}
     for name, value in encode_fingerprint(fingerprint).items():
         if isinstance(value, dict):
@@ -237,8 +282,8 @@ def _flatten(fingerprint: Fingerprint) -> dict[str, str]:
 
 
 def _machines_section(current: tuple[str, Fingerprint], others: Mapping[str, Fingerprint]) -> str:
-    columns = [(f"this run ({current[0]})", _flatten(current[1]))]
-    columns += [(f"baseline ({p})", _flatten(f)) for p, f in sorted(others.items())]
+    columns = [(f"this run ({current[0]})", flatten_fingerprint(current[1]))]
+    columns += [(f"baseline ({p})", flatten_fingerprint(f)) for p, f in sorted(others.items())]
     fields = sorted({k for _, flat in columns for k in flat})
     head = "<th>field</th>" + "".join(f"<th>{html.escape(name)}</th>" for name, _ in columns)
     body = ""
@@ -324,8 +369,9 @@ def _render_html(results: ResultsFile, baseline: Baseline | None) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>infergate report: {html.escape(results.machine)}</title>"
-        f"<style>{_STYLE}</style></head><body>"
-        f"<h1>infergate report</h1><p>{len(measurements)} measurements on machine "
+        f"<style>{STYLE}</style></head><body>"
+        f'<h1>infergate report</h1><p id="verdict-summary">{verdict_badges(measurements)}</p>'
+        f"<p>{len(measurements)} measurements on machine "
         f"<code>{html.escape(results.machine)}</code>.</p>"
         + "".join(parts)
         + f"<script>{_SCRIPT}</script></body></html>\n"

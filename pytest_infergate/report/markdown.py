@@ -9,6 +9,8 @@ comparison.
 
 from __future__ import annotations
 
+import html
+import re
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
@@ -27,7 +29,19 @@ _WORRYING = (Outcome.REGRESSED, Outcome.INCONCLUSIVE)
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text safe in a table cell or list item: HTML shown as written, not rendered (a test
+    id ``test[<b>]`` or a machine named ``a|b`` must not become markup or a column)."""
+    escaped = html.escape(text, quote=False).replace("|", "\\|")
+    return escaped.replace("\r", " ").replace("\n", " ")
+
+
+def _code(text: str) -> str:
+    """``text`` as a code span: HTML inside one is shown as written; the fence is one
+    backtick longer than the longest run of them in ``text``, so none ends it early."""
+    text = text.replace("\r", " ").replace("\n", " ")
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def markdown_summary(document: Mapping[str, Any], *, top: int = 5) -> str:
@@ -45,8 +59,8 @@ def render_markdown(results: ResultsFile, *, top: int = 5) -> str:
     lines = [
         f"## infergate: {tally or 'no measurements'}",
         "",
-        f"Machine `{results.machine}`: {results.fingerprint.cpu}, "
-        f"{results.fingerprint.cores} cores, Python {results.fingerprint.python}.",
+        f"Machine {_code(results.machine)}: {_cell(results.fingerprint.cpu)}, "
+        f"{results.fingerprint.cores} cores, Python {_cell(results.fingerprint.python)}.",
         "",
     ]
     table = rows(results.measurements)
@@ -73,7 +87,7 @@ def render_markdown(results: ResultsFile, *, top: int = 5) -> str:
         lines.append("")
         for m in worrying[:top]:
             reason = m.verdict.reason or "see the table"
-            lines.append(f"- **{m.verdict.outcome.value}** `{m.result.key}`: {_cell(reason)}")
+            lines.append(f"- **{m.verdict.outcome.value}** {_code(m.result.key)}: {_cell(reason)}")
         if len(worrying) > top:
             lines.append(f"- … and {len(worrying) - top} more")
         lines.append("")
@@ -85,12 +99,12 @@ def _what_ran(results: ResultsFile) -> list[str]:
     """NOT-APPLIED reasons, model changes and A/B operator differences; nothing when all
     ran as expected."""
     notes = [
-        f"- **{Outcome.NOT_APPLIED.value}** `{m.result.key}`: {_cell(m.verdict.reason)}"
+        f"- **{Outcome.NOT_APPLIED.value}** {_code(m.result.key)}: {_cell(m.verdict.reason)}"
         for m in results.measurements
         if m.verdict.outcome is Outcome.NOT_APPLIED
     ]
     notes += [
-        f"- `{m.result.key}`: {_cell(m.verdict.model_change)}"
+        f"- {_code(m.result.key)}: {_cell(m.verdict.model_change)}"
         for m in results.measurements
         if m.verdict.model_change
     ]

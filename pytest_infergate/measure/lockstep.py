@@ -37,12 +37,12 @@ from typing import Any, Literal, Protocol
 from pytest_infergate.measure.cpu import run_queue_wait_ns
 from pytest_infergate.measure.timing import (
     MIN_PAIR_SAMPLE_NS,
-    POOL_CPU_FACTOR,
     PairTiming,
     SamplingPlan,
     Timing,
     _group_size,
     _WarmState,
+    work_clock,
 )
 from pytest_infergate.results import StopReason
 
@@ -145,8 +145,8 @@ class ArmTimer:
         self._warm = _WarmState()
         self.group = 1
         self.value: Any = None
-        #: The CPU clock the warm-up showed the call's work on: ``"process"`` when the
-        #: process used over :data:`POOL_CPU_FACTOR` times the calling thread's CPU time.
+        #: The CPU clock the warm-up showed the call's work on: see
+        #: :func:`~pytest_infergate.measure.timing.work_clock`.
         self.clock: Literal["thread", "process"] = "thread"
 
     @property
@@ -164,10 +164,7 @@ class ArmTimer:
             elapsed = perf() - start
             if (self._warm.calls >= calls and elapsed >= budget) or elapsed >= cap:
                 break
-        thread_ns = time.thread_time_ns() - thread0
-        process_ns = time.process_time_ns() - process0
-        pool = thread_ns > 0 and process_ns > POOL_CPU_FACTOR * thread_ns
-        self.clock = "process" if pool else "thread"
+        self.clock = work_clock(thread0, process0)
         self.value = self._warm.value
         self.group = _group_size(self._warm.calls, self._warm.fastest_ns, MIN_PAIR_SAMPLE_NS)
 

@@ -38,7 +38,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pytest_infergate.measure import yardstick as _yardstick
 from pytest_infergate.results import StopReason
@@ -250,10 +250,17 @@ def _warm_up(
         calls += 1
         if calls >= plan.warmup_calls and perf() - start >= budget_ns:
             break
-    thread_ns = time.thread_time_ns() - thread0
-    process_ns = time.process_time_ns() - process0
+    return calls, fastest, value, work_clock(thread0, process0)
+
+
+def work_clock(thread0_ns: int, process0_ns: int) -> Literal["thread", "process"]:
+    """The CPU clock a call's work since the readings ``thread0_ns``/``process0_ns`` shows:
+    ``"process"`` when the process used more than :data:`POOL_CPU_FACTOR` times the
+    calling thread's CPU time (a pool did the work), else ``"thread"``."""
+    thread_ns = time.thread_time_ns() - thread0_ns
+    process_ns = time.process_time_ns() - process0_ns
     pool = thread_ns > 0 and process_ns > POOL_CPU_FACTOR * thread_ns
-    return calls, fastest, value, "process" if pool else "thread"
+    return "process" if pool else "thread"
 
 
 class LazyCallError(TypeError):

@@ -11,13 +11,17 @@ A fenced block that claims to run is marked with an HTML comment on the line bef
   reasons and column alignment are not compared (timings differ from run to run); the
   words, the verdicts and the table's structure are;
 * ``<!-- given: NAME mlp.onnx -->``: the project gets the test suite's float MLP graph
-  (``x`` takes ``(batch, 64)``) under that name.
+  (``x`` takes ``(batch, 64)``) under that name;
+* ``<!-- edit: NAME PATH OLD NEW -->``: replace OLD by NEW in PATH, the change the prose around
+  it describes (OLD and NEW without spaces).
 
 A line ``...`` in an output block stands for lines left out.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
 import re
 import shlex
@@ -30,12 +34,18 @@ import pytest
 
 import pytest_infergate
 
+# The examples run in pytester's in-process sessions, which drop the modules a run imported;
+# a C extension cannot be imported twice in one process, so load the examples' ones once here.
+for _extension in ("onnxruntime", "onnxruntime.quantization", "onnx"):
+    with contextlib.suppress(ImportError):
+        importlib.import_module(_extension)
+
 ROOT = Path(pytest_infergate.__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 README = ROOT / "README.md"
 WORKFLOW = ROOT / "examples" / "github-actions.yml"
 
-_MARK = re.compile(r"^<!--\s*(run|output|given):\s*([\w-]+)\s*(.*?)\s*-->\s*$")
+_MARK = re.compile(r"^<!--\s*(run|output|given|edit):\s*([\w-]+)\s*(.*?)\s*-->\s*$")
 _FENCE = re.compile(r"^(`{3,}|~{3,})")
 _OPTION = re.compile(r"--infer-[a-z][a-z-]*[a-z]")
 #: Options the docs name as removed (gate-quality.md measured them before they went).
@@ -93,7 +103,7 @@ def _examples(page: Path) -> list[Example]:
             continue
         kind, name, argument = mark.groups()
         example = by_name.setdefault(name, Example(page, name))
-        text = "" if kind == "given" else _fenced_block(lines, number + 1)
+        text = "" if kind in ("given", "edit") else _fenced_block(lines, number + 1)
         example.steps.append(Step(kind, argument, text, number + 1))
     return list(by_name.values())
 
@@ -180,6 +190,12 @@ def test_documented_example_runs_as_documented(
         if step.kind == "given":
             fp32, _ = request.getfixturevalue("graphs")
             (pytester.path / step.argument).write_bytes(fp32.read_bytes())
+        elif step.kind == "edit":
+            name, old, new = step.argument.split()
+            path = pytester.path / name
+            text = path.read_text(encoding="utf-8")
+            assert old in text, f"{where}: {old!r} is not in {name}"
+            path.write_text(text.replace(old, new), encoding="utf-8")
         elif step.kind == "run" and step.argument.startswith("file="):
             path = pytester.path / step.argument.removeprefix("file=")
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,8 @@ A fenced block that claims to run is marked with an HTML comment on the line bef
   reasons and column alignment are not compared (timings differ from run to run); the
   words, the verdicts and the table's structure are;
 * ``<!-- given: NAME mlp.onnx -->``: the project gets the test suite's float MLP graph
-  (``x`` takes ``(batch, 64)``) under that name;
+  (``x`` takes ``(batch, 64)``) under that name; ``<!-- given: NAME commit -->``: the project
+  is a git repository and its files so far are committed (for ``--infer-against``);
 * ``<!-- edit: NAME PATH OLD NEW -->``: replace OLD by NEW in PATH, the change the prose around
   it describes (OLD and NEW without spaces).
 
@@ -180,6 +181,15 @@ def _run_commands(block: str, pytester: pytest.Pytester) -> str:
     return "\n".join(printed)
 
 
+def _commit_all(where: Path) -> None:
+    for command in (
+        ["init", "-q"],
+        ["add", "."],
+        ["-c", "user.name=docs", "-c", "user.email=docs@example.com", "commit", "-qm", "docs"],
+    ):
+        subprocess.run(["git", *command], cwd=where, check=True, capture_output=True, timeout=60)
+
+
 @pytest.mark.parametrize("example", EXAMPLES, ids=[e.id for e in EXAMPLES])
 def test_documented_example_runs_as_documented(
     example: Example, pytester: pytest.Pytester, request: pytest.FixtureRequest
@@ -187,7 +197,9 @@ def test_documented_example_runs_as_documented(
     output: str | None = None
     for step in example.steps:
         where = f"{example.page.relative_to(ROOT)}:{step.line}"
-        if step.kind == "given":
+        if step.kind == "given" and step.argument == "commit":
+            _commit_all(pytester.path)
+        elif step.kind == "given":
             fp32, _ = request.getfixturevalue("graphs")
             (pytester.path / step.argument).write_bytes(fp32.read_bytes())
         elif step.kind == "edit":

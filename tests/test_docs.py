@@ -16,7 +16,8 @@ A fenced block that claims to run is marked with an HTML comment on the line bef
 * ``<!-- edit: NAME PATH OLD NEW -->``: replace OLD by NEW in PATH, the change the prose around
   it describes (OLD and NEW without spaces).
 
-A line ``...`` in an output block stands for lines left out.
+A line ``...`` in an output block stands for lines left out. ``<!-- output: NAME any-order -->``
+checks each line on its own (rows that pytest-xdist's workers finish in either order).
 """
 
 from __future__ import annotations
@@ -131,15 +132,17 @@ def normalised(line: str) -> str:
     return " ".join(line.split())
 
 
-def assert_output_matches(expected: str, actual: str, where: str) -> None:
+def assert_output_matches(expected: str, actual: str, where: str, *, in_order: bool = True) -> None:
     """Each expected line appears in ``actual``, in order (a wrapped line may continue on
-    the same actual line)."""
+    the same actual line) unless ``in_order`` is false."""
     lines = [normalised(line) for line in actual.splitlines()]
     row, column = 0, 0
     for wanted_line in expected.splitlines():
         wanted = normalised(wanted_line)
         if not wanted or wanted == "...":
             continue
+        if not in_order:
+            row, column = 0, 0
         while row < len(lines):
             found = lines[row].find(wanted, column)
             if found >= 0:
@@ -216,7 +219,8 @@ def test_documented_example_runs_as_documented(
             output = _run_commands(step.text, pytester)
         else:
             assert output is not None, f"{where}: an output block before any run block"
-            assert_output_matches(step.text, output, where)
+            in_order = step.argument != "any-order"
+            assert_output_matches(step.text, output, where, in_order=in_order)
 
 
 def test_every_marked_example_is_checked() -> None:

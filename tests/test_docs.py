@@ -42,7 +42,9 @@ for _extension in ("onnxruntime", "onnxruntime.quantization", "onnx"):
     with contextlib.suppress(ImportError):
         importlib.import_module(_extension)
 
-ROOT = Path(pytest_infergate.__file__).resolve().parents[1]
+#: The checkout (docs, README, workflow); the package may be an installed wheel (tox).
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE_PARENT = Path(pytest_infergate.__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 README = ROOT / "README.md"
 WORKFLOW = ROOT / "examples" / "github-actions.yml"
@@ -175,7 +177,7 @@ def _run_commands(block: str, pytester: pytest.Pytester) -> str:
                 capture_output=True,
                 text=True,
                 cwd=pytester.path,
-                env={**os.environ, "PYTHONPATH": str(ROOT)},
+                env={**os.environ, "PYTHONPATH": str(PACKAGE_PARENT)},
                 timeout=120,
             )
             printed += [done.stdout, done.stderr]
@@ -268,7 +270,7 @@ def plugin_options(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
         capture_output=True,
         text=True,
         cwd=tmp_path_factory.mktemp("help"),
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(PACKAGE_PARENT)},
         check=True,
         timeout=120,
     )

@@ -59,7 +59,7 @@ can take it: across processes the quiet CPU p50 spread with a log-sd of 0.16-0.2
 modes near x1, x1.4 and x1.9 that lasted tens of seconds, exactly as the wall p50 did,
 and a 3-run history recorded in one sitting caught those modes (MDR 98-894%). The
 CPU-cost check removes the neighbour's queueing from the figure, not the machine's
-speed (see README, "CPU cost under contention").
+speed (see docs/concepts.md, "CPU cost under contention").
 
 A/B (``infer_bench.compare``): see :func:`compare_ratio`.
 """

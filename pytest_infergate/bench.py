@@ -23,10 +23,13 @@ from pytest_infergate.judge.ratio import (
 )
 from pytest_infergate.judge.thresholds import LATENCY_LOOKS
 from pytest_infergate.measure.cpu import CpuWindow, cpu_window
+from pytest_infergate.measure.fresh import FreshCall, setup_problem
 from pytest_infergate.measure.lockstep import ArmTimer, LockstepSamples, Peer, lead
 from pytest_infergate.measure.provenance import measured_facts
 from pytest_infergate.measure.timing import (
+    NO_HOOKS,
     EventFactory,
+    Hooks,
     LazyCallError,
     PairTiming,
     SamplingPlan,
@@ -74,18 +77,33 @@ class InferBench:
         self._keys: set[str] = set()
 
     def __call__(
-        self, fn: Callable[..., Any], *args: Any, model: object = None, **kwargs: Any
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        model: object = None,
+        setup: Callable[[], Any] | None = None,
+        **kwargs: Any,
     ) -> Any:
         """Time ``fn(*args, **kwargs)`` with the default settings; return its last value.
 
         ``model`` is the object whose runtime facts are recorded and checked against
         ``expect_*`` settings (default: ``fn``, or the object ``fn`` is bound to, such
-        as the ``InferenceSession`` of ``session.run``). A keyword argument of ``fn``
-        named ``model`` must go through ``measure(kwargs=...)``."""
+        as the ``InferenceSession`` of ``session.run``). ``setup`` makes fresh inputs
+        before every call, untimed: ``fn(*setup())`` (:mod:`.measure.fresh`). A keyword
+        argument of ``fn`` named ``model`` or ``setup`` must go through
+        ``measure(kwargs=...)``."""
         __tracebackhide__ = True
         _require_callable("infer_bench()", "the first argument", fn)
         _, value, failure = self._measure(
-            fn, args, kwargs, name=None, batch_size=1, overrides=Settings(), model=model
+            fn,
+            args,
+            kwargs,
+            name=None,
+            batch_size=1,
+            overrides=Settings(),
+            model=model,
+            setup=setup,
+            where="infer_bench()",
         )
         _raise(failure)
         return value
@@ -107,6 +125,7 @@ class InferBench:
         expect_quantized: bool | None = None,
         expect_ops: Mapping[str, str | int] | None = None,
         timer: str = "perf_counter",
+        setup: Callable[[], Any] | None = None,
     ) -> LatencyResult:
         """Time ``fn(*args, **kwargs)`` and return the :class:`LatencyResult`.
 
@@ -119,7 +138,9 @@ class InferBench:
         it is bound to); ``expect_providers``/``expect_quantized``/``expect_ops`` are
         checked against them (NOT-APPLIED when unmet), as the marker keys are.
         ``timer="cuda_events"`` times each sample with CUDA events (GPU time of the
-        current stream) instead of the wall clock.
+        current stream) instead of the wall clock. ``setup`` makes fresh inputs before
+        every call, untimed, in place of ``args``: ``fn(*setup(), **kwargs)``, one call
+        per sample (:mod:`.measure.fresh`).
 
         With a stored value for this machine, sampling is adaptive: it looks at 50,
         150, 300, 500 and 1000 samples and stops once the verdict is clear (or at
@@ -152,6 +173,8 @@ class InferBench:
             sync=sync,
             model=model,
             timer=timer,
+            setup=setup,
+            where="infer_bench.measure()",
         )
         _raise(failure)
         return result
@@ -406,13 +429,21 @@ class InferBench:
         sync: Callable[[], object] | str | None = None,
         model: object = None,
         timer: str = "perf_counter",
+        setup: Callable[[], Any] | None = None,
+        where: str = "infer_bench.measure()",
     ) -> tuple[LatencyResult, Any, str | None]:
         """Time and record one measurement; the third value is the message its test must
         fail with (``None``: it passes), so that a sweep can finish its points first."""
         __tracebackhide__ = True
+        fresh = None
+        if setup is not None:
+            session = self._session
+            against = session.companion is not None or session.follower is not None
+            _raise(_problem(where, setup_problem(setup, args, against=against)))
+            fresh = FreshCall(fn, setup, kwargs)
         with _lazy_calls_fail("measure"):
             return self._measure_timeable(
-                fn, args, kwargs, name, batch_size, overrides, sync, model, timer
+                fn, args, kwargs, name, batch_size, overrides, sync, model, timer, fresh
             )
 
     def _measure_timeable(
@@ -426,6 +457,7 @@ class InferBench:
         sync: Callable[[], object] | str | None,
         model: object,
         timer: str,
+        fresh: FreshCall | None = None,
     ) -> tuple[LatencyResult, Any, str | None]:
         __tracebackhide__ = True
         key = self._key(name)
@@ -433,8 +465,11 @@ class InferBench:
         settings = self._session.config.resolve(overrides, self._marker)
         sync_fn = resolve_sync(sync, (*args, kwargs, fn, model))
         events = resolve_timer(timer)
+        timed, hooks = fn, NO_HOOKS
+        if fresh is not None:  # fresh inputs: the call takes none, setup makes them
+            timed, args, kwargs, hooks = fresh, (), {}, Hooks(before_call=fresh.prepare)
         if self._session.config.mode is Mode.OFF:
-            timing = run(fn, args, kwargs, plan=_ONE_CALL, sync=sync_fn)
+            timing = run(timed, args, kwargs, plan=_ONE_CALL, sync=sync_fn)
             return _result(key, timing, batch_size), timing.last_value, None
         follower, companion = self._session.follower, self._session.companion
         if follower is not None:
@@ -459,13 +494,23 @@ class InferBench:
             cpu_window() as cpu,
         ):
             timing = self._time(
-                key, fn, args, kwargs, settings, batch_size, sync_fn, events, _cpu_clock(facts), cpu
+                key,
+                timed,
+                args,
+                kwargs,
+                settings,
+                batch_size,
+                sync_fn,
+                events,
+                _cpu_clock(facts),
+                cpu,
+                hooks,
             )
         gpu = sampler.telemetry if sampler is not None else None
         trace = None
         if settings.trace:
             with self._session.timing_lock:
-                trace = _trace(functools.partial(fn, *args, **kwargs), fn, model, facts)
+                trace = _trace(functools.partial(timed, *args, **kwargs), fn, model, facts)
         result = _result(key, timing, batch_size)
         measurement = self._session.record(
             self._nodeid, result, settings, facts, gpu, trace, cpu.usage
@@ -570,6 +615,7 @@ class InferBench:
         events: EventFactory | None = None,
         cpu_clock: str | None = None,
         window: CpuWindow | None = None,
+        hooks: Hooks = NO_HOOKS,
     ) -> Timing:
         """Sample adaptively when there is a stored value to decide against, else by plan.
         ``cpu_clock``: the CPU clock the runtime facts call for (``None``: the warm-up's);
@@ -589,6 +635,7 @@ class InferBench:
                 events=events,
                 cpu_clock=cpu_clock,
                 yardstick=yardstick,
+                hooks=hooks,
             )
         policy = session.policy(settings)
 
@@ -626,6 +673,7 @@ class InferBench:
             events=events,
             cpu_clock=cpu_clock,
             yardstick=yardstick,
+            hooks=hooks,
         )
 
 
@@ -650,6 +698,10 @@ def _require_callable(where: str, what: str, value: object) -> None:
     else:
         message += "; pass the function that runs the model (e.g. session.run, or a lambda)"
     pytest.fail(message, pytrace=False)
+
+
+def _problem(where: str, problem: str | None) -> str | None:
+    return None if problem is None else f"{where}: {problem}"
 
 
 def _raise(failure: str | None) -> None:

@@ -142,6 +142,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Interpreter of the --infer-against companion (default: this one), to A/B an "
         "environment (ini: infer_against_python)",
     )
+    group.addoption(
+        "--infer-only",
+        action="store_true",
+        help="Run only the tests that use infer_bench or accuracy_eval; skip the others "
+        "(as pytest-benchmark's --benchmark-only)",
+    )
+    group.addoption(
+        "--infer-skip",
+        action="store_true",
+        help="Skip the tests that use infer_bench or accuracy_eval (as --benchmark-skip)",
+    )
     for key, help_text in (
         ("infer_baseline", "Baseline JSON to gate against"),
         ("infer_against", "Git revision or checkout to time every measurement against"),
@@ -171,6 +182,10 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     from pytest_infergate.session import GateSession
 
+    if config.getoption("infer_only", False) and config.getoption("infer_skip", False):
+        raise pytest.UsageError(
+            "infergate: --infer-only and --infer-skip exclude each other; give one of them"
+        )
     try:
         ini_dir = config.inipath.parent if config.inipath else None
         gate_config = gate_config_from_options(config.getoption, config.getini, ini_dir)
@@ -232,10 +247,25 @@ def get_session(config: pytest.Config) -> GateSession:
     return config.stash[_SESSION_KEY]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+#: The fixtures that make a test an infergate test, for --infer-only/--infer-skip.
+GATE_FIXTURES = frozenset({"infer_bench", "accuracy_eval"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Validate each test's ``infergate`` markers once. A bad marker fails that test
     alone, at its setup: failing the session would stop every other test too, even
-    when the marked one is deselected."""
+    when the marked one is deselected. ``--infer-only``/``--infer-skip`` skip (not
+    deselect, as pytest-benchmark does) the tests that do not use / that use our fixtures."""
+    only, skip = config.getoption("infer_only", False), config.getoption("infer_skip", False)
+    if only or skip:
+        for item in items:
+            gated = not GATE_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
+            if only and not gated:
+                item.add_marker(
+                    pytest.mark.skip(reason="infergate: not a gate test (--infer-only)")
+                )
+            elif skip and gated:
+                item.add_marker(pytest.mark.skip(reason="infergate: a gate test (--infer-skip)"))
     for item in items:
         kwargs: dict[str, Any] = {}
         problem = ""

@@ -117,6 +117,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "ini: infer_html)",
     )
     group.addoption(
+        "--infer-csv",
+        metavar="PATH",
+        help="Write one CSV row per gated figure (test, metric, baseline, current, change, "
+        "verdict, percentiles, throughput; ini: infer_csv)",
+    )
+    group.addoption(
         "--infer-mode",
         type=_argtype(parse_mode),
         metavar="gate|report|off",
@@ -166,6 +172,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         ("infer_json", "Write every measurement and verdict to this JSON file"),
         ("infer_markdown", "Write a Markdown summary to this file"),
         ("infer_html", "Write a self-contained HTML report to this file"),
+        ("infer_csv", "Write one CSV row per gated figure to this file"),
         ("infer_mode", "gate, report or off; default gate"),
     ):
         parser.addini(key, help_text, type="string", default="")
@@ -375,11 +382,11 @@ def _write_reports(session: pytest.Session, gate: GateSession) -> None:
     """The Markdown and HTML reports asked for (not on xdist workers, not in off mode);
     a report that cannot be written makes the run a usage error, as the results file does."""
     config = session.config
-    markdown, html = gate.config.markdown_path, gate.config.html_path
+    markdown, html, csv = gate.config.markdown_path, gate.config.html_path, gate.config.csv_path
     if hasattr(config, "workerinput") or gate.config.mode is Mode.OFF:
         return
     step_summary = bool(os.environ.get("GITHUB_STEP_SUMMARY")) and bool(gate.measurements)
-    if not (markdown or html or step_summary):
+    if not (markdown or html or csv or step_summary):
         return
     from pytest_infergate.report.files import write_reports
 
@@ -388,6 +395,7 @@ def _write_reports(session: pytest.Session, gate: GateSession) -> None:
             gate.results_document(),
             markdown=markdown,
             html=html,
+            csv=csv,
             environ=os.environ,
             baseline=gate.baseline,
         )

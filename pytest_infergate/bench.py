@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ from pytest_infergate.judge.thresholds import LATENCY_LOOKS
 from pytest_infergate.measure.cpu import CpuWindow, cpu_window
 from pytest_infergate.measure.fresh import FreshCall, setup_problem
 from pytest_infergate.measure.lockstep import ArmTimer, LockstepSamples, Peer, lead
+from pytest_infergate.measure.progress import ProgressFactory, measuring
 from pytest_infergate.measure.provenance import measured_facts
 from pytest_infergate.measure.timing import (
     NO_HOOKS,
@@ -70,11 +72,20 @@ class InferBench:
     that re-records it.
     """
 
-    def __init__(self, session: GateSession, nodeid: str, marker: Settings) -> None:
+    def __init__(
+        self,
+        session: GateSession,
+        nodeid: str,
+        marker: Settings,
+        progress: ProgressFactory | None = None,
+    ) -> None:
         self._session = session
         self._nodeid = nodeid
         self._marker = marker
         self._keys: set[str] = set()
+        self._progress = progress
+        #: A running sweep's start: its points' progress counts from there.
+        self._sweep_started: float | None = None
 
     def __call__(
         self,
@@ -213,14 +224,19 @@ class InferBench:
             raise ValueError(f"infer_bench.sweep(): {exc}") from None
         points = []
         failures = []
-        for size in batch_sizes:
-            label = f"bs{size}" if name is None else f"{name}-bs{size}"
-            result, _, failure = self._measure(
-                fn, make_args(size), {}, name=label, batch_size=size, overrides=overrides
-            )
-            if failure is not None:
-                failures.append(failure)
-            points.append(SweepPoint(size, result.p50_ms, result.p95_ms, result.throughput_per_s))
+        self._sweep_started = time.monotonic()
+        try:
+            for size in batch_sizes:
+                label = f"bs{size}" if name is None else f"{name}-bs{size}"
+                result, _, failure = self._measure(
+                    fn, make_args(size), {}, name=label, batch_size=size, overrides=overrides
+                )
+                if failure is not None:
+                    failures.append(failure)
+                point = SweepPoint(size, result.p50_ms, result.p95_ms, result.throughput_per_s)
+                points.append(point)
+        finally:
+            self._sweep_started = None
         if failures:
             heading = (
                 f"infer_bench.sweep(): {len(failures)} of {len(points)} batch sizes failed "
@@ -489,10 +505,13 @@ class InferBench:
                 companion.revision,
             )
         with (
+            measuring(self._progress, key, self._sweep_started) as progress,
             self._session.timing_lock,
             self._session.gpu_sampling() as sampler,
             cpu_window() as cpu,
         ):
+            if progress is not None:
+                hooks = replace(hooks, after_sample=progress)
             timing = self._time(
                 key,
                 timed,

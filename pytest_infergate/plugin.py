@@ -310,9 +310,11 @@ def infer_bench(request: pytest.FixtureRequest) -> Iterator[InferBench]:
     """Time a model call against the baseline: ``infer_bench(model, inputs)``, or two
     interleaved: ``infer_bench.compare(candidate, reference, args=(inputs,))``."""
     from pytest_infergate.bench import InferBench
+    from pytest_infergate.measure.progress import sampling_progress
 
     marker = request.node.stash.get(_MARKER_KEY, Settings())
-    yield InferBench(get_session(request.config), request.node.nodeid, marker)
+    progress = sampling_progress(request.config)
+    yield InferBench(get_session(request.config), request.node.nodeid, marker, progress)
     _record_properties(request)
 
 

@@ -402,7 +402,11 @@ class InferBench:
             last[:] = [verdict]
             return ratio_settled(verdict)
 
-        with self._session.timing_lock, cpu_window() as cpu:
+        with (
+            measuring(self._progress, f"{key} (A/B)") as progress,
+            self._session.timing_lock,
+            cpu_window() as cpu,
+        ):
             timing = run_pair(
                 call_candidate,
                 call_reference,
@@ -410,6 +414,7 @@ class InferBench:
                 looks=[n for n, _ in SEQUENTIAL_LOOKS],
                 decide=decide,
                 sync=sync,
+                after_block=progress,
             )
         result = _comparison(
             key,

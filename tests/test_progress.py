@@ -118,3 +118,21 @@ def test_progress_is_wanted_by_a_person_at_a_terminal_only() -> None:
     assert not progress_wanted(isatty=False, verbosity=0, environ={})
     assert not progress_wanted(isatty=True, verbosity=-1, environ={})
     assert not progress_wanted(isatty=True, verbosity=0, environ={"CI": "true"})
+
+
+def test_an_ab_run_reports_the_candidates_samples_after_each_block() -> None:
+    from pytest_infergate.measure.timing import SamplingPlan, run_pair
+
+    seen: list[int] = []
+    plan = SamplingPlan(warmup_calls=1, warmup_s=0, min_samples=1, min_time_s=0, max_time_s=5)
+    timing = run_pair(
+        lambda: None,
+        lambda: None,
+        plan=plan,
+        looks=[6],
+        decide=lambda *_: False,
+        min_sample_ns=1000,
+        after_block=lambda samples: seen.append(len(samples)),
+    )
+    assert seen == [2, 4, 6]  # ABBA: two candidate samples a block
+    assert timing.candidate.samples_ns

@@ -520,6 +520,7 @@ def run_pair(
     decide: PairDecide,
     sync: Callable[[], object] | None = None,
     min_sample_ns: int = MIN_PAIR_SAMPLE_NS,
+    after_block: Callable[[Sequence[int]], object] | None = None,
 ) -> PairTiming:
     """Time two zero-argument callables interleaved, in ABBA blocks, until ``decide`` stops.
 
@@ -529,7 +530,8 @@ def run_pair(
     reference, candidate, so a linear drift within a block hits both arms equally and
     each arm follows itself and the other equally often. At each look (samples per
     arm) ``decide`` may stop; the last look, or ``plan.max_time_s``, ends the run
-    with a final call. Exceptions from either callable propagate.
+    with a final call. Exceptions from either callable propagate. ``after_block`` sees
+    the candidate's samples after each ABBA block, outside the clock reads (progress).
     """
     if not looks:
         raise ValueError("run_pair needs at least one look")
@@ -573,6 +575,8 @@ def run_pair(
                 if t1 - start >= max_ns and samples[1]:
                     done = True
                     break
+            if after_block is not None:
+                after_block(samples[0])
             n = min(len(samples[0]), len(samples[1]))
             if done or n >= looks[-1]:
                 if n > 0:

@@ -6,7 +6,7 @@ import contextlib
 import functools
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +32,6 @@ from pytest_infergate.measure.timing import (
     NO_HOOKS,
     EventFactory,
     Hooks,
-    LazyCallError,
     PairTiming,
     SamplingPlan,
     Timing,
@@ -54,6 +53,13 @@ from pytest_infergate.results import (
     Verdict,
 )
 from pytest_infergate.session import GateSession
+from pytest_infergate.usage import (
+    check_batch_size,
+    fail_with,
+    lazy_calls_fail,
+    problem_at,
+    require_callable,
+)
 
 if TYPE_CHECKING:
     from pytest_infergate.against.link import Follower
@@ -104,7 +110,7 @@ class InferBench:
         argument of ``fn`` named ``model`` or ``setup`` must go through
         ``measure(kwargs=...)``."""
         __tracebackhide__ = True
-        _require_callable("infer_bench()", "the first argument", fn)
+        require_callable("infer_bench()", "the first argument", fn)
         _, value, failure = self._measure(
             fn,
             args,
@@ -116,7 +122,7 @@ class InferBench:
             setup=setup,
             where="infer_bench()",
         )
-        _raise(failure)
+        fail_with(failure)
         return value
 
     def measure(
@@ -159,7 +165,7 @@ class InferBench:
         against (a NEW entry, ``--infer-update-baseline``).
         """
         __tracebackhide__ = True
-        _require_callable("infer_bench.measure()", "fn", fn)
+        require_callable("infer_bench.measure()", "fn", fn)
         try:
             overrides = Settings.from_kwargs(
                 {
@@ -173,7 +179,7 @@ class InferBench:
             )
         except ValueError as exc:
             raise ValueError(f"infer_bench.measure(): {exc}") from None
-        _check_batch_size("measure", batch_size)
+        check_batch_size("measure", batch_size)
         result, _, failure = self._measure(
             fn,
             args,
@@ -187,7 +193,7 @@ class InferBench:
             setup=setup,
             where="infer_bench.measure()",
         )
-        _raise(failure)
+        fail_with(failure)
         return result
 
     def sweep(
@@ -212,12 +218,12 @@ class InferBench:
         is in the summary table.
         """
         __tracebackhide__ = True
-        _require_callable("infer_bench.sweep()", "fn", fn)
-        _require_callable("infer_bench.sweep()", "make_args", make_args)
+        require_callable("infer_bench.sweep()", "fn", fn)
+        require_callable("infer_bench.sweep()", "make_args", make_args)
         if not batch_sizes:
             raise ValueError("infer_bench.sweep(): batch_sizes is empty")
         for size in batch_sizes:
-            _check_batch_size("sweep", size)
+            check_batch_size("sweep", size)
         try:
             overrides = Settings.from_kwargs({"max_time_s": max_time_s})
         except ValueError as exc:
@@ -242,7 +248,7 @@ class InferBench:
                 f"infer_bench.sweep(): {len(failures)} of {len(points)} batch sizes failed "
                 "(every size was measured; all are in the summary):"
             )
-            _raise("\n".join([heading, *failures]))
+            fail_with("\n".join([heading, *failures]))
         return SweepResult(tuple(points), latency_budget_ms)
 
     def compare(
@@ -295,7 +301,7 @@ class InferBench:
         """
         __tracebackhide__ = True
         for what, fn in (("candidate", candidate), ("reference", reference)):
-            _require_callable("infer_bench.compare()", what, fn)
+            require_callable("infer_bench.compare()", what, fn)
         try:
             overrides = Settings.from_kwargs(
                 {
@@ -318,13 +324,13 @@ class InferBench:
             raise ValueError(
                 f"infer_bench.compare(): min_speedup must be a number > 0, got {min_speedup!r}"
             )
-        _check_batch_size("compare", batch_size)
+        check_batch_size("compare", batch_size)
         if not isinstance(stored_ratio, bool):
             raise ValueError(
                 f"infer_bench.compare(): stored_ratio must be True or False, got {stored_ratio!r}"
             )
         key = self._key(name)
-        with _lazy_calls_fail("compare"):
+        with lazy_calls_fail("compare"):
             refuse_lazy(candidate)
             refuse_lazy(reference)
         settings = self._session.config.resolve(overrides, self._marker)
@@ -348,7 +354,7 @@ class InferBench:
         facts = measured_facts(candidate, model)
         reference_facts = measured_facts(reference, reference_model)
         held = companion.quiet(key, self._nodeid) if companion else contextlib.nullcontext()
-        with _lazy_calls_fail("compare"), held:
+        with lazy_calls_fail("compare"), held:
             result, verdict, cpu = self._compare(
                 key,
                 call_candidate,
@@ -460,9 +466,9 @@ class InferBench:
         if setup is not None:
             session = self._session
             against = session.companion is not None or session.follower is not None
-            _raise(_problem(where, setup_problem(setup, args, against=against)))
+            fail_with(problem_at(where, setup_problem(setup, args, against=against)))
             fresh = FreshCall(fn, setup, kwargs)
-        with _lazy_calls_fail("measure"):
+        with lazy_calls_fail("measure"):
             return self._measure_timeable(
                 fn, args, kwargs, name, batch_size, overrides, sync, model, timer, fresh
             )
@@ -701,51 +707,6 @@ class InferBench:
         )
 
 
-#: Methods that usually run a model, in the order they are suggested for a model object
-#: passed where its call belongs (``session`` for ``session.run``).
-_CALL_METHODS = ("run", "predict", "forward", "infer", "generate", "transform")
-
-
-def _require_callable(where: str, what: str, value: object) -> None:
-    """Fail the test in one line when ``value`` cannot be called: the usual slip is the
-    model object (an ``InferenceSession``) where its method (``session.run``) belongs,
-    and the ``TypeError`` from deep inside the timing loop names neither."""
-    __tracebackhide__ = True
-    if callable(value):
-        return
-    kind = type(value).__name__
-    message = f"{where}: {what} must be callable, got an object of type {kind}"
-    method = next((m for m in _CALL_METHODS if callable(getattr(value, m, None))), None)
-    if method is not None:
-        name = "session" if kind.lower().endswith("session") else "model"
-        message += f"; pass {name}.{method} (its {method} method), not the {name} itself"
-    else:
-        message += "; pass the function that runs the model (e.g. session.run, or a lambda)"
-    pytest.fail(message, pytrace=False)
-
-
-def _problem(where: str, problem: str | None) -> str | None:
-    return None if problem is None else f"{where}: {problem}"
-
-
-def _raise(failure: str | None) -> None:
-    """Fail the calling test with ``failure`` (no traceback: the message says it all)."""
-    __tracebackhide__ = True
-    if failure is not None:
-        pytest.fail(failure, pytrace=False)
-
-
-@contextlib.contextmanager
-def _lazy_calls_fail(method: str) -> Iterator[None]:
-    """Fail the test in one line when the timed function only creates a generator or
-    coroutine (:func:`refuse_lazy`)."""
-    __tracebackhide__ = True
-    try:
-        yield
-    except LazyCallError as exc:
-        pytest.fail(f"infer_bench.{method}(): {exc}", pytrace=False)
-
-
 _ONE_CALL = SamplingPlan(warmup_calls=0, warmup_s=0, min_samples=1, min_time_s=0, max_time_s=1e-9)
 
 
@@ -760,13 +721,6 @@ def _cpu_clock(facts: RuntimeFacts | None) -> str | None:
     if facts.runtime == "torch" and (facts.torch_threads or 0) > 1:
         return "process"
     return None
-
-
-def _check_batch_size(method: str, batch_size: object) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(
-            f"infer_bench.{method}(): batch_size must be an int >= 1, got {batch_size!r}"
-        )
 
 
 def _trace(

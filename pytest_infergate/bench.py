@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -23,11 +24,14 @@ from pytest_infergate.judge.ratio import (
 )
 from pytest_infergate.judge.thresholds import LATENCY_LOOKS
 from pytest_infergate.measure.cpu import CpuWindow, cpu_window
+from pytest_infergate.measure.fresh import FreshCall, setup_problem
 from pytest_infergate.measure.lockstep import ArmTimer, LockstepSamples, Peer, lead
+from pytest_infergate.measure.progress import ProgressFactory, measuring
 from pytest_infergate.measure.provenance import measured_facts
 from pytest_infergate.measure.timing import (
+    NO_HOOKS,
     EventFactory,
-    LazyCallError,
+    Hooks,
     PairTiming,
     SamplingPlan,
     Timing,
@@ -49,6 +53,13 @@ from pytest_infergate.results import (
     Verdict,
 )
 from pytest_infergate.session import GateSession
+from pytest_infergate.usage import (
+    check_batch_size,
+    fail_with,
+    lazy_calls_fail,
+    problem_at,
+    require_callable,
+)
 
 if TYPE_CHECKING:
     from pytest_infergate.against.link import Follower
@@ -67,27 +78,51 @@ class InferBench:
     that re-records it.
     """
 
-    def __init__(self, session: GateSession, nodeid: str, marker: Settings) -> None:
+    def __init__(
+        self,
+        session: GateSession,
+        nodeid: str,
+        marker: Settings,
+        progress: ProgressFactory | None = None,
+    ) -> None:
         self._session = session
         self._nodeid = nodeid
         self._marker = marker
         self._keys: set[str] = set()
+        self._progress = progress
+        #: A running sweep's start: its points' progress counts from there.
+        self._sweep_started: float | None = None
 
     def __call__(
-        self, fn: Callable[..., Any], *args: Any, model: object = None, **kwargs: Any
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        model: object = None,
+        setup: Callable[[], Any] | None = None,
+        **kwargs: Any,
     ) -> Any:
         """Time ``fn(*args, **kwargs)`` with the default settings; return its last value.
 
         ``model`` is the object whose runtime facts are recorded and checked against
         ``expect_*`` settings (default: ``fn``, or the object ``fn`` is bound to, such
-        as the ``InferenceSession`` of ``session.run``). A keyword argument of ``fn``
-        named ``model`` must go through ``measure(kwargs=...)``."""
+        as the ``InferenceSession`` of ``session.run``). ``setup`` makes fresh inputs
+        before every call, untimed: ``fn(*setup())`` (:mod:`.measure.fresh`). A keyword
+        argument of ``fn`` named ``model`` or ``setup`` must go through
+        ``measure(kwargs=...)``."""
         __tracebackhide__ = True
-        _require_callable("infer_bench()", "the first argument", fn)
+        require_callable("infer_bench()", "the first argument", fn)
         _, value, failure = self._measure(
-            fn, args, kwargs, name=None, batch_size=1, overrides=Settings(), model=model
+            fn,
+            args,
+            kwargs,
+            name=None,
+            batch_size=1,
+            overrides=Settings(),
+            model=model,
+            setup=setup,
+            where="infer_bench()",
         )
-        _raise(failure)
+        fail_with(failure)
         return value
 
     def measure(
@@ -107,6 +142,7 @@ class InferBench:
         expect_quantized: bool | None = None,
         expect_ops: Mapping[str, str | int] | None = None,
         timer: str = "perf_counter",
+        setup: Callable[[], Any] | None = None,
     ) -> LatencyResult:
         """Time ``fn(*args, **kwargs)`` and return the :class:`LatencyResult`.
 
@@ -119,7 +155,9 @@ class InferBench:
         it is bound to); ``expect_providers``/``expect_quantized``/``expect_ops`` are
         checked against them (NOT-APPLIED when unmet), as the marker keys are.
         ``timer="cuda_events"`` times each sample with CUDA events (GPU time of the
-        current stream) instead of the wall clock.
+        current stream) instead of the wall clock. ``setup`` makes fresh inputs before
+        every call, untimed, in place of ``args``: ``fn(*setup(), **kwargs)``, one call
+        per sample (:mod:`.measure.fresh`).
 
         With a stored value for this machine, sampling is adaptive: it looks at 50,
         150, 300, 500 and 1000 samples and stops once the verdict is clear (or at
@@ -127,7 +165,7 @@ class InferBench:
         against (a NEW entry, ``--infer-update-baseline``).
         """
         __tracebackhide__ = True
-        _require_callable("infer_bench.measure()", "fn", fn)
+        require_callable("infer_bench.measure()", "fn", fn)
         try:
             overrides = Settings.from_kwargs(
                 {
@@ -141,7 +179,7 @@ class InferBench:
             )
         except ValueError as exc:
             raise ValueError(f"infer_bench.measure(): {exc}") from None
-        _check_batch_size("measure", batch_size)
+        check_batch_size("measure", batch_size)
         result, _, failure = self._measure(
             fn,
             args,
@@ -152,8 +190,10 @@ class InferBench:
             sync=sync,
             model=model,
             timer=timer,
+            setup=setup,
+            where="infer_bench.measure()",
         )
-        _raise(failure)
+        fail_with(failure)
         return result
 
     def sweep(
@@ -178,32 +218,37 @@ class InferBench:
         is in the summary table.
         """
         __tracebackhide__ = True
-        _require_callable("infer_bench.sweep()", "fn", fn)
-        _require_callable("infer_bench.sweep()", "make_args", make_args)
+        require_callable("infer_bench.sweep()", "fn", fn)
+        require_callable("infer_bench.sweep()", "make_args", make_args)
         if not batch_sizes:
             raise ValueError("infer_bench.sweep(): batch_sizes is empty")
         for size in batch_sizes:
-            _check_batch_size("sweep", size)
+            check_batch_size("sweep", size)
         try:
             overrides = Settings.from_kwargs({"max_time_s": max_time_s})
         except ValueError as exc:
             raise ValueError(f"infer_bench.sweep(): {exc}") from None
         points = []
         failures = []
-        for size in batch_sizes:
-            label = f"bs{size}" if name is None else f"{name}-bs{size}"
-            result, _, failure = self._measure(
-                fn, make_args(size), {}, name=label, batch_size=size, overrides=overrides
-            )
-            if failure is not None:
-                failures.append(failure)
-            points.append(SweepPoint(size, result.p50_ms, result.p95_ms, result.throughput_per_s))
+        self._sweep_started = time.monotonic()
+        try:
+            for size in batch_sizes:
+                label = f"bs{size}" if name is None else f"{name}-bs{size}"
+                result, _, failure = self._measure(
+                    fn, make_args(size), {}, name=label, batch_size=size, overrides=overrides
+                )
+                if failure is not None:
+                    failures.append(failure)
+                point = SweepPoint(size, result.p50_ms, result.p95_ms, result.throughput_per_s)
+                points.append(point)
+        finally:
+            self._sweep_started = None
         if failures:
             heading = (
                 f"infer_bench.sweep(): {len(failures)} of {len(points)} batch sizes failed "
                 "(every size was measured; all are in the summary):"
             )
-            _raise("\n".join([heading, *failures]))
+            fail_with("\n".join([heading, *failures]))
         return SweepResult(tuple(points), latency_budget_ms)
 
     def compare(
@@ -256,7 +301,7 @@ class InferBench:
         """
         __tracebackhide__ = True
         for what, fn in (("candidate", candidate), ("reference", reference)):
-            _require_callable("infer_bench.compare()", what, fn)
+            require_callable("infer_bench.compare()", what, fn)
         try:
             overrides = Settings.from_kwargs(
                 {
@@ -279,13 +324,13 @@ class InferBench:
             raise ValueError(
                 f"infer_bench.compare(): min_speedup must be a number > 0, got {min_speedup!r}"
             )
-        _check_batch_size("compare", batch_size)
+        check_batch_size("compare", batch_size)
         if not isinstance(stored_ratio, bool):
             raise ValueError(
                 f"infer_bench.compare(): stored_ratio must be True or False, got {stored_ratio!r}"
             )
         key = self._key(name)
-        with _lazy_calls_fail("compare"):
+        with lazy_calls_fail("compare"):
             refuse_lazy(candidate)
             refuse_lazy(reference)
         settings = self._session.config.resolve(overrides, self._marker)
@@ -309,7 +354,7 @@ class InferBench:
         facts = measured_facts(candidate, model)
         reference_facts = measured_facts(reference, reference_model)
         held = companion.quiet(key, self._nodeid) if companion else contextlib.nullcontext()
-        with _lazy_calls_fail("compare"), held:
+        with lazy_calls_fail("compare"), held:
             result, verdict, cpu = self._compare(
                 key,
                 call_candidate,
@@ -363,7 +408,11 @@ class InferBench:
             last[:] = [verdict]
             return ratio_settled(verdict)
 
-        with self._session.timing_lock, cpu_window() as cpu:
+        with (
+            measuring(self._progress, f"{key} (A/B)") as progress,
+            self._session.timing_lock,
+            cpu_window() as cpu,
+        ):
             timing = run_pair(
                 call_candidate,
                 call_reference,
@@ -371,6 +420,7 @@ class InferBench:
                 looks=[n for n, _ in SEQUENTIAL_LOOKS],
                 decide=decide,
                 sync=sync,
+                after_block=progress,
             )
         result = _comparison(
             key,
@@ -406,13 +456,21 @@ class InferBench:
         sync: Callable[[], object] | str | None = None,
         model: object = None,
         timer: str = "perf_counter",
+        setup: Callable[[], Any] | None = None,
+        where: str = "infer_bench.measure()",
     ) -> tuple[LatencyResult, Any, str | None]:
         """Time and record one measurement; the third value is the message its test must
         fail with (``None``: it passes), so that a sweep can finish its points first."""
         __tracebackhide__ = True
-        with _lazy_calls_fail("measure"):
+        fresh = None
+        if setup is not None:
+            session = self._session
+            against = session.companion is not None or session.follower is not None
+            fail_with(problem_at(where, setup_problem(setup, args, against=against)))
+            fresh = FreshCall(fn, setup, kwargs)
+        with lazy_calls_fail("measure"):
             return self._measure_timeable(
-                fn, args, kwargs, name, batch_size, overrides, sync, model, timer
+                fn, args, kwargs, name, batch_size, overrides, sync, model, timer, fresh
             )
 
     def _measure_timeable(
@@ -426,6 +484,7 @@ class InferBench:
         sync: Callable[[], object] | str | None,
         model: object,
         timer: str,
+        fresh: FreshCall | None = None,
     ) -> tuple[LatencyResult, Any, str | None]:
         __tracebackhide__ = True
         key = self._key(name)
@@ -433,8 +492,11 @@ class InferBench:
         settings = self._session.config.resolve(overrides, self._marker)
         sync_fn = resolve_sync(sync, (*args, kwargs, fn, model))
         events = resolve_timer(timer)
+        timed, hooks = fn, NO_HOOKS
+        if fresh is not None:  # fresh inputs: the call takes none, setup makes them
+            timed, args, kwargs, hooks = fresh, (), {}, Hooks(before_call=fresh.prepare)
         if self._session.config.mode is Mode.OFF:
-            timing = run(fn, args, kwargs, plan=_ONE_CALL, sync=sync_fn)
+            timing = run(timed, args, kwargs, plan=_ONE_CALL, sync=sync_fn)
             return _result(key, timing, batch_size), timing.last_value, None
         follower, companion = self._session.follower, self._session.companion
         if follower is not None:
@@ -454,18 +516,31 @@ class InferBench:
                 companion.revision,
             )
         with (
+            measuring(self._progress, key, self._sweep_started) as progress,
             self._session.timing_lock,
             self._session.gpu_sampling() as sampler,
             cpu_window() as cpu,
         ):
+            if progress is not None:
+                hooks = replace(hooks, after_sample=progress)
             timing = self._time(
-                key, fn, args, kwargs, settings, batch_size, sync_fn, events, _cpu_clock(facts), cpu
+                key,
+                timed,
+                args,
+                kwargs,
+                settings,
+                batch_size,
+                sync_fn,
+                events,
+                _cpu_clock(facts),
+                cpu,
+                hooks,
             )
         gpu = sampler.telemetry if sampler is not None else None
         trace = None
         if settings.trace:
             with self._session.timing_lock:
-                trace = _trace(functools.partial(fn, *args, **kwargs), fn, model, facts)
+                trace = _trace(functools.partial(timed, *args, **kwargs), fn, model, facts)
         result = _result(key, timing, batch_size)
         measurement = self._session.record(
             self._nodeid, result, settings, facts, gpu, trace, cpu.usage
@@ -570,6 +645,7 @@ class InferBench:
         events: EventFactory | None = None,
         cpu_clock: str | None = None,
         window: CpuWindow | None = None,
+        hooks: Hooks = NO_HOOKS,
     ) -> Timing:
         """Sample adaptively when there is a stored value to decide against, else by plan.
         ``cpu_clock``: the CPU clock the runtime facts call for (``None``: the warm-up's);
@@ -589,6 +665,7 @@ class InferBench:
                 events=events,
                 cpu_clock=cpu_clock,
                 yardstick=yardstick,
+                hooks=hooks,
             )
         policy = session.policy(settings)
 
@@ -626,48 +703,8 @@ class InferBench:
             events=events,
             cpu_clock=cpu_clock,
             yardstick=yardstick,
+            hooks=hooks,
         )
-
-
-#: Methods that usually run a model, in the order they are suggested for a model object
-#: passed where its call belongs (``session`` for ``session.run``).
-_CALL_METHODS = ("run", "predict", "forward", "infer", "generate", "transform")
-
-
-def _require_callable(where: str, what: str, value: object) -> None:
-    """Fail the test in one line when ``value`` cannot be called: the usual slip is the
-    model object (an ``InferenceSession``) where its method (``session.run``) belongs,
-    and the ``TypeError`` from deep inside the timing loop names neither."""
-    __tracebackhide__ = True
-    if callable(value):
-        return
-    kind = type(value).__name__
-    message = f"{where}: {what} must be callable, got an object of type {kind}"
-    method = next((m for m in _CALL_METHODS if callable(getattr(value, m, None))), None)
-    if method is not None:
-        name = "session" if kind.lower().endswith("session") else "model"
-        message += f"; pass {name}.{method} (its {method} method), not the {name} itself"
-    else:
-        message += "; pass the function that runs the model (e.g. session.run, or a lambda)"
-    pytest.fail(message, pytrace=False)
-
-
-def _raise(failure: str | None) -> None:
-    """Fail the calling test with ``failure`` (no traceback: the message says it all)."""
-    __tracebackhide__ = True
-    if failure is not None:
-        pytest.fail(failure, pytrace=False)
-
-
-@contextlib.contextmanager
-def _lazy_calls_fail(method: str) -> Iterator[None]:
-    """Fail the test in one line when the timed function only creates a generator or
-    coroutine (:func:`refuse_lazy`)."""
-    __tracebackhide__ = True
-    try:
-        yield
-    except LazyCallError as exc:
-        pytest.fail(f"infer_bench.{method}(): {exc}", pytrace=False)
 
 
 _ONE_CALL = SamplingPlan(warmup_calls=0, warmup_s=0, min_samples=1, min_time_s=0, max_time_s=1e-9)
@@ -684,13 +721,6 @@ def _cpu_clock(facts: RuntimeFacts | None) -> str | None:
     if facts.runtime == "torch" and (facts.torch_threads or 0) > 1:
         return "process"
     return None
-
-
-def _check_batch_size(method: str, batch_size: object) -> None:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(
-            f"infer_bench.{method}(): batch_size must be an int >= 1, got {batch_size!r}"
-        )
 
 
 def _trace(

@@ -222,6 +222,18 @@ def _run_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_csv(args: argparse.Namespace) -> int:
+    from pytest_infergate.report.csv import render_csv
+
+    text = render_csv(_load_results(args.results))
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        write_atomic(args.output, text)
+        print(f"infergate: CSV written to {args.output}")
+    return 0
+
+
 def _run_prune(args: argparse.Namespace) -> int:
 
     keys = None
@@ -366,6 +378,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--markdown", type=Path, metavar="PATH", help="Also write the Markdown summary"
     )
     report.set_defaults(run=_run_report)
+
+    to_csv = commands.add_parser(
+        "csv",
+        help="Convert a results file to CSV, one row per gated figure",
+        description="One row per gated figure of RESULTS (--infer-json): test, metric, "
+        "baseline, current, change, verdict, samples, percentiles, throughput. To OUT "
+        "(written atomically), or to standard output without -o.",
+    )
+    to_csv.add_argument("results", type=Path, metavar="RESULTS")
+    to_csv.add_argument("-o", "--output", type=Path, metavar="OUT", help="Default: stdout")
+    to_csv.set_defaults(run=_run_csv)
 
     prune = commands.add_parser(
         "prune",

@@ -335,6 +335,8 @@ class GateConfig:
     json_path: Path | None = None
     markdown_path: Path | None = None
     html_path: Path | None = None
+    #: ``--infer-csv``: one row per gated figure (:mod:`pytest_infergate.report.csv`).
+    csv_path: Path | None = None
     cli: Settings = Settings()
     ini: Settings = Settings()
     #: ``--infer-against``: the revision (or checkout) measured in lock-step with this one.
@@ -423,6 +425,7 @@ def gate_config_from_options(
         json_path=json_path,
         markdown_path=path("infer_markdown"),
         html_path=path("infer_html"),
+        csv_path=path("infer_csv"),
         against=get_option("infer_against") or ini("infer_against"),
         against_python=get_option("infer_against_python") or ini("infer_against_python"),
         cli=Settings(**{k: v for k, v in cli_layer.items() if v is not None}),

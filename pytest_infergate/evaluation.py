@@ -20,6 +20,7 @@ from pytest_infergate.config import Mode, Settings
 from pytest_infergate.judge.accuracy import compare_accuracy
 from pytest_infergate.judge.messages import failure_message
 from pytest_infergate.measure.accuracy import AccuracyError, evaluate_accuracy
+from pytest_infergate.measure.progress import progress_wanted
 from pytest_infergate.measure.provenance import measured_facts
 from pytest_infergate.results import AccuracyResult, Verdict
 from pytest_infergate.session import GateSession
@@ -27,14 +28,6 @@ from pytest_infergate.store.baseline import Baseline
 
 if TYPE_CHECKING:
     from pytest_infergate.against.revision import Revision
-
-#: Environment variables whose presence means "a CI log, not a person at a terminal".
-CI_VARIABLES = ("CI", "BUILD_NUMBER")
-
-
-def progress_wanted(*, isatty: bool, verbosity: int, environ: Mapping[str, str]) -> bool:
-    """Draw progress only for a person watching: a terminal, not ``-q``, not CI."""
-    return isatty and verbosity >= 0 and not any(environ.get(v) for v in CI_VARIABLES)
 
 
 class ProgressLine:

@@ -117,6 +117,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "ini: infer_html)",
     )
     group.addoption(
+        "--infer-csv",
+        metavar="PATH",
+        help="Write one CSV row per gated figure (test, metric, baseline, current, change, "
+        "verdict, percentiles, throughput; ini: infer_csv)",
+    )
+    group.addoption(
         "--infer-mode",
         type=_argtype(parse_mode),
         metavar="gate|report|off",
@@ -142,6 +148,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Interpreter of the --infer-against companion (default: this one), to A/B an "
         "environment (ini: infer_against_python)",
     )
+    group.addoption(
+        "--infer-only",
+        action="store_true",
+        help="Run only the tests that use infer_bench or accuracy_eval; skip the others "
+        "(as pytest-benchmark's --benchmark-only)",
+    )
+    group.addoption(
+        "--infer-skip",
+        action="store_true",
+        help="Skip the tests that use infer_bench or accuracy_eval (as --benchmark-skip)",
+    )
     for key, help_text in (
         ("infer_baseline", "Baseline JSON to gate against"),
         ("infer_against", "Git revision or checkout to time every measurement against"),
@@ -155,6 +172,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         ("infer_json", "Write every measurement and verdict to this JSON file"),
         ("infer_markdown", "Write a Markdown summary to this file"),
         ("infer_html", "Write a self-contained HTML report to this file"),
+        ("infer_csv", "Write one CSV row per gated figure to this file"),
         ("infer_mode", "gate, report or off; default gate"),
     ):
         parser.addini(key, help_text, type="string", default="")
@@ -171,6 +189,10 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     from pytest_infergate.session import GateSession
 
+    if config.getoption("infer_only", False) and config.getoption("infer_skip", False):
+        raise pytest.UsageError(
+            "infergate: --infer-only and --infer-skip exclude each other; give one of them"
+        )
     try:
         ini_dir = config.inipath.parent if config.inipath else None
         gate_config = gate_config_from_options(config.getoption, config.getini, ini_dir)
@@ -232,10 +254,25 @@ def get_session(config: pytest.Config) -> GateSession:
     return config.stash[_SESSION_KEY]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+#: The fixtures that make a test an infergate test, for --infer-only/--infer-skip.
+GATE_FIXTURES = frozenset({"infer_bench", "accuracy_eval"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Validate each test's ``infergate`` markers once. A bad marker fails that test
     alone, at its setup: failing the session would stop every other test too, even
-    when the marked one is deselected."""
+    when the marked one is deselected. ``--infer-only``/``--infer-skip`` skip (not
+    deselect, as pytest-benchmark does) the tests that do not use / that use our fixtures."""
+    only, skip = config.getoption("infer_only", False), config.getoption("infer_skip", False)
+    if only or skip:
+        for item in items:
+            gated = not GATE_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
+            if only and not gated:
+                item.add_marker(
+                    pytest.mark.skip(reason="infergate: not a gate test (--infer-only)")
+                )
+            elif skip and gated:
+                item.add_marker(pytest.mark.skip(reason="infergate: a gate test (--infer-skip)"))
     for item in items:
         kwargs: dict[str, Any] = {}
         problem = ""
@@ -273,9 +310,11 @@ def infer_bench(request: pytest.FixtureRequest) -> Iterator[InferBench]:
     """Time a model call against the baseline: ``infer_bench(model, inputs)``, or two
     interleaved: ``infer_bench.compare(candidate, reference, args=(inputs,))``."""
     from pytest_infergate.bench import InferBench
+    from pytest_infergate.measure.progress import sampling_progress
 
     marker = request.node.stash.get(_MARKER_KEY, Settings())
-    yield InferBench(get_session(request.config), request.node.nodeid, marker)
+    progress = sampling_progress(request.config)
+    yield InferBench(get_session(request.config), request.node.nodeid, marker, progress)
     _record_properties(request)
 
 
@@ -345,11 +384,11 @@ def _write_reports(session: pytest.Session, gate: GateSession) -> None:
     """The Markdown and HTML reports asked for (not on xdist workers, not in off mode);
     a report that cannot be written makes the run a usage error, as the results file does."""
     config = session.config
-    markdown, html = gate.config.markdown_path, gate.config.html_path
+    markdown, html, csv = gate.config.markdown_path, gate.config.html_path, gate.config.csv_path
     if hasattr(config, "workerinput") or gate.config.mode is Mode.OFF:
         return
     step_summary = bool(os.environ.get("GITHUB_STEP_SUMMARY")) and bool(gate.measurements)
-    if not (markdown or html or step_summary):
+    if not (markdown or html or csv or step_summary):
         return
     from pytest_infergate.report.files import write_reports
 
@@ -358,6 +397,7 @@ def _write_reports(session: pytest.Session, gate: GateSession) -> None:
             gate.results_document(),
             markdown=markdown,
             html=html,
+            csv=csv,
             environ=os.environ,
             baseline=gate.baseline,
         )

@@ -66,6 +66,11 @@ class StopReason(enum.Enum):
     PLAN = "plan complete"
 
 
+def _ms(value: float) -> str:
+    """Milliseconds to 3 significant digits: enough to read, short enough for one line."""
+    return f"{value:.3g} ms"
+
+
 def worst(outcomes: Sequence[Outcome]) -> Outcome:
     """The most severe of ``outcomes`` (PASS when there are none)."""
     return max(outcomes, key=SEVERITY.__getitem__, default=Outcome.PASS)
@@ -154,6 +159,14 @@ class LatencyResult:
         cpu_p50 = summarise_ns(self.cpu_samples_ns).p50_ms if self.cpu_samples_ns else None
         object.__setattr__(self, "cpu_p50_ms", cpu_p50)
 
+    def __repr__(self) -> str:
+        """One line a person can read in a test's output: the figures, not every raw sample."""
+        batch = f", batch={self.batch_size}" if self.batch_size != 1 else ""
+        return (
+            f"LatencyResult({self.key!r}, p50={_ms(self.p50_ms)}, p95={_ms(self.p95_ms)}, "
+            f"n={self.n}{batch}, {self.stop_reason.value})"
+        )
+
     @property
     def yardstick_ms(self) -> float | None:
         """The machine's speed during this run (ms a yardstick call, larger is slower):
@@ -240,6 +253,13 @@ class AccuracyResult:
         object.__setattr__(self, "low", interval.low)
         object.__setattr__(self, "high", interval.high)
 
+    def __repr__(self) -> str:
+        """One line: the metric and its interval, not every prediction."""
+        return (
+            f"AccuracyResult({self.key!r}, {self.metric}={self.value:.4g}, "
+            f"{self.correct}/{self.n} correct, 95% [{self.low:.4g}, {self.high:.4g}])"
+        )
+
     @property
     def examples_per_s(self) -> float:
         """Prediction throughput: examples over the time spent in the model's batches."""
@@ -321,6 +341,18 @@ class ComparisonResult:
             ("p95_ratio", p95),
         ):
             object.__setattr__(self, name, value)
+
+    def __repr__(self) -> str:
+        """One line: the ratio and its interval, each arm's median, not the raw samples."""
+        interval = ""
+        if math.isfinite(self.ratio_low) and math.isfinite(self.ratio_high):
+            interval = f" [{self.ratio_low:.3f}, {self.ratio_high:.3f}]"
+        return (
+            f"ComparisonResult({self.key!r}, ratio={self.ratio:.3f}{interval}, "
+            f"candidate p50={_ms(self.candidate.p50_ms)}, "
+            f"reference p50={_ms(self.reference.p50_ms)}, n={self.n}/arm, "
+            f"{self.stop_reason.value})"
+        )
 
     @property
     def speedup(self) -> float:
@@ -439,6 +471,12 @@ class SweepPoint:
     p95_ms: float
     throughput_per_s: float
 
+    def __repr__(self) -> str:
+        return (
+            f"SweepPoint(bs={self.batch_size}, p50={_ms(self.p50_ms)}, p95={_ms(self.p95_ms)}, "
+            f"{self.throughput_per_s:.4g} items/s)"
+        )
+
 
 @dataclass(frozen=True)
 class SweepResult:
@@ -446,6 +484,14 @@ class SweepResult:
 
     points: tuple[SweepPoint, ...]
     latency_budget_ms: float | None = None
+
+    def __repr__(self) -> str:
+        """One line: the best point and the sizes swept; :meth:`table` has them all."""
+        best = self.best
+        chosen = "none within the budget" if best is None else repr(best)
+        sizes = ",".join(str(p.batch_size) for p in self.points)
+        budget = "" if self.latency_budget_ms is None else f", p95 <= {self.latency_budget_ms:g} ms"
+        return f"SweepResult(best={chosen}, batch sizes {sizes}{budget})"
 
     @property
     def best(self) -> SweepPoint | None:

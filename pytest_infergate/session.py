@@ -123,7 +123,7 @@ class GateSession:
     def open(cls, config: GateConfig) -> GateSession:
         """Load the configured baseline and check that every file the run will write can
         be written; raises ``BaselineError`` for a bad file or path."""
-        for output in (config.json_path, config.markdown_path, config.html_path):
+        for output in (config.json_path, config.markdown_path, config.html_path, config.csv_path):
             if output is not None:
                 check_writable(output)  # now, not after the whole run
         path = config.baseline_path

@@ -28,7 +28,7 @@ def infergate(*args: object, cwd: Path | None = None) -> subprocess.CompletedPro
 
 
 def test_every_command_has_help() -> None:
-    for command in ("show", "compare", "merge", "report", "prune"):
+    for command in ("show", "compare", "merge", "report", "csv", "prune"):
         done = infergate(command, "--help")
         assert done.returncode == 0, done.stderr
         assert done.stdout.startswith(f"usage: infergate {command}")

@@ -14,6 +14,7 @@ HEAVY = (
     "datasets",
     "evaluate",
     "optimum",
+    "rich",
 )
 
 

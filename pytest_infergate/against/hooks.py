@@ -42,6 +42,7 @@ def as_companion(config: GateConfig) -> GateConfig:
         json_path=None,
         markdown_path=None,
         html_path=None,
+        csv_path=None,
         against=None,
     )
 

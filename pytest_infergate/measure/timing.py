@@ -73,6 +73,22 @@ class YardstickCalls:
     block_sizes: tuple[int, ...] = ()
 
 
+@dataclass(frozen=True)
+class Hooks:
+    """Work done between samples, never inside the timed region.
+
+    ``before_call`` runs before every call, warm-up ones too (fresh inputs: see
+    :mod:`.fresh`); with it each sample is one call, since calls grouped for the clock
+    would share one preparation. ``after_sample`` sees the samples so far after each
+    one (progress: :mod:`.progress`); it must return quickly and rarely do more."""
+
+    before_call: Callable[[], object] | None = None
+    after_sample: Callable[[Sequence[int]], object] | None = None
+
+
+#: No work between samples.
+NO_HOOKS = Hooks()
+
 #: ``decide(candidate_ns, reference_ns, look_index, final) -> stop`` for A/B runs.
 PairDecide = Callable[[tuple[int, ...], tuple[int, ...], int, bool], bool]
 
@@ -219,7 +235,10 @@ def resolve_timer(timer: str) -> EventFactory | None:
 
 
 def _warm_up(
-    call: Callable[[], Any], plan: SamplingPlan, sync: Callable[[], object] | None
+    call: Callable[[], Any],
+    plan: SamplingPlan,
+    sync: Callable[[], object] | None,
+    before_call: Callable[[], object] | None = None,
 ) -> tuple[int, int, Any, str]:
     """Run the warm-up; returns (calls made, fastest call in ns, last value, the CPU
     clock the call's work shows: ``"process"`` when the process used more than
@@ -237,6 +256,8 @@ def _warm_up(
     while calls < plan.warmup_calls or perf() - start < budget_ns:
         if calls and perf() - start >= cap_ns:
             break
+        if before_call is not None:
+            before_call()
         if sync is not None:
             sync()
         t0 = perf()
@@ -326,6 +347,7 @@ def run(
     events: EventFactory | None = None,
     cpu_clock: str | None = None,
     yardstick: bool = False,
+    hooks: Hooks = NO_HOOKS,
 ) -> Timing:
     """Time ``fn(*args, **kwargs)``; exceptions from ``fn`` propagate.
 
@@ -343,6 +365,8 @@ def run(
     capped by ``max_time_s``). With it, ``plan``'s minimums are replaced by the
     ``looks``: sampling stops at the first look where ``decide`` says the verdict is
     clear, at the last look, or at ``max_time_s``, whichever comes first.
+
+    ``hooks`` run between samples, outside the clock reads (:class:`Hooks`).
     """
     if decide is not None and not looks:
         raise ValueError("decide needs at least one look")
@@ -354,13 +378,14 @@ def run(
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        warmup_calls, fastest_ns, value, seen_clock = _warm_up(call, plan, sync)
+        before, after = hooks.before_call, hooks.after_sample
+        warmup_calls, fastest_ns, value, seen_clock = _warm_up(call, plan, sync, before)
         clock = cpu_clock or seen_clock
         cpu = time.thread_time_ns if clock == "thread" else time.process_time_ns
         # Event-timed samples are GPU time already, the figure host contention leaves
         # alone; the host's CPU time of an asynchronous launch is no cost figure.
         cpu_clock_used = clock if events is None else None
-        group = _group_size(warmup_calls, fastest_ns, MIN_SAMPLE_NS)
+        group = 1 if before is not None else _group_size(warmup_calls, fastest_ns, MIN_SAMPLE_NS)
         min_ns, max_ns = int(plan.min_time_s * 1e9), int(plan.max_time_s * 1e9)
         samples: list[int] = []
         cpu_samples: list[int] = []
@@ -368,6 +393,8 @@ def run(
         look = 0
         start = perf()
         while True:
+            if before is not None:
+                before()
             if events is not None:
                 c0 = cpu()
                 begin, end = events(), events()
@@ -395,6 +422,8 @@ def run(
                 cpu_samples.append((c1 - c0) // group)
             if speed is not None:
                 speed.maybe_block(t1)
+            if after is not None:
+                after(samples)
             elapsed, n = t1 - start, len(samples)
             if decide is None:
                 if n >= plan.min_samples and elapsed >= min_ns:
@@ -491,6 +520,7 @@ def run_pair(
     decide: PairDecide,
     sync: Callable[[], object] | None = None,
     min_sample_ns: int = MIN_PAIR_SAMPLE_NS,
+    after_block: Callable[[Sequence[int]], object] | None = None,
 ) -> PairTiming:
     """Time two zero-argument callables interleaved, in ABBA blocks, until ``decide`` stops.
 
@@ -500,7 +530,8 @@ def run_pair(
     reference, candidate, so a linear drift within a block hits both arms equally and
     each arm follows itself and the other equally often. At each look (samples per
     arm) ``decide`` may stop; the last look, or ``plan.max_time_s``, ends the run
-    with a final call. Exceptions from either callable propagate.
+    with a final call. Exceptions from either callable propagate. ``after_block`` sees
+    the candidate's samples after each ABBA block, outside the clock reads (progress).
     """
     if not looks:
         raise ValueError("run_pair needs at least one look")
@@ -544,6 +575,8 @@ def run_pair(
                 if t1 - start >= max_ns and samples[1]:
                     done = True
                     break
+            if after_block is not None:
+                after_block(samples[0])
             n = min(len(samples[0]), len(samples[1]))
             if done or n >= looks[-1]:
                 if n > 0:

@@ -21,8 +21,9 @@ def write_reports(
     html: Path | None,
     environ: Mapping[str, str],
     baseline: Baseline | None = None,
+    csv: Path | None = None,
 ) -> list[Path]:
-    """Write the Markdown and HTML reports of ``document``; append the Markdown to
+    """Write the Markdown, HTML and CSV reports of ``document``; append the Markdown to
     ``$GITHUB_STEP_SUMMARY`` when set. Returns the paths written."""
     written: list[Path] = []
     step_summary = environ.get(STEP_SUMMARY_VARIABLE)
@@ -38,4 +39,9 @@ def write_reports(
     if html is not None:
         write_atomic(html, html_report(document, baseline))
         written.append(html)
+    if csv is not None:
+        from pytest_infergate.report.csv import csv_document
+
+        write_atomic(csv, csv_document(document))
+        written.append(csv)
     return written

@@ -20,6 +20,7 @@ from pytest_infergate.config import GateConfig, Mode, Settings
 from pytest_infergate.judge.accuracy import compare_accuracy
 from pytest_infergate.judge.latency import compare_latency, session_policy
 from pytest_infergate.judge.messages import as_recorded
+from pytest_infergate.judge.stats.comparison import MIN_SAMPLES_PER_ARM
 from pytest_infergate.judge.thresholds import MIN_SAMPLES_FOR_TAIL
 from pytest_infergate.measure.environment import Fingerprint, collect_fingerprint
 from pytest_infergate.measure.provenance import unmet
@@ -325,7 +326,18 @@ class GateSession:
             tolerances = dict(settings.latency_tolerance or {})
         verdict = self.applied(verdict, facts, settings, reference_facts)
         keeps_no_ratio = isinstance(result, ComparisonResult) and not result.gates.stored_ratio
-        if self.config.update and self.config.baseline_path is not None and not keeps_no_ratio:
+        updating = self.config.update and self.config.baseline_path is not None
+        too_few = isinstance(result, ComparisonResult) and result.n < MIN_SAMPLES_PER_ARM
+        if updating and too_few and not keeps_no_ratio:
+            # A ratio the A/B rule could not judge is no figure to gate later runs on:
+            # three samples per arm once stored 0.0045 and the next run read +22158%.
+            self.exclude(
+                nodeid,
+                f"{result.key}: only {result.n} samples per arm, fewer than the "
+                f"{MIN_SAMPLES_PER_ARM} the A/B rule needs; raise --infer-max-time",
+            )
+            keeps_no_ratio = True
+        if updating and not keeps_no_ratio:
             verdict = as_recorded(verdict, fresh=self._fresh(verdict))
         measurement = Measurement(
             nodeid=nodeid,

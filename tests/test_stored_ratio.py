@@ -85,3 +85,20 @@ def test_stored_ratio_false_keeps_only_the_fixed_gates(
     fresh = ab.path / "fresh.json"
     ab.runpytest(f"--infer-baseline={fresh}", "--infer-update-baseline").assert_outcomes(passed=1)
     assert "test_ab.py::test_ab" not in json.loads(fresh.read_text())["entries"]
+
+
+def test_a_ratio_from_too_few_samples_is_not_recorded(ab: pytest.Pytester) -> None:
+    """A time cap that leaves fewer samples than the A/B rule needs records no ratio: such a
+    ratio once read 0.0045 from 3 samples per arm, and the next run REGRESSED at +22158%."""
+    baseline = ab.path / "baseline.json"
+    result = ab.runpytest(
+        f"--infer-baseline={baseline}", "--infer-update-baseline", "--infer-max-time=0.001"
+    )
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*not recorded*samples per arm, fewer than the 10*"])
+    assert not baseline.exists() or "test_ab.py::test_ab" not in json.loads(
+        baseline.read_text()
+    ).get("entries", {})
+
+    _update(ab, baseline)  # with time enough, the same test records its ratio
+    assert "test_ab.py::test_ab" in json.loads(baseline.read_text())["entries"]

@@ -20,8 +20,7 @@ from pytest_infergate.config import GateConfig, Mode, Settings
 from pytest_infergate.judge.accuracy import compare_accuracy
 from pytest_infergate.judge.latency import compare_latency, session_policy
 from pytest_infergate.judge.messages import as_recorded
-from pytest_infergate.judge.stats.comparison import MIN_SAMPLES_PER_ARM
-from pytest_infergate.judge.thresholds import MIN_SAMPLES_FOR_TAIL
+from pytest_infergate.judge.thresholds import MIN_SAMPLES_FOR_TAIL, MIN_SAMPLES_PER_ARM
 from pytest_infergate.measure.environment import Fingerprint, collect_fingerprint
 from pytest_infergate.measure.provenance import unmet
 from pytest_infergate.measure.telemetry import GpuSampler, open_nvml

@@ -17,5 +17,7 @@ def test_int8_batch_sweep(infer_bench, pipelines):
         max_time_s=2,
     )
     print("\n" + sweep.table())
+    # Every point is gated against the baseline. Which batch size serves most is the CPU's
+    # answer, not a property to assert: batch 32 served 1.5x batch 1's requests per second
+    # on a 2-core Intel Xeon runner and 0.96x on a 2-core AMD EPYC one.
     assert sweep.best is not None
-    assert sweep.points[-1].throughput_per_s > sweep.points[0].throughput_per_s

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+#: Fewest samples per arm for any A/B decision; below this the normal approximation of
+#: the U statistic and the order-statistic interval of the median are too coarse.
+MIN_SAMPLES_PER_ARM = 10
 #: Samples both runs need before a tail percentile is gated.
 MIN_SAMPLES_FOR_TAIL = 300
 CONFIDENCE = 0.99

@@ -12,9 +12,10 @@ QUICK = SamplingPlan(warmup_calls=3, warmup_s=0.0, min_samples=20, min_time_s=0.
 def test_warmup_is_discarded_and_samples_are_taken():
     calls = []
     timing = run(lambda: calls.append(1), plan=QUICK)
-    assert timing.warmup_calls == 3
+    # Three warm-up calls, then the calls that size a group of this short call.
+    assert timing.warmup_calls >= 3
     assert len(timing.samples_ns) == 20
-    assert len(calls) == 3 + 20 * timing.calls_per_sample
+    assert len(calls) == timing.warmup_calls + 20 * timing.calls_per_sample
 
 
 def test_short_calls_are_grouped_so_a_sample_outlasts_the_clock():

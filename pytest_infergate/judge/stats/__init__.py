@@ -13,7 +13,6 @@ from __future__ import annotations
 from pytest_infergate.judge.stats.comparison import (
     CONTINUE,
     IMPROVED,
-    MIN_SAMPLES_PER_ARM,
     PASSED,
     REGRESSED,
     SEQUENTIAL_ALPHA,
@@ -47,6 +46,7 @@ from pytest_infergate.judge.stats.quantiles import (
     sketch_ms,
     summarise_ns,
 )
+from pytest_infergate.judge.thresholds import MIN_SAMPLES_PER_ARM
 
 __all__ = [
     "CONTINUE",

@@ -23,10 +23,6 @@ from pytest_infergate.judge.stats.quantiles import FloatArray, quantile
 SEQUENTIAL_LOOKS: tuple[tuple[int, float], ...] = ((50, 0.0005), (150, 0.002), (500, 0.0075))
 SEQUENTIAL_ALPHA = 0.01
 
-#: Fewest samples per arm for any A/B decision; below this the normal approximation of
-#: the U statistic and the order-statistic interval of the median are too coarse.
-MIN_SAMPLES_PER_ARM = 10
-
 
 def _as_2d(samples: object) -> tuple[FloatArray, bool]:
     array = np.asarray(samples, dtype=float)

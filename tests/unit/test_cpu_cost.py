@@ -216,6 +216,22 @@ def test_one_sitting_cpu_history_gets_the_measured_cpu_allowance() -> None:
     assert _checks(caught)["cpu_p50_ms"].mdr == pytest.approx(0.10 + CPU_UNMEASURED_DRIFT)
 
 
+def test_one_sitting_cpu_history_is_not_judged_by_its_own_spread() -> None:
+    """Three runs of one sitting that spread 3.0 +/- 7% (as the 2-core runner's quiet
+    processes did) put a prediction bound with 2 d.f. at +70%; the measured CPU drift
+    allowance catches a +25% CPU cost and passes an unchanged +3%."""
+    minutes = tuple(f"2026-11-25T00:0{i}:00+00:00" for i in range(3))
+    cpu = (2.8, 3.0, 3.2)
+    entry = _entry(WALL[:3], cpu, stamps=minutes)
+    centre = float(np.exp(np.mean(np.log(cpu))))
+    slower = compare_latency(_result(7.5, centre * 1.25), entry, "ci", P50_ONLY, STARVED)
+    same = compare_latency(_result(6.0, centre * 1.03), entry, "ci", P50_ONLY, STARVED)
+    assert slower.outcome is Outcome.REGRESSED
+    assert _checks(slower)["cpu_p50_ms"].deciding
+    assert "one sitting" in slower.reason
+    assert same.outcome is Outcome.PASS
+
+
 def _fingerprint() -> Fingerprint:
     return Fingerprint("cpu", 2, 4.0, "linux", "x86_64", "3.12", {}, {})
 

@@ -527,6 +527,11 @@ class Slot:
                     subprocess.Popen(["taskset", "-c", self.cores, sys.executable, "-c", code])
                 )
             time.sleep(0.2)
+        # With the against gate, depth.txt is committed at the base depth and the test
+        # reads it before GQ_DEPTH: every gate's working tree must hold the depth it runs.
+        pinned = self.work / "depth.txt"
+        if pinned.exists():
+            pinned.write_text(f"{depth}\n")
         try:
             return subprocess.run(
                 ["taskset", "-c", self.cores, *pytest_cmd(*args)],
@@ -537,6 +542,8 @@ class Slot:
                 timeout=300,
             )
         finally:
+            if pinned.exists():
+                pinned.write_text(f"{self.base}\n")
             for p in neighbours:
                 p.kill()
             for p in neighbours:
@@ -606,14 +613,10 @@ class Slot:
         tree: no baseline file, so nothing but the two revisions' ratio decides."""
         results = self.work / "results.json"
         results.unlink(missing_ok=True)
-        (self.work / "depth.txt").write_text(f"{depth}\n")
         t0 = time.perf_counter()
-        try:
-            proc = self.pytest(
-                ["test_cpu.py", "--infer-against=HEAD", f"--infer-json={results}"], depth, noisy
-            )
-        finally:
-            (self.work / "depth.txt").write_text(f"{self.base}\n")
+        proc = self.pytest(
+            ["test_cpu.py", "--infer-against=HEAD", f"--infer-json={results}"], depth, noisy
+        )
         wall = time.perf_counter() - t0
         if proc.returncode not in (0, 1) or not results.exists():
             sys.exit(f"slot {self.index}: against run failed:\n{proc.stdout}\n{proc.stderr}")

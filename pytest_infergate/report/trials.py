@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from pytest_infergate.report.charts import batch_sweeps, variant_points
+from pytest_infergate.report.charts import batch_sweeps, pareto_front, variant_points
 from pytest_infergate.report.html import STYLE, flatten_fingerprint, verdict_badges
 from pytest_infergate.report.trial_charts import (
     History,
@@ -206,18 +206,35 @@ def _tradeoff_section(runs: Sequence[Run]) -> str:
         for index, run in enumerate(runs)
         for name, (p50, accuracy) in variant_points(run.results.measurements).items()
     ]
+    labels = [run.label for run in runs]
     inner = (
         _chart(
             "tradeoff",
-            f"{len(points)} variants over {len({p.run for p in points})} runs; the dashed "
-            "staircase is the Pareto front across all runs (no other point is both faster "
-            "and more accurate), its points labelled with their run",
-            trials_tradeoff_chart([run.label for run in runs], points),
+            tradeoff_caption(labels, points),
+            trials_tradeoff_chart(labels, points),
         )
         if points
         else "<p>No run has a variant with both a latency and an accuracy measurement.</p>"
     )
     return f'<section id="tradeoff"><h2>Latency vs accuracy</h2>{inner}</section>'
+
+
+def tradeoff_caption(labels: Sequence[str], points: Sequence[TrialPoint]) -> str:
+    """The latency-vs-accuracy chart's caption. A front of one point has no staircase to
+    point at: the caption names the variant that is as fast and as accurate as any."""
+    head = f"{len(points)} variants over {len({p.run for p in points})} runs; "
+    front = pareto_front([(p.p50_ms, p.accuracy) for p in points])
+    if len(front) == 1 and len(points) > 1:
+        best = points[front[0]]
+        return (
+            f"{head}the Pareto front across all runs is one point, ringed: "
+            f"{labels[best.run]}: {best.variant}, at least as fast and as accurate as "
+            "every other variant"
+        )
+    return (
+        f"{head}the dashed staircase is the Pareto front across all runs (no other point "
+        "is both faster and more accurate), its points labelled with their run"
+    )
 
 
 def _sweep_section(runs: Sequence[Run]) -> str:

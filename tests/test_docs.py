@@ -306,3 +306,23 @@ def test_the_workflow_example_is_valid_and_uses_what_exists(plugin_options: set[
         assert (ROOT / path).exists(), f"the workflow uses a missing file: {path}"
     uploads = [step for step in steps if str(step.get("uses", "")).startswith("actions/upload")]
     assert uploads, "the HTML report is uploaded as an artifact"
+
+
+def test_the_readme_recipe_is_valid_and_agrees_with_the_workflow(plugin_options: set[str]) -> None:
+    """The README's GitHub Actions steps parse, and keep what the workflow file relies on:
+    the full clone, the gate against the base branch, the report uploaded on failure too."""
+    yaml = pytest.importorskip("yaml")
+    lines = README.read_text(encoding="utf-8").splitlines()
+    start = lines.index("```yaml")
+    steps = yaml.safe_load(_fenced_block(lines, start))
+    assert isinstance(steps, list)
+    checkout = next(step for step in steps if step.get("uses", "").startswith("actions/checkout"))
+    assert checkout["with"]["fetch-depth"] == 0
+    script = "\n".join(step["run"] for step in steps if "run" in step)
+    assert "--infer-against=origin/${{ github.base_ref }}" in script
+    assert set(_OPTION.findall(script)) <= plugin_options
+    (upload,) = [step for step in steps if step.get("uses", "").startswith("actions/upload")]
+    assert upload["if"] == "always()"
+    workflow = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    uses = {step.get("uses") for job in workflow["jobs"].values() for step in job["steps"]}
+    assert {checkout["uses"], upload["uses"]} <= uses

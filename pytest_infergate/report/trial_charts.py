@@ -12,6 +12,8 @@ from pytest_infergate.report.charts import log_ticks, new_figure, pareto_front, 
 if TYPE_CHECKING:
     from matplotlib.artist import Artist
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.transforms import Bbox
 
     from pytest_infergate.results import LatencyResult
 
@@ -103,53 +105,65 @@ def trials_tradeoff_chart(labels: Sequence[str], points: Sequence[TrialPoint]) -
         for i, p in enumerate(points)
     ]
     labels_at.sort(key=lambda item: (not item[2], item[1].p50_ms))
-    _place_labels(axes, labels_at, log_x)
+    _place_labels(figure, axes, labels_at)
     axes.set_xlabel("p50 latency per call (ms)")
     axes.set_ylabel("accuracy")
     _legend(axes)
     return to_svg(figure)
 
 
-#: Where a point's label may go, in points from the point: tried in order, the first that
-#: overlaps no label placed before wins (none: the label is left out; colour says the run).
-_LABEL_OFFSETS = ((4, 4), (4, -11), (4, 15), (-4, -11), (4, 26), (4, -22), (4, 37))
+#: Where a point's label may go, in points from the point: tried in order, the first whose
+#: drawn box stays inside the axes and overlaps no label placed before wins (none: the
+#: label is left out; colour and the legend say the run).
+_LABEL_OFFSETS = (
+    (4, 4),
+    (-4, 4),
+    (4, -11),
+    (-4, -11),
+    (4, 15),
+    (-4, 15),
+    (4, -22),
+    (-4, -22),
+    (4, 26),
+    (-4, 26),
+)
 
 
-def _place_labels(axes: Axes, items: Sequence[tuple[str, TrialPoint, bool]], log_x: bool) -> None:
-    """Annotate points so that labels do not overlap, estimating each label's box from its
-    length at 7 pt on a 6 x 4 in figure (close enough to keep neighbours apart)."""
-    import math
+def _place_labels(
+    figure: Figure, axes: Axes, items: Sequence[tuple[str, TrialPoint, bool]]
+) -> None:
+    """Annotate points so that labels neither overlap nor leave the axes, measuring each
+    label as drawn: an estimate from the text's length let labels of the example's runs
+    spill past the right edge and onto each other."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    (x0, x1), (y0, y1) = axes.get_xlim(), axes.get_ylim()
-
-    def where(p: TrialPoint) -> tuple[float, float]:
-        if log_x:
-            fx = (math.log10(p.p50_ms) - math.log10(x0)) / (math.log10(x1) - math.log10(x0))
-        else:
-            fx = (p.p50_ms - x0) / ((x1 - x0) or 1.0)
-        return fx * 360.0, (p.accuracy - y0) / ((y1 - y0) or 1.0) * 230.0
-
-    placed: list[tuple[float, float, float, float]] = []
+    FigureCanvasAgg(figure)  # a canvas that can measure text
+    figure.draw_without_rendering()  # settle the constrained layout before measuring
+    frame = axes.get_window_extent()
+    placed: list[Bbox] = []
     for text, p, bold in items:
-        px, py = where(p)
-        width = len(text) * (5.0 if bold else 4.6)
         for dx, dy in _LABEL_OFFSETS:
-            left = px + dx if dx > 0 else px + dx - width
-            box = (left, py + dy - 1, left + width, py + dy + 9)
-            if all(
-                box[2] < b[0] or box[0] > b[2] or box[3] < b[1] or box[1] > b[3] for b in placed
-            ):
+            label = axes.annotate(
+                text,
+                (p.p50_ms, p.accuracy),
+                fontsize=7,
+                xytext=(dx, dy),
+                textcoords="offset points",
+                ha="left" if dx > 0 else "right",
+                fontweight="bold" if bold else "normal",
+            )
+            label.set_in_layout(False)
+            box = label.get_window_extent()
+            inside = (
+                frame.x0 <= box.x0
+                and box.x1 <= frame.x1
+                and frame.y0 <= box.y0
+                and box.y1 <= frame.y1
+            )
+            if inside and not any(box.overlaps(other) for other in placed):
                 placed.append(box)
-                axes.annotate(
-                    text,
-                    (p.p50_ms, p.accuracy),
-                    fontsize=7,
-                    xytext=(dx, dy),
-                    textcoords="offset points",
-                    ha="left" if dx > 0 else "right",
-                    fontweight="bold" if bold else "normal",
-                )
                 break
+            label.remove()
 
 
 def overlaid_sweep_chart(

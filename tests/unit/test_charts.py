@@ -71,3 +71,33 @@ def test_the_trials_caption_names_a_one_point_front() -> None:
     assert "one point, ringed: +int8: onnx-int8" in caption
     traded = [TrialPoint(0, "onnx", 8.0, 0.96), TrialPoint(1, "onnx-int8", 5.0, 0.95)]
     assert "the dashed staircase is the Pareto front" in tradeoff_caption(labels, traded)
+
+
+def test_point_labels_stay_inside_the_axes_and_apart() -> None:
+    """The example's trials page had 'pytorch' labels past the right edge and 'onnx' labels
+    on top of each other: crowded points at the top right, labels measured as drawn."""
+    pytest.importorskip("matplotlib")
+    from pytest_infergate.report.charts import new_figure
+    from pytest_infergate.report.trial_charts import _place_labels
+
+    points = [
+        TrialPoint(run, variant, p50, 0.956)
+        for run, (variant, p50) in enumerate(
+            [("pytorch", 28.0), ("pytorch", 28.5), ("onnx", 9.0), ("onnx", 9.2), ("onnx-int8", 5.0)]
+        )
+    ]
+    figure = new_figure(height=4.0, width=6.0)
+    axes = figure.add_subplot()
+    axes.scatter([p.p50_ms for p in points], [p.accuracy for p in points])
+    axes.set_xscale("log")
+    items = [(f"run {p.run}: {p.variant}", p, p.run == 4) for p in points]
+    _place_labels(figure, axes, items)
+    frame = axes.get_window_extent()
+    boxes = [text.get_window_extent() for text in axes.texts]
+    assert len(boxes) >= 4  # a label may be left out only when no place is free
+    for box in boxes:
+        assert frame.x0 <= box.x0
+        assert box.x1 <= frame.x1
+        assert frame.y0 <= box.y0
+        assert box.y1 <= frame.y1
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])

@@ -180,7 +180,8 @@ def test_an_entry_whose_history_cannot_gate_says_so(project: pytest.Pytester) ->
         [
             "[[]1[]] cannot gate here: the 3 stored runs on this machine, recorded in one "
             "sitting, spread so widely that only a slowdown beyond 100% (over 2x the time) could "
-            "be told from their drift; time this call against a reference in the same process "
-            "with infer_bench.compare(), or record runs at quieter times"
+            "be told from their drift; gate it against the base revision in the same job with "
+            "--infer-against=REV, or against a reference in the same process with "
+            "infer_bench.compare(), or record runs at quieter times"
         ]
     )

@@ -200,8 +200,9 @@ def _check_history(
         note = (
             f"cannot gate here: the {len(history)} stored runs on this machine{sitting} spread "
             f"so widely that only a slowdown beyond {percent(MDR_BOUND)} (over 2x the time) "
-            "could be told from their drift; time this call against a reference in the same "
-            "process with infer_bench.compare(), or record runs at quieter times"
+            "could be told from their drift; gate it against the base revision in the same "
+            "job with --infer-against=REV, or against a reference in the same process with "
+            "infer_bench.compare(), or record runs at quieter times"
         )
     elif one_sitting and outcome is Outcome.INCONCLUSIVE:
         note = (

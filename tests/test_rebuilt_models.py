@@ -73,6 +73,44 @@ def test_a_rebuild_from_the_same_inputs_is_not_another_model(
     )
 
 
+def test_one_rebuilt_model_under_three_entries_is_one_footnote_in_a_session(
+    onnx_project: pytest.Pytester, graphs: tuple[Path, Path]
+) -> None:
+    """The example's first run on another CPU family printed the same "model changed"
+    line under 13 entries; three entries over one rebuilt model print it once."""
+    model = onnx_project.path / "model.onnx"
+    model.write_bytes(graphs[0].read_bytes())
+    _write_build(onnx_project.path, SAME)
+    onnx_project.makepyfile(
+        test_shared="""
+        import pytest
+        from models import X, session
+
+        @pytest.mark.parametrize("variant", ["a", "b", "c"])
+        def test_model(infer_bench, variant):
+            s = session("model.onnx")
+            infer_bench(s.run, None, {"x": X})
+        """
+    )
+    baseline = onnx_project.path / "baseline.json"
+    wide = "--infer-latency-tolerance=500%"  # the digests are the point, not a 7 us call
+    onnx_project.runpytest(
+        f"--infer-baseline={baseline}", "--infer-update-baseline"
+    ).assert_outcomes(passed=3)
+
+    _rebuild(graphs[0], model, "built on another machine")
+    result = onnx_project.runpytest(f"--infer-baseline={baseline}", wide)
+    result.assert_outcomes(passed=3)
+    notes = [line for line in result.outlines if "rebuilt from the same inputs" in line]
+    assert len(notes) == 1, notes
+    assert notes[0].startswith("[")
+    assert "] 3 entries: model rebuilt from the same inputs (build 111111111111…" in notes[0]
+    mark = notes[0].split(" ", 1)[0]  # "[1]"
+    table = [line for line in result.outlines if line.startswith("test_shared.py::")]
+    assert len(table) >= 6  # p50 and p95 of each, CPU rows beside them
+    assert all(mark in line for line in table), table  # every row, its CPU row too
+
+
 def test_build_digest_reads_only_a_well_formed_note(tmp_path: Path) -> None:
     assert build_digest(tmp_path) is None
     assert build_digest(None) is None

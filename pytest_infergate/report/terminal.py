@@ -52,11 +52,19 @@ RATIO_METRICS = ("slowdown", "speedup", "ratio")
 @dataclass(frozen=True)
 class Row:
     """One line of the summary table, already formatted (one cell per :data:`HEADER`
-    column); ``note`` is its footnote (e.g. why a comparison is unpaired)."""
+    column); ``note`` is its footnote (e.g. why a comparison is unpaired), ``more`` the
+    footnotes it shares with other rows (a changed model under several entries), each
+    numbered once for the whole table."""
 
     cells: tuple[str, ...]
     outcome: Outcome
     note: str = ""
+    more: tuple[str, ...] = ()
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """Every footnote of the row, its own first."""
+        return tuple(n for n in (self.note, *self.more) if n)
 
 
 def _ms(value: float) -> str:
@@ -184,9 +192,9 @@ def _with_provenance(
         count = shared[v.model_change] if shared is not None else 1
         who = f"{count} entries" if count > 1 else m.result.key
         change = f"{who}: {v.model_change}"
-        table = [
-            replace(row, note=f"{row.note}; {change}" if row.note else change) for row in table
-        ]
+        # a footnote of its own, not joined to a row's note: joined, the shared change
+        # was printed again under every note it met (a CPU row's "not deciding")
+        table = [replace(row, more=(*row.more, change)) for row in table]
     if v.outcome is Outcome.NOT_APPLIED and any(r.outcome is not v.outcome for r in table):
         cells = (m.result.key, "runtime", "expected", "other", "", "", "", "", "", v.outcome.value)
         table.append(Row(cells, v.outcome, f"{m.result.key}: not applied: {v.reason}"))
@@ -231,10 +239,7 @@ def format_table(table: Sequence[Row]) -> list[str]:
     """Aligned text lines: the header, then one line per row (a ``[n]`` marks a note)."""
     notes = _numbered_notes(table)
     last = len(HEADER) - 1
-    marked = [
-        (*row.cells[:last], row.cells[last] + (f" [{notes[row.note]}]" if row.note else ""))
-        for row in table
-    ]
+    marked = [(*row.cells[:last], row.cells[last] + _marks(row, notes)) for row in table]
     shown = [
         i
         for i in range(len(HEADER))
@@ -260,9 +265,16 @@ def format_notes(table: Sequence[Row]) -> list[str]:
 def _numbered_notes(table: Sequence[Row]) -> dict[str, int]:
     numbers: dict[str, int] = {}
     for row in table:
-        if row.note and row.note not in numbers:
-            numbers[row.note] = len(numbers) + 1
+        for note in row.notes:
+            if note not in numbers:
+                numbers[note] = len(numbers) + 1
     return numbers
+
+
+def _marks(row: Row, numbers: dict[str, int]) -> str:
+    """`` [1]`` (or `` [1][3]``) after a row's verdict: the footnotes it refers to."""
+    marks = "".join(f"[{number}]" for number in sorted(numbers[note] for note in row.notes))
+    return f" {marks}" if marks else ""
 
 
 def gpu_warnings(measurements: Sequence[Measurement]) -> list[str]:

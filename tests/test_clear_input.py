@@ -3,6 +3,8 @@ says what to write instead."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 NOT_CALLABLE = """
@@ -139,3 +141,36 @@ def test_a_tolerance_above_one_must_be_written_as_a_percentage(
         project.runpytest().assert_outcomes(passed=1)
     else:
         project.runpytest("--infer-latency-tolerance=1000%").assert_outcomes(passed=1)
+
+
+def test_a_fixed_ab_gate_above_one_must_be_written_as_a_percentage(
+    pytester: pytest.Pytester,
+) -> None:
+    """``compare(max_slowdown=10)`` reads as 10% to a person and allowed an 11x slowdown;
+    it is refused before anything is timed, saying how to write the wide gate on purpose."""
+    pytester.makepyfile(
+        test_ab="""
+        def test_ab(infer_bench):
+            infer_bench.compare(abs, abs, args=(-1,), max_slowdown=10)
+        """
+    )
+    refused = pytester.runpytest()
+    refused.assert_outcomes(failed=1)
+    refused.stdout.fnmatch_lines(
+        [
+            "*infer_bench.compare(): 10 is a fraction above 1: did you mean 10%? "
+            "Write 1000% to allow +1000% (11x the baseline's time)"
+        ]
+    )
+
+
+def test_the_offline_compare_refuses_a_tolerance_above_one_without_percent(
+    tmp_path: Path,
+) -> None:
+    from tests.test_cli import infergate
+
+    # the option is refused while the command line is read, before any file is opened
+    refused = infergate("compare", tmp_path / "b.json", tmp_path / "r.json", "--tolerance", "10")
+    assert refused.returncode == 2
+    assert "did you mean 10%? Write 1000% to allow +1000%" in refused.stderr
+    assert refused.stdout == ""

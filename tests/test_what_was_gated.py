@@ -185,3 +185,46 @@ def test_an_entry_whose_history_cannot_gate_says_so(project: pytest.Pytester) ->
             "infer_bench.compare(), or record runs at quieter times"
         ]
     )
+
+
+ACCURACY = """
+import os
+
+DATA = [{"text": i, "label": i % 2} for i in range(300)]
+
+def model(batch):
+    wrong = int(os.environ.get("INFERGATE_TEST_WRONG", "30"))
+    return [1 - x % 2 if x < wrong else x % 2 for x in batch]
+
+def test_accuracy(accuracy_eval):
+    accuracy_eval(model, DATA)
+"""
+
+
+def test_recording_an_accuracy_drop_says_updated_everywhere(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 20-point drop re-recorded on purpose is what changed, not a REGRESSED row in a
+    run that exits 0: the terminal, the results JSON and the Markdown report agree."""
+    import json
+
+    pytester.makepyfile(test_acc=ACCURACY)
+    baseline, results, report = (pytester.path / n for n in ("b.json", "r.json", "r.md"))
+    update = [f"--infer-baseline={baseline}", "--infer-update-baseline"]
+    pytester.runpytest(*update).assert_outcomes(passed=1)
+
+    monkeypatch.setenv("INFERGATE_TEST_WRONG", "90")  # 90% -> 70% right
+    again = pytester.runpytest(*update, f"--infer-json={results}", f"--infer-markdown={report}")
+    again.assert_outcomes(passed=1)
+    assert "REGRESSED" not in again.stdout.str()
+    again.stdout.fnmatch_lines(["*test_accuracy*accuracy*90.00%*70.00%*UPDATED (-20.00 pts)"])
+    (measurement,) = json.loads(results.read_text())["measurements"]
+    assert measurement["verdict"]["outcome"] == "UPDATED"
+    assert measurement["verdict"]["reason"] == "updated: accuracy 90.00% → 70.00% (-20.00 pts)"
+    markdown = report.read_text()
+    assert "REGRESSED" not in markdown
+    assert "## infergate: 1 UPDATED" in markdown
+
+    # the same drop in a gate run is REGRESSED and fails
+    monkeypatch.setenv("INFERGATE_TEST_WRONG", "150")
+    pytester.runpytest(f"--infer-baseline={baseline}").assert_outcomes(failed=1)

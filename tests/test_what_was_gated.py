@@ -169,6 +169,8 @@ def test_an_entry_whose_history_cannot_gate_says_so(project: pytest.Pytester) ->
     (record,) = document["entries"]["test_model.py::test_model_latency"]["machines"].values()
     record["history_p50_ms"] = [0.5, 1.0, 4.0]
     record.pop("history_recorded_at", None)
+    for field in ("cpu_clock", "cpu_p50_ms", "history_cpu_p50_ms", "history_cpu_per_wall"):
+        record.pop(field, None)  # wall time decides, however loaded this machine is
     baseline.write_text(json.dumps(document))
 
     result = project.runpytest(f"--infer-baseline={baseline}")
@@ -185,6 +187,14 @@ def test_an_entry_whose_history_cannot_gate_says_so(project: pytest.Pytester) ->
             "infer_bench.compare(), or record runs at quieter times"
         ]
     )
+    # -q shows no PASS row, so one line says that this PASS gated nothing
+    quiet = project.runpytest(f"--infer-baseline={baseline}", "-q")
+    quiet.assert_outcomes(passed=1)
+    lines = [line for line in quiet.outlines if line.startswith("infergate: not gated:")]
+    assert lines == [
+        "infergate: not gated: 1 measurement passed where the stored runs spread too widely "
+        "to gate (MDR beyond 100%; --infer-against=REV or infer_bench.compare() can gate them)"
+    ]
 
 
 ACCURACY = """

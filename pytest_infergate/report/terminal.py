@@ -14,7 +14,7 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 from pytest_infergate.judge.latency import cannot_gate
-from pytest_infergate.judge.thresholds import CPU_FIGURE
+from pytest_infergate.judge.thresholds import CPU_FIGURE, MDR_BOUND
 from pytest_infergate.judge.wording import percent
 from pytest_infergate.measure.provenance import RuntimeFacts, op_changes
 from pytest_infergate.results import (
@@ -214,10 +214,18 @@ def summary(measurements: Sequence[Measurement], *, regressions_only: bool) -> l
 def ungated_line(measurements: Sequence[Measurement], machine: str) -> str:
     """One line for ``-q``, which shows only REGRESSED rows: how many measurements could
     not be gated (verdict INCONCLUSIVE or NO-BASELINE-FOR-MACHINE) and why, so that a
-    quiet run does not pass on figures nobody judged. Empty when there are none."""
+    quiet run does not pass on figures nobody judged. A measurement that passed on a check
+    whose stored runs spread too widely to gate (the table's ``cannot gate``) is counted
+    too: its PASS says nothing. Empty when there are none."""
     outcomes = [m.verdict.outcome for m in measurements]
     inconclusive = outcomes.count(Outcome.INCONCLUSIVE)
     elsewhere = outcomes.count(Outcome.NO_BASELINE_FOR_MACHINE)
+    spread = sum(
+        1
+        for m in measurements
+        if m.verdict.outcome in (Outcome.PASS, Outcome.IMPROVED)
+        and any(c.deciding and cannot_gate(c.mdr, c.tolerance) for c in m.verdict.checks)
+    )
     parts = []
     if inconclusive:
         noun = "measurement" if inconclusive == 1 else "measurements"
@@ -229,6 +237,13 @@ def ungated_line(measurements: Sequence[Measurement], machine: str) -> str:
         parts.append(
             f"{elsewhere} NO-BASELINE-FOR-MACHINE (recorded only on other machines, not "
             f"{machine!r}; --infer-update-baseline records this one)"
+        )
+    if spread:
+        noun = "measurement" if spread == 1 else "measurements"
+        parts.append(
+            f"{spread} {noun} passed where the stored runs spread too widely to gate (MDR "
+            f"beyond {percent(MDR_BOUND)}; --infer-against=REV or infer_bench.compare() "
+            "can gate them)"
         )
     if not parts:
         return ""

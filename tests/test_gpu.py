@@ -317,8 +317,8 @@ CLOSURE_MODULE = textwrap.dedent(
 
 def test_closures_over_a_cuda_model_are_synchronised(pytester: pytest.Pytester) -> None:
     """On a GPU: a closure's time (``measure``) matches CUDA events within 5%; in the
-    interleaved ``compare`` of two closures the GPU-bound fp32 arm matches its events
-    within 5% and the fp16 arm takes more than half its events time, so the ratio reads
+    interleaved ``compare`` of two closures the GPU-bound fp32 arm is within a quarter of
+    its events time and the fp16 arm takes more than half its events time, so the ratio reads
     fp16 as clearly faster. Unsynchronised, every figure would be a launch time (tens of
     µs) and the ratio near 1 or upside down. The fp16 arm may read below its events
     time: an A/B sample groups calls to last 1 ms, and back-to-back calls hide the launch
@@ -354,6 +354,10 @@ def test_closures_over_a_cuda_model_are_synchronised(pytester: pytest.Pytester) 
     )
     candidate, reference = (by_name["compare"][arm]["p50_ms"] for arm in ("candidate", "reference"))
     assert abs(closure / events32 - 1) < 0.05, (closure, events32)
-    assert abs(reference / events32 - 1) < 0.05, (reference, events32)
+    # Interleaved, an arm's samples also hold the switches between the two models: the
+    # fp32 arm read +3.6% of its events time on an H200 and +6.8% on an H100
+    # (benchmarks/results/gpu_closure_h100.txt). Unsynchronised it would read the launch
+    # time, under a tenth, so a quarter either way still tells the two apart.
+    assert 0.8 < reference / events32 < 1.25, (reference, events32)
     assert candidate > 0.5 * events16, (candidate, events16)
     assert ratio < 0.5  # fp16 is several times faster at this size

@@ -867,7 +867,8 @@ def contention_main(args: argparse.Namespace) -> int:
             for _ in range(2)
         ],
     ]
-    cycle = [cell for cell in cycle if cell[0] in args.gates]
+    wanted = {float(text) for text in args.slowdowns.split(",") if text}
+    cycle = [cell for cell in cycle if cell[0] in args.gates and cell[2] in wanted]
 
     def loop(slot: Slot) -> None:
         rng = random.Random(args.seed + slot.index)
@@ -951,7 +952,7 @@ def main(argv: list[str] | None = None) -> int:
         "--slowdowns",
         default=",".join(f"{s:g}" for s in SLOWDOWNS),
         help="comma-separated injected slowdowns to run, a subset of 0,0.1,0.2 "
-        "(e.g. 0: A/A runs only, for false-alarm rates)",
+        "(e.g. 0: A/A runs only, for false-alarm rates; --contention too)",
     )
     parser.add_argument("--seed", type=int, default=20261125)
     parser.add_argument("--out", type=Path, help="write every run's outcome as JSON here")

@@ -27,7 +27,9 @@ from pytest_infergate.store.baseline import Baseline, LatencyEntry
 
 if TYPE_CHECKING:
     from matplotlib.artist import Artist
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from matplotlib.transforms import Bbox
 
     from pytest_infergate.measure.telemetry import GpuSample, GpuTelemetry
     from pytest_infergate.measure.trace import Trace
@@ -126,7 +128,9 @@ def _latency_chart(
     axes.set_xlabel("latency per call (ms, log scale)")
     axes.set_ylabel("share of samples ≤ x")
     axes.set_title(label, fontsize=9)
-    axes.legend(fontsize=7, loc="lower right")
+    # "best" avoids the drawn lines, the quantile markers among them; a fixed corner hid
+    # their labels (lower right) or the baseline's sketch (upper left).
+    axes.legend(fontsize=7, loc="best")
     return to_svg(figure)
 
 
@@ -342,11 +346,14 @@ def tradeoff_chart(points: Mapping[str, tuple[float, float]]) -> str:
         drawstyle="steps-post",
         label="Pareto front",
     )
-    for name, (x, y) in zip(names, xy, strict=True):
-        axes.annotate(name, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
     axes.set_xlabel("p50 latency (ms)")
     axes.set_ylabel("accuracy")
     axes.legend(fontsize=7)
+    on_front = set(front)
+    items = [
+        (name, x, y, i in on_front) for i, (name, (x, y)) in enumerate(zip(names, xy, strict=True))
+    ]
+    place_point_labels(figure, axes, sorted(items, key=lambda item: (not item[3], item[1])))
     return to_svg(figure)
 
 
@@ -379,3 +386,57 @@ def sweep_chart(group: str, points: Sequence[tuple[int, LatencyResult]]) -> str:
     p95.set_ylabel("p95 latency (ms)", color="tab:orange")
     axes.set_title(group, fontsize=9)
     return to_svg(figure)
+
+
+#: Where a point's label may go, in points from the point: tried in order, the first whose
+#: drawn box stays inside the axes and overlaps no label placed before wins (none: the
+#: label is left out; colour and the legend say the run).
+_LABEL_OFFSETS = (
+    (4, 4),
+    (-4, 4),
+    (4, -11),
+    (-4, -11),
+    (4, 15),
+    (-4, 15),
+    (4, -22),
+    (-4, -22),
+    (4, 26),
+    (-4, 26),
+)
+
+
+def place_point_labels(
+    figure: Figure, axes: Axes, items: Sequence[tuple[str, float, float, bool]]
+) -> None:
+    """Annotate points ``(text, x, y, bold)`` in order so that labels neither overlap nor
+    leave the axes, measuring each label as drawn: an estimate from the text's length let
+    labels of the example's runs spill past the right edge and onto each other."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(figure)  # a canvas that can measure text
+    figure.draw_without_rendering()  # settle the constrained layout before measuring
+    frame = axes.get_window_extent()
+    placed: list[Bbox] = []
+    for text, x, y, bold in items:
+        for dx, dy in _LABEL_OFFSETS:
+            label = axes.annotate(
+                text,
+                (x, y),
+                fontsize=7,
+                xytext=(dx, dy),
+                textcoords="offset points",
+                ha="left" if dx > 0 else "right",
+                fontweight="bold" if bold else "normal",
+            )
+            label.set_in_layout(False)
+            box = label.get_window_extent()
+            inside = (
+                frame.x0 <= box.x0
+                and box.x1 <= frame.x1
+                and frame.y0 <= box.y0
+                and box.y1 <= frame.y1
+            )
+            if inside and not any(box.overlaps(other) for other in placed):
+                placed.append(box)
+                break
+            label.remove()

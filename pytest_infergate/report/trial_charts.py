@@ -7,13 +7,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pytest_infergate.report.charts import log_ticks, new_figure, pareto_front, to_svg
+from pytest_infergate.report.charts import (
+    log_ticks,
+    new_figure,
+    pareto_front,
+    place_point_labels,
+    to_svg,
+)
 
 if TYPE_CHECKING:
     from matplotlib.artist import Artist
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
-    from matplotlib.transforms import Bbox
 
     from pytest_infergate.results import LatencyResult
 
@@ -105,65 +109,13 @@ def trials_tradeoff_chart(labels: Sequence[str], points: Sequence[TrialPoint]) -
         for i, p in enumerate(points)
     ]
     labels_at.sort(key=lambda item: (not item[2], item[1].p50_ms))
-    _place_labels(figure, axes, labels_at)
     axes.set_xlabel("p50 latency per call (ms)")
     axes.set_ylabel("accuracy")
     _legend(axes)
+    place_point_labels(
+        figure, axes, [(text, p.p50_ms, p.accuracy, bold) for text, p, bold in labels_at]
+    )
     return to_svg(figure)
-
-
-#: Where a point's label may go, in points from the point: tried in order, the first whose
-#: drawn box stays inside the axes and overlaps no label placed before wins (none: the
-#: label is left out; colour and the legend say the run).
-_LABEL_OFFSETS = (
-    (4, 4),
-    (-4, 4),
-    (4, -11),
-    (-4, -11),
-    (4, 15),
-    (-4, 15),
-    (4, -22),
-    (-4, -22),
-    (4, 26),
-    (-4, 26),
-)
-
-
-def _place_labels(
-    figure: Figure, axes: Axes, items: Sequence[tuple[str, TrialPoint, bool]]
-) -> None:
-    """Annotate points so that labels neither overlap nor leave the axes, measuring each
-    label as drawn: an estimate from the text's length let labels of the example's runs
-    spill past the right edge and onto each other."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    FigureCanvasAgg(figure)  # a canvas that can measure text
-    figure.draw_without_rendering()  # settle the constrained layout before measuring
-    frame = axes.get_window_extent()
-    placed: list[Bbox] = []
-    for text, p, bold in items:
-        for dx, dy in _LABEL_OFFSETS:
-            label = axes.annotate(
-                text,
-                (p.p50_ms, p.accuracy),
-                fontsize=7,
-                xytext=(dx, dy),
-                textcoords="offset points",
-                ha="left" if dx > 0 else "right",
-                fontweight="bold" if bold else "normal",
-            )
-            label.set_in_layout(False)
-            box = label.get_window_extent()
-            inside = (
-                frame.x0 <= box.x0
-                and box.x1 <= frame.x1
-                and frame.y0 <= box.y0
-                and box.y1 <= frame.y1
-            )
-            if inside and not any(box.overlaps(other) for other in placed):
-                placed.append(box)
-                break
-            label.remove()
 
 
 def overlaid_sweep_chart(

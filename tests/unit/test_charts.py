@@ -77,8 +77,7 @@ def test_point_labels_stay_inside_the_axes_and_apart() -> None:
     """The example's trials page had 'pytorch' labels past the right edge and 'onnx' labels
     on top of each other: crowded points at the top right, labels measured as drawn."""
     pytest.importorskip("matplotlib")
-    from pytest_infergate.report.charts import new_figure
-    from pytest_infergate.report.trial_charts import _place_labels
+    from pytest_infergate.report.charts import new_figure, place_point_labels
 
     points = [
         TrialPoint(run, variant, p50, 0.956)
@@ -90,8 +89,8 @@ def test_point_labels_stay_inside_the_axes_and_apart() -> None:
     axes = figure.add_subplot()
     axes.scatter([p.p50_ms for p in points], [p.accuracy for p in points])
     axes.set_xscale("log")
-    items = [(f"run {p.run}: {p.variant}", p, p.run == 4) for p in points]
-    _place_labels(figure, axes, items)
+    items = [(f"run {p.run}: {p.variant}", p.p50_ms, p.accuracy, p.run == 4) for p in points]
+    place_point_labels(figure, axes, items)
     frame = axes.get_window_extent()
     boxes = [text.get_window_extent() for text in axes.texts]
     assert len(boxes) >= 4  # a label may be left out only when no place is free

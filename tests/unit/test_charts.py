@@ -14,7 +14,7 @@ from pytest_infergate.results import LatencyResult, StopReason
 
 
 @pytest.mark.parametrize(
-    ("low", "high"), [(2.0, 2.6), (4.9, 5.6), (0.95, 1.3), (3.3, 9.1), (18.0, 21.0)]
+    ("low", "high"), [(2.0, 2.6), (4.9, 5.6), (0.95, 1.3), (3.3, 9.1), (18.0, 21.0), (2.2, 13.0)]
 )
 def test_a_range_shorter_than_a_decade_gets_three_labelled_ticks(low: float, high: float) -> None:
     ticks = log_ticks(low, high)

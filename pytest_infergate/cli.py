@@ -32,11 +32,12 @@ from pytest_infergate.store.offline import (
     prune_missing,
     prune_older,
     rejudge,
+    require_finite,
 )
-from pytest_infergate.store.results_file import decode_results
+from pytest_infergate.store.results_file import decode_results, encode_results
 
 if TYPE_CHECKING:
-    from pytest_infergate.store.results_file import ResultsFile
+    from pytest_infergate.results import ResultsFile
 
 
 def _show(baseline: Baseline) -> list[str]:
@@ -126,16 +127,15 @@ def _run_merge(args: argparse.Namespace) -> int:
             raise BaselineError(
                 f"{mixed}: not a results file; merge results or baselines, not both"
             )
-        decoded = [
-            (name, d, decode_results(d, name)) for name, d in documents if isinstance(d, dict)
-        ]
-        document, notes = merge_results(decoded)
+        for name, document in documents:
+            require_finite(document, name)
+        results, notes = merge_results([(name, decode_results(d, name)) for name, d in documents])
         for note in notes:
             print(f"infergate: conflict: {note}", file=sys.stderr)
-        write_atomic(args.output, dumps(document))
+        write_atomic(args.output, dumps(encode_results(results)))
         print(
             f"infergate: merged {len(documents)} results files "
-            f"({len(document['measurements'])} measurements) into {args.output}"
+            f"({len(results.measurements)} measurements) into {args.output}"
         )
         return 0
     inputs = [(name, decode_baseline(d, name)) for name, d in documents]

@@ -5,7 +5,7 @@ Registered by the plugin only when pytest-xdist is installed (and not disabled w
 through a file lock, so two workers never time at once; the other workers' tests
 (setup, accuracy evaluations) may still load the machine, which the summary says.
 Each test's measurements travel with its teardown report (an attribute that
-xdist's report serialisation carries as JSON text, see :mod:`.wire`), so a worker
+xdist's report serialisation carries as JSON text, see :mod:`.store.results_file`), so a worker
 that crashes loses only the test it was running; the controller merges them as the
 reports arrive and, alone, writes the baseline and the results file, once.
 """
@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 from pytest_infergate.session import GateSession
-from pytest_infergate.store.wire import decode_measurements, encode_measurements
+from pytest_infergate.store.results_file import decode_measurements, encode_measurements
 
-#: Report attribute holding a test's measurements (JSON text, see :mod:`.wire`).
+#: Report attribute holding a test's measurements (JSON text, see :mod:`.store.results_file`).
 REPORT_ATTRIBUTE = "infergate_measurements"
 
 

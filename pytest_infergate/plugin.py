@@ -394,7 +394,7 @@ def _write_reports(session: pytest.Session, gate: GateSession) -> None:
 
     try:
         written = write_reports(
-            gate.results_document(),
+            gate.results(),
             markdown=markdown,
             html=html,
             csv=csv,

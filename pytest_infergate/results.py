@@ -16,6 +16,7 @@ from pytest_infergate.measure import yardstick as _yardstick
 
 if TYPE_CHECKING:
     from pytest_infergate.measure.cpu import CpuUsage
+    from pytest_infergate.measure.environment import Fingerprint
     from pytest_infergate.measure.provenance import RuntimeFacts
     from pytest_infergate.measure.telemetry import GpuTelemetry
     from pytest_infergate.measure.trace import Trace
@@ -460,6 +461,18 @@ class Measurement:
     cpu: CpuUsage | None = None
     #: An A/B measurement's reference arm: what ran there, when its model exposes it.
     reference_facts: RuntimeFacts | None = None
+
+
+@dataclass(frozen=True)
+class ResultsFile:
+    """A session's results (``--infer-json``): the machine it ran on and every judged
+    measurement. The reports and ``infergate compare`` take this record; in-process it is
+    the session's own, read from a file it is decoded back to the same records."""
+
+    schema_version: int
+    machine: str
+    fingerprint: Fingerprint
+    measurements: tuple[Measurement, ...]
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from pytest_infergate.results import (
     LatencyResult,
     Measurement,
     Outcome,
+    ResultsFile,
     Verdict,
 )
 from pytest_infergate.store.baseline import (
@@ -39,13 +40,12 @@ from pytest_infergate.store.baseline import (
     RecordedCommit,
     check_writable,
     dumps,
-    encode_fingerprint,
     load_baseline,
     stored_digests,
     update_baseline,
     write_atomic,
 )
-from pytest_infergate.store.results_encode import RESULTS_SCHEMA_VERSION, encode_measurement
+from pytest_infergate.store.results_file import RESULTS_SCHEMA_VERSION, encode_results
 
 if TYPE_CHECKING:
     from pytest_infergate.against.link import Companion, Follower
@@ -500,11 +500,12 @@ class GateSession:
             return FinishReport(not_recorded=not_recorded)
         return FinishReport(baseline_written=path, not_recorded=not_recorded)
 
-    def results_document(self) -> dict[str, Any]:
+    def results(self) -> ResultsFile:
         """Every measurement with its raw samples and verdict, plus the machine."""
-        return {
-            "schema_version": RESULTS_SCHEMA_VERSION,
-            "machine": self.profile,
-            "fingerprint": encode_fingerprint(self.fingerprint),
-            "measurements": [encode_measurement(m) for m in self.measurements],
-        }
+        return ResultsFile(
+            RESULTS_SCHEMA_VERSION, self.profile, self.fingerprint, tuple(self.measurements)
+        )
+
+    def results_document(self) -> dict[str, Any]:
+        """:meth:`results` as the results file's JSON data."""
+        return encode_results(self.results())

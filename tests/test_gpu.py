@@ -22,9 +22,8 @@ from pytest_infergate.measure.telemetry import (
 from pytest_infergate.measure.timing import SamplingPlan, resolve_sync, resolve_timer, run
 from pytest_infergate.report.terminal import gpu_warnings
 from pytest_infergate.results import LatencyResult, Measurement, Outcome, Verdict
-from pytest_infergate.store.baseline import _Reader, decode_fingerprint, encode_fingerprint
-from pytest_infergate.store.results_encode import encode_gpu
-from pytest_infergate.store.wire import decode_measurements, encode_measurements
+from pytest_infergate.store.baseline import Reader, decode_fingerprint, encode_fingerprint
+from pytest_infergate.store.results_file import decode_measurements, encode_gpu, encode_measurements
 
 H100 = GpuFacts(0, "NVIDIA H100 80GB HBM3", 79.6, "580.159.04", "13.0", "9.0")
 
@@ -51,7 +50,7 @@ def test_profile_id_gets_a_gpu_slug_only_with_a_gpu() -> None:
 
 
 def test_fingerprint_codec_keeps_gpus_and_reads_files_without_them() -> None:
-    reader = _Reader("baseline.json")
+    reader = Reader("baseline.json")
     with_gpu = _fingerprint((H100,))
     assert decode_fingerprint(reader, encode_fingerprint(with_gpu), "machines['x']") == with_gpu
     plain = encode_fingerprint(_fingerprint())

@@ -25,7 +25,7 @@ from pytest_infergate.results import (
     StopReason,
     Verdict,
 )
-from pytest_infergate.store.wire import WireError, decode_measurements, encode_measurements
+from pytest_infergate.store.results_file import WireError, decode_measurements, encode_measurements
 
 #: Four slowable tests; each writes the wall-clock span of its model calls to a file,
 #: so the test can check that no two workers ever timed at once.
@@ -215,9 +215,12 @@ def test_wire_round_trip_is_lossless() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('{"wire_version": 99, "measurements": []}', "another pytest-infergate version"),
-        ('{"wire_version": 1, "measurements": [{"@": "Popen", "args": "rm"}]}', "unknown record"),
-        ('{"wire_version": 1, "measurements": [{"@tuple": [1]}]}', "other than measurements"),
+        ('{"schema_version": 99, "measurements": []}', "another pytest-infergate version"),
+        (
+            '{"schema_version": 3, "measurements": [{"nodeid": "t", "key": "t", "kind": "Popen"}]}',
+            "unknown measurement kind 'Popen'",
+        ),
+        ('{"schema_version": 3, "measurements": [[1]]}', r"measurements\[0\]: expected an object"),
         ("not json", "cannot decode"),
     ],
 )

@@ -12,7 +12,7 @@ Messages (:mod:`.channel`): companion -> leader ``hello``, ``ready {key, nodeid}
 ``test_end {nodeid}``, ``done``; leader -> companion ``warm {seconds, calls, core}``,
 ``samples {count, clock}``, ``stop``, ``skip``.
 For an accuracy evaluation: companion ``ready``, leader ``result``, companion
-``accuracy {result}`` (:func:`pytest_infergate.store.wire.encode_record`), leader ``stop``.
+``accuracy {result}`` (:func:`pytest_infergate.store.results_file.encode_record`), leader ``stop``.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from pytest_infergate.against.channel import CHANNEL_VERSION, Channel, ChannelEr
 from pytest_infergate.against.revision import Revision
 from pytest_infergate.measure.lockstep import ArmTimer, Turn, on_one_core
 from pytest_infergate.results import AccuracyResult
-from pytest_infergate.store.wire import WireError, decode_record, encode_record
+from pytest_infergate.store.results_file import WireError, decode_record, encode_record
 
 #: How long the leader waits for the companion's next message: its start (imports,
 #: collection, a model build in a fixture) and a test's work between two measurements.
@@ -165,7 +165,7 @@ class Companion:
             message = channel.receive(WAIT_S)
             if message["op"] != "accuracy":
                 raise ChannelError(f"expected 'accuracy' from the companion, got {message['op']!r}")
-            result: AccuracyResult = decode_record(message.get("result"), AccuracyResult)
+            result: AccuracyResult = decode_record(message.get("result"))
         except (ChannelError, WireError) as exc:
             self._break(str(exc))
             return None

@@ -21,8 +21,9 @@ from pytest_infergate.results import (
     ComparisonResult,
     LatencyResult,
     Measurement,
+    ResultsFile,
 )
-from pytest_infergate.store.results_file import ResultsFile, decode_results
+from pytest_infergate.store.results_file import decode_results
 
 #: The columns, in order.
 COLUMNS = (

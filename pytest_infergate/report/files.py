@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-from pytest_infergate.report.html import html_report
-from pytest_infergate.report.markdown import markdown_summary
+from pytest_infergate.report.csv import render_csv
+from pytest_infergate.report.html import render_html
+from pytest_infergate.report.markdown import render_markdown
+from pytest_infergate.results import ResultsFile
 from pytest_infergate.store.baseline import Baseline, write_atomic
 
 #: Set by GitHub Actions: a Markdown file shown on the run's summary page.
@@ -15,7 +16,7 @@ STEP_SUMMARY_VARIABLE = "GITHUB_STEP_SUMMARY"
 
 
 def write_reports(
-    document: Mapping[str, Any],
+    results: ResultsFile,
     *,
     markdown: Path | None,
     html: Path | None,
@@ -23,12 +24,12 @@ def write_reports(
     baseline: Baseline | None = None,
     csv: Path | None = None,
 ) -> list[Path]:
-    """Write the Markdown, HTML and CSV reports of ``document``; append the Markdown to
+    """Write the Markdown, HTML and CSV reports of the session's ``results``; append the Markdown to
     ``$GITHUB_STEP_SUMMARY`` when set. Returns the paths written."""
     written: list[Path] = []
     step_summary = environ.get(STEP_SUMMARY_VARIABLE)
     if markdown is not None or step_summary:
-        text = markdown_summary(document)
+        text = render_markdown(results)
         if markdown is not None:
             write_atomic(markdown, text)
             written.append(markdown)
@@ -37,11 +38,9 @@ def write_reports(
                 stream.write(text + "\n")
             written.append(Path(step_summary))
     if html is not None:
-        write_atomic(html, html_report(document, baseline))
+        write_atomic(html, render_html(results, baseline))
         written.append(html)
     if csv is not None:
-        from pytest_infergate.report.csv import csv_document
-
-        write_atomic(csv, csv_document(document))
+        write_atomic(csv, render_csv(results))
         written.append(csv)
     return written

@@ -65,9 +65,10 @@ from pytest_infergate.results import (
     SEVERITY,
     Measurement,
     Outcome,
+    ResultsFile,
 )
 from pytest_infergate.store.baseline import Baseline, encode_fingerprint
-from pytest_infergate.store.results_file import ResultsFile, decode_results
+from pytest_infergate.store.results_file import decode_results
 
 if TYPE_CHECKING:
     from pytest_infergate.measure.provenance import RuntimeFacts

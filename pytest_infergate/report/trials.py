@@ -42,9 +42,9 @@ from pytest_infergate.results import (
     ComparisonResult,
     LatencyResult,
     Measurement,
+    ResultsFile,
 )
 from pytest_infergate.store.baseline import Baseline, LatencyEntry, RatioEntry
-from pytest_infergate.store.results_file import ResultsFile
 
 SECTIONS = ("runs", "tradeoff", "sweep", "figures", "history", "differences")
 

@@ -11,7 +11,6 @@ import datetime as _dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 from pytest_infergate.config import DEFAULTS
 from pytest_infergate.judge.accuracy import AccuracyPolicy, compare_accuracy
@@ -21,6 +20,7 @@ from pytest_infergate.results import (
     AccuracyResult,
     ComparisonResult,
     Measurement,
+    ResultsFile,
     Verdict,
 )
 from pytest_infergate.store.baseline import (
@@ -34,7 +34,7 @@ from pytest_infergate.store.baseline import (
     RatioRecord,
     parse_time,
 )
-from pytest_infergate.store.results_file import RESULTS_SCHEMA_VERSION, ResultsFile
+from pytest_infergate.store.results_file import RESULTS_SCHEMA_VERSION
 
 
 def rejudge(
@@ -243,52 +243,46 @@ def prune_older(baseline: Baseline, cutoff: _dt.datetime) -> tuple[Baseline, lis
     return replace(baseline, entries=entries), dropped
 
 
-def merge_results(
-    inputs: Sequence[tuple[str, Mapping[str, Any], ResultsFile]],
-) -> tuple[dict[str, Any], list[str]]:
-    """One results document from several of one machine (CI shards), and the conflicts.
+def merge_results(inputs: Sequence[tuple[str, ResultsFile]]) -> tuple[ResultsFile, list[str]]:
+    """One results file from several of one machine (CI shards), and the conflicts.
 
-    Each input is (name, raw document, its decoded form: the proof it is valid). The
-    measurements are concatenated in input order; a key measured in two inputs keeps
+    The measurements are concatenated in input order; a key measured in two inputs keeps
     the later input's (results carry no recording time). Inputs from different
     machines cannot share one file: :class:`BaselineError`.
     """
-    first_name, first, decoded = inputs[0]
-    measurements: dict[str, tuple[str, Any]] = {}
+    first_name, first = inputs[0]
+    measurements: dict[str, tuple[str, Measurement]] = {}
     conflicts = []
-    for name, document, results in inputs:
-        if results.machine != decoded.machine:
+    for name, results in inputs:
+        if results.machine != first.machine:
             raise BaselineError(
                 f"{name}: machine {results.machine!r} differs from {first_name}'s "
-                f"{decoded.machine!r}; results of different machines cannot be merged"
+                f"{first.machine!r}; results of different machines cannot be merged"
             )
-        for i, raw in enumerate(document["measurements"]):
-            _require_finite(raw, f"{name}: measurements[{i}]")
-        for raw, m in zip(document["measurements"], results.measurements, strict=True):
+        for m in results.measurements:
             key = m.result.key
             if key in measurements:
                 conflicts.append(
                     f"{key}: kept {name}, dropped {measurements[key][0]} (the later input wins)"
                 )
                 del measurements[key]
-            measurements[key] = (name, raw)
-    merged = {
-        "schema_version": RESULTS_SCHEMA_VERSION,
-        "machine": decoded.machine,
-        "fingerprint": first["fingerprint"],
-        "measurements": [raw for _, raw in measurements.values()],
-    }
+            measurements[key] = (name, m)
+    merged = replace(
+        first,
+        schema_version=RESULTS_SCHEMA_VERSION,
+        measurements=tuple(m for _, m in measurements.values()),
+    )
     return merged, conflicts
 
 
-def _require_finite(value: object, where: str) -> None:
-    """Refuse a NaN or infinity anywhere in ``value``, also in fields the decoder
-    ignores: a merged file is written with ``allow_nan=False``, and must be readable."""
+def require_finite(value: object, where: str) -> None:
+    """Refuse a NaN or infinity anywhere in a parsed file, also in keys the decoder
+    ignores: what is merged is what the inputs say, and they must say numbers."""
     if isinstance(value, float) and not math.isfinite(value):
         raise BaselineError(f"{where}: expected a finite number, got {value!r}")
     if isinstance(value, dict):
         for key, item in value.items():
-            _require_finite(item, f"{where}.{key}")
+            require_finite(item, f"{where}.{key}")
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            _require_finite(item, f"{where}[{i}]")
+            require_finite(item, f"{where}[{i}]")

@@ -41,30 +41,19 @@ history"):
   ``--infer-update-baseline`` ran at, which ``--infer-against=baseline`` measures
   against; files without it load.
 
-The parts: :mod:`.records` (the records and :class:`Baseline`), :mod:`.encode`,
-:mod:`.decode` (validation and migrations) and :mod:`.files` (reading, atomic writes, locks).
+The parts: :mod:`.records` (the records and :class:`Baseline`), :mod:`.document` (the
+JSON, through the one codec of :mod:`pytest_infergate.store.codec`, and migrations) and
+:mod:`.files` (reading, atomic writes, locks).
 """
 
 from __future__ import annotations
 
-from pytest_infergate.store.baseline.decode import (
-    MAX_INTEGER,
-    MAX_TIME_MS,
-    MIN_TIME_MS,
-    _Reader,
-    _short,
+from pytest_infergate.store.baseline.document import (
     check_schema_version,
     decode_baseline,
     decode_fingerprint,
-    parse_time,
-)
-from pytest_infergate.store.baseline.encode import (
-    PREDICTION_DTYPES,
-    RELATIVE_RESOLUTION,
-    dumps,
     encode_baseline,
     encode_fingerprint,
-    encode_predictions,
 )
 from pytest_infergate.store.baseline.files import (
     LOCK_TIMEOUT_S,
@@ -83,17 +72,28 @@ from pytest_infergate.store.baseline.records import (
     CPU_CLOCKS,
     HISTORY_LENGTH,
     LATENCY_FIGURES,
+    PREDICTION_DTYPES,
     SCHEMA_VERSION,
     AccuracyEntry,
     Baseline,
-    BaselineError,
     Entry,
     LatencyEntry,
     LatencyRecord,
     RatioEntry,
     RatioRecord,
     RecordedCommit,
+    encode_predictions,
     stored_digests,
+)
+from pytest_infergate.store.codec import (
+    MAX_INTEGER,
+    MAX_TIME_MS,
+    MIN_TIME_MS,
+    RELATIVE_RESOLUTION,
+    BaselineError,
+    Reader,
+    dumps,
+    parse_time,
 )
 
 __all__ = [
@@ -116,9 +116,8 @@ __all__ = [
     "LatencyRecord",
     "RatioEntry",
     "RatioRecord",
+    "Reader",
     "RecordedCommit",
-    "_Reader",
-    "_short",
     "_terminate_as_interrupt",
     "check_schema_version",
     "check_writable",

@@ -15,9 +15,9 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from pytest_infergate.store.baseline.decode import decode_baseline
-from pytest_infergate.store.baseline.encode import dumps, encode_baseline
-from pytest_infergate.store.baseline.records import Baseline, BaselineError
+from pytest_infergate.store.baseline.document import decode_baseline, encode_baseline
+from pytest_infergate.store.baseline.records import Baseline
+from pytest_infergate.store.codec import BaselineError, dumps
 
 #: The largest file :func:`read_json` parses. A results file keeps every raw sample
 #: (about 8 bytes each), so a thousand 10 s measurements of 1 ms calls fit in ~80 MB.

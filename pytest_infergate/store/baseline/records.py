@@ -3,12 +3,15 @@ immutable :class:`Baseline` whose ``with_*`` methods return updated copies."""
 
 from __future__ import annotations
 
+import base64
 import re
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from pytest_infergate.measure.environment import Fingerprint
 from pytest_infergate.results import AccuracyResult, ComparisonResult, LatencyResult
+from pytest_infergate.store.codec import BaselineError as BaselineError
 
 SCHEMA_VERSION = 2
 HISTORY_LENGTH = 10
@@ -16,10 +19,6 @@ HISTORY_LENGTH = 10
 #: :mod:`pytest_infergate.measure.timing`).
 CPU_CLOCKS = ("thread", "process")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-class BaselineError(ValueError):
-    """A baseline or results file that cannot be used; the message names the file and field."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +92,18 @@ class LatencyEntry:
     kind: str = "latency"
 
 
+#: Stored widths of prediction arrays: name -> struct code (little-endian in the file).
+PREDICTION_DTYPES = {"uint16": "H", "uint32": "I"}
+
+
+def encode_predictions(predictions: tuple[int, ...]) -> tuple[str, str]:
+    """Class ids as (base64 of a little-endian array, dtype name): 2 bytes an example
+    when every id fits, else 4. About 2.7 characters an example in the file."""
+    dtype = "uint16" if max(predictions, default=0) <= 0xFFFF else "uint32"
+    packed = struct.pack(f"<{len(predictions)}{PREDICTION_DTYPES[dtype]}", *predictions)
+    return base64.b64encode(packed).decode("ascii"), dtype
+
+
 @dataclass(frozen=True)
 class AccuracyEntry:
     """An accuracy measurement's baseline; machine-independent, so one per key.
@@ -133,6 +144,11 @@ class RatioRecord:
     reference_model_sha256: str | None = None
     model_build_sha256: str | None = None
     reference_model_build_sha256: str | None = None
+
+    def __post_init__(self) -> None:
+        low, ratio, high = self.ratio_low, self.ratio, self.ratio_high
+        if not low <= ratio <= high:
+            raise ValueError(f"ratio {ratio} is not inside its interval [{low}, {high}]")
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from pytest_infergate.store.baseline.records import (
     encode_predictions,
 )
 from pytest_infergate.store.codec import (
+    MIN_TIME_MS,
     Codec,
     Field,
     Read,
@@ -306,6 +307,13 @@ def _correct(r: Reader, obj: Mapping[str, Any], key: str, where: str) -> int:
     return correct
 
 
+def _interval_low(value: float) -> float:
+    """A ratio interval's lower end, written so that it reads back: 0 where it is open or
+    rounds below the smallest stored value."""
+    rounded = round4(max(value, 0.0))
+    return rounded if rounded >= MIN_TIME_MS else 0.0
+
+
 def _ratio_high(r: Reader, obj: Mapping[str, Any], key: str, where: str) -> float:
     return math.inf if obj[key] is None else r.positive(obj[key], f"{where}.{key}")
 
@@ -354,7 +362,7 @@ _BASELINE_SHAPES: dict[type[Any], Shape] = {
             "n": Field(read=integer(1)),
             "batch_size": Field(read=integer(1)),
             "ratio": _rounded_positive(),
-            "ratio_low": Field(read=positive(zero=True), write=lambda v: round4(max(v, 0.0))),
+            "ratio_low": Field(read=positive(zero=True), write=_interval_low),
             "ratio_high": Field(
                 read=_ratio_high, write=lambda v: round4(v) if math.isfinite(v) else None
             ),

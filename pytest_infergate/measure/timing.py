@@ -1,15 +1,7 @@
 """The measurement loop of one callable: warm-up, calibration, sampling, with gc off and
-sync hooks (the clocks and the grouping of calls: :mod:`.clocks`; two callables
-interleaved: :mod:`.pair`).
-
-Method: calls are timed with ``time.perf_counter_ns``. Warm-up calls (by count
-*and* time) are discarded. A call shorter than :data:`MIN_SAMPLE_NS` is timed in
-groups so the clock's resolution and the loop's own cost stay below ~1% of a
-sample; each sample is then the mean per call of its group. The garbage
-collector is off while timing (a collection inside a timed call is noise that
-depends on what ran before) and is restored afterwards, even on error.
-``sync`` runs before each clock read so asynchronous devices (CUDA) finish the
-work being timed.
+sync hooks. Warm-up calls (by count *and* time) are discarded; the clocks, the sync and
+the calls grouped per sample are :mod:`.clocks`'s (a call shorter than
+:data:`MIN_SAMPLE_NS` is timed in groups); two callables interleaved are :mod:`.pair`'s.
 
 CPU cost: beside its wall time, each sample records the CPU time its calls used,
 per call (a group's mean, like the wall time), read just outside the wall-clock
@@ -40,11 +32,8 @@ from typing import TYPE_CHECKING, Any, TypedDict
 
 from pytest_infergate.measure import yardstick as _yardstick
 from pytest_infergate.measure.clocks import (
-    CPU_CLOCKS,
-    MIN_PAIR_SAMPLE_NS,
     MIN_SAMPLE_NS,
     POOL_CPU_FACTOR,
-    TIMERS,
     CpuClock,
     EventFactory,
     WarmState,
@@ -56,13 +45,12 @@ from pytest_infergate.measure.clocks import (
     resolve_timer,
     work_clock,
 )
-from pytest_infergate.measure.lazy import LazyCallError, refuse_lazy, refuse_lazy_value
+from pytest_infergate.measure.lazy import LazyCallError, refuse_lazy
 from pytest_infergate.measure.pair import run_pair
 from pytest_infergate.measure.plan import (
     NO_HOOKS,
     Decide,
     Hooks,
-    PairDecide,
     PairTiming,
     SamplingPlan,
     Timing,
@@ -74,18 +62,12 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 __all__ = [
-    "CPU_CLOCKS",
-    "MIN_PAIR_SAMPLE_NS",
     "MIN_SAMPLE_NS",
     "NO_HOOKS",
     "POOL_CPU_FACTOR",
-    "TIMERS",
-    "CpuClock",
-    "Decide",
     "EventFactory",
     "Hooks",
     "LazyCallError",
-    "PairDecide",
     "PairTiming",
     "SamplingPlan",
     "Timing",
@@ -93,12 +75,10 @@ __all__ = [
     "TimingSetup",
     "YardstickCalls",
     "refuse_lazy",
-    "refuse_lazy_value",
     "resolve_sync",
     "resolve_timer",
     "run",
     "run_pair",
-    "work_clock",
 ]
 
 

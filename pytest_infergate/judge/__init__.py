@@ -1,9 +1,9 @@
 """Judge: the statistics (:mod:`.stats`) and the gate that turns a measurement and its
 baseline entry into a verdict: :mod:`.latency` (stored baseline: its policy and entry
-points; the verdict in :mod:`.stored`, rules 1 and 2 in :mod:`.stored_rules`, the CPU-cost
-check in :mod:`.cpu_cost`, machine-speed scaling in :mod:`.machine_speed`), :mod:`.ratio`
-(A/B), :mod:`.accuracy`, with their figures in :mod:`.thresholds` and the words of a verdict in
-:mod:`.wording` and :mod:`.messages`. Every rule lives here and nowhere else
+points; the verdict in :mod:`.stored_verdict`, rules 1 and 2 in :mod:`.stored_rules`, the
+CPU-cost check in :mod:`.cpu_cost`, machine-speed scaling in :mod:`.machine_speed`),
+:mod:`.ratio` (A/B), :mod:`.accuracy`, with their figures in :mod:`.thresholds` and the words
+of a verdict in :mod:`.wording` and :mod:`.messages`. Every rule lives here and nowhere else
 (docs/design.md has the rationale).
 
 The gate: compare one measurement with its baseline entry and decide.

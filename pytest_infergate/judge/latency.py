@@ -2,7 +2,7 @@
 share of false alarms, and the verdict (docs/design.md, "Stored baseline", "CPU cost under
 contention", "Many checks in one session").
 
-The rules live in :mod:`.stored` (the verdict), :mod:`.stored_rules` (rules 1 and 2),
+The rules live in :mod:`.stored_verdict` (the verdict), :mod:`.stored_rules` (rules 1 and 2),
 :mod:`.cpu_cost` and :mod:`.machine_speed`; they need numpy, which this module, loaded at
 the plugin's import, does not."""
 
@@ -108,6 +108,6 @@ def _judge(
     usage: CpuUsage | None,
 ) -> tuple[Verdict, bool]:
     """The verdict, and whether more samples could no longer change it (adaptive stop)."""
-    from pytest_infergate.judge.stored import judge_stored  # the rules load numpy
+    from pytest_infergate.judge.stored_verdict import judge_stored  # the rules load numpy
 
     return judge_stored(result, entry, profile, policy, usage)

@@ -10,7 +10,7 @@ import enum
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pytest_infergate.measure import yardstick as _yardstick
 
@@ -65,6 +65,11 @@ class StopReason(enum.Enum):
     SAMPLE_CAP = "sample cap"
     TIME_CAP = "time cap"
     PLAN = "plan complete"
+
+
+#: The latency percentiles a measurement reports and a gate may judge, by name.
+Percentile = Literal["p50", "p90", "p95", "p99"]
+PERCENTILES: tuple[Percentile, ...] = ("p50", "p90", "p95", "p99")
 
 
 def _ms(value: float) -> str:

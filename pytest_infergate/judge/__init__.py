@@ -1,7 +1,9 @@
 """Judge: the statistics (:mod:`.stats`) and the gate that turns a measurement and its
-baseline entry into a verdict: :mod:`.latency` (stored baseline), :mod:`.ratio` (A/B),
-:mod:`.accuracy`, with their figures in :mod:`.thresholds` and the words of a verdict in
-:mod:`.wording` and :mod:`.messages`. Every rule lives here and nowhere else
+baseline entry into a verdict: :mod:`.latency` (stored baseline: its policy and entry
+points; the verdict in :mod:`.stored_verdict`, rules 1 and 2 in :mod:`.stored_rules`, the
+CPU-cost check in :mod:`.cpu_cost`, machine-speed scaling in :mod:`.machine_speed`),
+:mod:`.ratio` (A/B), :mod:`.accuracy`, with their figures in :mod:`.thresholds` and the words
+of a verdict in :mod:`.wording` and :mod:`.messages`. Every rule lives here and nowhere else
 (docs/design.md has the rationale).
 
 The gate: compare one measurement with its baseline entry and decide.
@@ -33,7 +35,7 @@ tolerance is below it, the gate cannot honour the tolerance.
 Tail percentiles are gated only when both runs have >= 300 samples: below that
 the order statistics cannot bound them usefully (docs/design.md, "Tail gating").
 
-CPU cost (:func:`contention`): each sample also records the CPU time a call used
+CPU cost (:func:`.cpu_cost.contention`): each sample also records the CPU time a call used
 (:mod:`pytest_infergate.measure.timing`), and the baseline keeps its median and a history of
 run medians. When the run was contended -- its calls got less than
 :data:`STARVED_SHARE` of the CPU time per wall second that the entry's quietest
@@ -61,5 +63,5 @@ and a 3-run history recorded in one sitting caught those modes (MDR 98-894%). Th
 CPU-cost check removes the neighbour's queueing from the figure, not the machine's
 speed (see docs/concepts.md, "CPU cost under contention").
 
-A/B (``infer_bench.compare``): see :func:`compare_ratio`.
+A/B (``infer_bench.compare``): see :func:`.ratio.compare_ratio`.
 """

@@ -3,7 +3,6 @@ requirement or a stored ratio, at sequential looks (docs/design.md, "The A/B rul
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,7 +11,9 @@ from pytest_infergate.judge.thresholds import (
     CONFIDENCE,
     CROSS_MACHINE_FACTOR,
     EFFECT_FRACTION,
+    MIN_SAMPLES_PER_ARM,
     RATIO_WINDOW,
+    check_ratio_limits,
 )
 from pytest_infergate.judge.wording import _join
 from pytest_infergate.results import (
@@ -44,10 +45,7 @@ class RatioGate:
     note: str = ""
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.baseline) and self.baseline > 0):
-            raise ValueError(f"{self.metric}: baseline ratio must be > 0, got {self.baseline!r}")
-        if not (math.isfinite(self.tolerance) and self.tolerance >= 0):
-            raise ValueError(f"{self.metric}: tolerance must be >= 0, got {self.tolerance!r}")
+        check_ratio_limits(self.baseline, self.tolerance, f"{self.metric}: ")
 
 
 def fixed_ratio_gates(max_slowdown: float | None, min_speedup: float | None) -> list[RatioGate]:
@@ -147,9 +145,9 @@ def compare_ratio(
     are INCONCLUSIVE; before the last look that means "keep sampling". Each gate spends its
     own 0.01.
     """
+    # numpy and scipy load when the first A/B verdict is made, not at the plugin's import.
     from pytest_infergate.judge.stats import (
         IMPROVED,
-        MIN_SAMPLES_PER_ARM,
         PASSED,
         REGRESSED,
         RatioRule,

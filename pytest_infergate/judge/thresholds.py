@@ -1,7 +1,10 @@
 """The gate's thresholds: each figure a rule uses, with the measurement behind it
-(docs/design.md has the whole rationale)."""
+(docs/design.md has the whole rationale), and the checks made against them."""
 
 from __future__ import annotations
+
+import math
+from typing import Literal
 
 #: Fewest samples per arm for any A/B decision; below this the normal approximation of
 #: the U statistic and the order-statistic interval of the median are too coarse.
@@ -37,7 +40,8 @@ EFFECT_FRACTION = 0.5
 #: :func:`session_policy`.
 SESSION_ALPHA = 0.02
 #: The figure the CPU-cost check judges: the median CPU time per call.
-CPU_FIGURE = "cpu_p50"
+CpuFigure = Literal["cpu_p50"]
+CPU_FIGURE: CpuFigure = "cpu_p50"
 #: Drift of the CPU cost the CPU-cost check allows beyond the tolerance while its history
 #: cannot show it (fewer than 3 runs, or one sitting); see "CPU cost" below.
 CPU_UNMEASURED_DRIFT = 0.06
@@ -67,3 +71,19 @@ SPEED_DEADBAND = 1.15
 #: unchanged runs by noise; three such deviations is x1.2 there, while the H200 host's
 #: phases (x1.4-x1.9, each steady for tens of seconds) stay well outside it.
 SPEED_NOISE_Z = 3.0
+
+
+def cannot_gate(mdr: float | None, tolerance: float) -> bool:
+    """Whether a check's minimum detectable regression is beyond :data:`MDR_BOUND` because
+    of the history's spread (not because the tolerance itself is that wide: a chosen
+    300% tolerance on a shared runner is a decision, not a failure to measure)."""
+    return mdr is not None and mdr > MDR_BOUND and mdr > tolerance + UNMEASURED_DRIFT
+
+
+def check_ratio_limits(baseline: float, tolerance: float, prefix: str = "") -> None:
+    """Refuse a gated ratio's baseline that is not a finite number > 0, or a tolerance that
+    is not a finite number >= 0 (``prefix`` names the gate in the message)."""
+    if not (math.isfinite(baseline) and baseline > 0):
+        raise ValueError(f"{prefix}baseline ratio must be a finite number > 0, got {baseline!r}")
+    if not (math.isfinite(tolerance) and tolerance >= 0):
+        raise ValueError(f"{prefix}tolerance must be a finite number >= 0, got {tolerance!r}")

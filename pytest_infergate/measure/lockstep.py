@@ -34,16 +34,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from pytest_infergate.measure.clocks import MIN_PAIR_SAMPLE_NS, WarmState, group_size, work_clock
 from pytest_infergate.measure.cpu import run_queue_wait_ns
-from pytest_infergate.measure.timing import (
-    MIN_PAIR_SAMPLE_NS,
-    PairTiming,
-    SamplingPlan,
-    Timing,
-    _group_size,
-    _WarmState,
-    work_clock,
-)
+from pytest_infergate.measure.plan import PairTiming, SamplingPlan, Timing
 from pytest_infergate.results import StopReason
 
 #: Wall time of one turn's samples (the first turn is half of one).
@@ -142,7 +135,7 @@ class ArmTimer:
     def __init__(self, call: Callable[[], Any], sync: Callable[[], object] | None) -> None:
         self._call = call
         self._sync = sync
-        self._warm = _WarmState()
+        self._warm = WarmState()
         self.group = 1
         self.value: Any = None
         #: The CPU clock the warm-up showed the call's work on: see
@@ -166,7 +159,7 @@ class ArmTimer:
                 break
         self.clock = work_clock(thread0, process0)
         self.value = self._warm.value
-        self.group = _group_size(self._warm.calls, self._warm.fastest_ns, MIN_PAIR_SAMPLE_NS)
+        self.group = group_size(self._warm.calls, self._warm.fastest_ns, MIN_PAIR_SAMPLE_NS)
 
     def samples(self, count: int, clock: str | None = None) -> Turn:
         """``count`` samples (ns per call of each group, wall and CPU on ``clock``,

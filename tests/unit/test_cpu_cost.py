@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pytest_infergate.judge.latency import LatencyPolicy, compare_latency, contention
+from pytest_infergate.judge.cpu_cost import contention
+from pytest_infergate.judge.latency import LatencyPolicy, compare_latency
 from pytest_infergate.judge.thresholds import CPU_UNMEASURED_DRIFT
 from pytest_infergate.measure.cpu import CpuUsage, run_queue_wait_ns
 from pytest_infergate.measure.environment import Fingerprint

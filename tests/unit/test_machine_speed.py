@@ -14,7 +14,8 @@ import time
 import numpy as np
 import pytest
 
-from pytest_infergate.judge.latency import LatencyPolicy, at_this_speed, compare_latency
+from pytest_infergate.judge.latency import LatencyPolicy, compare_latency
+from pytest_infergate.judge.machine_speed import at_this_speed
 from pytest_infergate.measure.environment import Fingerprint
 from pytest_infergate.measure.timing import SamplingPlan, run
 from pytest_infergate.results import LatencyResult, Outcome

@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 from scipy import stats as _scipy_stats
 
 from pytest_infergate.judge.stats.quantiles import FloatArray, quantile
+from pytest_infergate.judge.thresholds import check_ratio_limits
 
 #: One-sided significance spent at each sequential look of the A/B gate: 50, 150 and
 #: 500 samples per arm. The three add up to 0.01 (Bonferroni over the looks, which is
@@ -179,10 +180,7 @@ class RatioRule:
     significance_from: str = "margin"
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.baseline) and self.baseline > 0):
-            raise ValueError(f"baseline ratio must be a finite number > 0, got {self.baseline!r}")
-        if not (math.isfinite(self.tolerance) and self.tolerance >= 0):
-            raise ValueError(f"tolerance must be a finite number >= 0, got {self.tolerance!r}")
+        check_ratio_limits(self.baseline, self.tolerance)
         if not 0.0 <= self.effect <= 1.0:
             raise ValueError(f"effect must be in [0, 1], got {self.effect!r}")
         if self.significance_from not in ("margin", "baseline"):

@@ -11,10 +11,12 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats as _scipy_stats
 
+from pytest_infergate.results import PERCENTILES, Percentile
+
 FloatArray = NDArray[np.float64]
 
-#: Quantiles we report, by name. ``p50`` is the median.
-QUANTILES: dict[str, float] = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
+#: Quantiles we report, by name (``p95``: 0.95). ``p50`` is the median.
+QUANTILES: dict[Percentile, float] = {name: int(name[1:]) / 100 for name in PERCENTILES}
 
 
 @dataclass(frozen=True)
@@ -80,9 +82,9 @@ class Summary:
     p99_ms: float
 
     def percentile_ms(self, name: str) -> float:
-        """The quantile called ``name`` (``p50``, ``p90``, ``p95`` or ``p99``)."""
-        if name not in QUANTILES:
-            raise KeyError(f"unknown percentile {name!r}; known: {', '.join(QUANTILES)}")
+        """The quantile called ``name``, one of :data:`pytest_infergate.results.PERCENTILES`."""
+        if name not in PERCENTILES:
+            raise KeyError(f"unknown percentile {name!r}; known: {', '.join(PERCENTILES)}")
         value: float = getattr(self, f"{name}_ms")
         return value
 
@@ -95,17 +97,14 @@ def summarise_ns(samples_ns: Sequence[int]) -> Summary:
     if len(samples_ns) == 0:
         raise ValueError("no samples")
     values_ms = np.asarray(samples_ns, dtype=float) / 1e6
-    quantiles = np.quantile(values_ms, list(QUANTILES.values()))
+    quantiles = np.quantile(values_ms, [QUANTILES[name] for name in PERCENTILES])
     return Summary(
         n=len(values_ms),
         mean_ms=float(values_ms.mean()),
         stdev_ms=float(values_ms.std(ddof=1)) if len(values_ms) > 1 else 0.0,
         min_ms=float(values_ms.min()),
         max_ms=float(values_ms.max()),
-        p50_ms=float(quantiles[0]),
-        p90_ms=float(quantiles[1]),
-        p95_ms=float(quantiles[2]),
-        p99_ms=float(quantiles[3]),
+        **{f"{name}_ms": float(q) for name, q in zip(PERCENTILES, quantiles, strict=True)},
     )
 
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from pytest_infergate import __version__
-from pytest_infergate.config import parse_share, parse_tolerances
+from pytest_infergate.options import SETTING, argparse_type, parse_share, parse_tolerances
+from pytest_infergate.report.csv import render_csv
 from pytest_infergate.report.html import render_html
 from pytest_infergate.report.markdown import render_markdown
 from pytest_infergate.report.terminal import format_notes, format_table, rows
+from pytest_infergate.report.trials import Run, render_trials
 from pytest_infergate.results import Outcome
 from pytest_infergate.store.baseline import (
     AccuracyEntry,
@@ -33,10 +35,7 @@ from pytest_infergate.store.offline import (
     prune_older,
     rejudge,
 )
-from pytest_infergate.store.results_file import decode_results
-
-if TYPE_CHECKING:
-    from pytest_infergate.store.results_file import ResultsFile
+from pytest_infergate.store.results_file import ResultsFile, decode_results
 
 
 def _show(baseline: Baseline) -> list[str]:
@@ -81,7 +80,6 @@ def _load_baseline(path: Path) -> Baseline:
 
 
 def _load_results(path: Path) -> ResultsFile:
-
     return decode_results(read_json(path), str(path))
 
 
@@ -92,7 +90,6 @@ def _run_show(args: argparse.Namespace) -> int:
 
 
 def _run_compare(args: argparse.Namespace) -> int:
-
     baseline, results = _load_baseline(args.baseline), _load_results(args.results)
     judged = rejudge(
         baseline,
@@ -115,7 +112,6 @@ def _run_compare(args: argparse.Namespace) -> int:
 
 
 def _run_merge(args: argparse.Namespace) -> int:
-
     documents = [(str(path), read_json(path)) for path in args.inputs]
     is_results = [
         isinstance(d, dict) and "measurements" in d and "entries" not in d for _, d in documents
@@ -191,7 +187,6 @@ def run_labels(files: Sequence[Path], given: Sequence[str] | None) -> list[str]:
 
 
 def _run_report(args: argparse.Namespace) -> int:
-
     files, trials = _report_inputs(args.results)
     baseline = _load_baseline(args.baseline) if args.baseline else None
     if trials and args.markdown is not None:
@@ -200,8 +195,6 @@ def _run_report(args: argparse.Namespace) -> int:
         raise BaselineError("--label names the runs of a trials page (two or more files)")
     try:
         if trials:
-            from pytest_infergate.report.trials import Run, render_trials
-
             labels = run_labels(files, args.label)
             runs = [
                 Run(label, str(f), _load_results(f)) for label, f in zip(labels, files, strict=True)
@@ -223,8 +216,6 @@ def _run_report(args: argparse.Namespace) -> int:
 
 
 def _run_csv(args: argparse.Namespace) -> int:
-    from pytest_infergate.report.csv import render_csv
-
     text = render_csv(_load_results(args.results))
     if args.output is None:
         sys.stdout.write(text)
@@ -235,7 +226,6 @@ def _run_csv(args: argparse.Namespace) -> int:
 
 
 def _run_prune(args: argparse.Namespace) -> int:
-
     keys = None
     if args.missing_from is not None:
         keys = {m.result.key for m in _load_results(args.missing_from).measurements}
@@ -270,22 +260,6 @@ def _run_prune(args: argparse.Namespace) -> int:
     return 0
 
 
-def _tolerances(text: str) -> dict[str, float]:
-
-    try:
-        return parse_tolerances(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _share(text: str) -> float:
-
-    try:
-        return parse_share(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 #: The oldest cutoff ``prune --older-than`` takes: a century, well inside what dates hold.
 MAX_DAYS = 36_500
 
@@ -302,18 +276,28 @@ def _days(text: str) -> float:
     return days
 
 
+def _command(
+    commands: Any, name: str, run: Callable[[argparse.Namespace], int], help_text: str, **kw: str
+) -> argparse.ArgumentParser:
+    """A subcommand that calls ``run`` with the parsed arguments."""
+    command: argparse.ArgumentParser = commands.add_parser(name, help=help_text, **kw)
+    command.set_defaults(run=run)
+    return command
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="infergate", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    show = commands.add_parser("show", help="List a baseline's entries, machines and history")
+    show = _command(commands, "show", _run_show, "List a baseline's entries, machines and history")
     show.add_argument("baseline", type=Path, metavar="BASELINE")
-    show.set_defaults(run=_run_show)
 
-    compare = commands.add_parser(
+    compare = _command(
+        commands,
         "compare",
-        help="Gate a results file against a baseline offline: exit 1 on a regression",
+        _run_compare,
+        "Gate a results file against a baseline offline: exit 1 on a regression",
         description="Judge every measurement of RESULTS (--infer-json) against BASELINE "
         "with the plugin's gate. Exit 0: no regression; 1: a regression; 2: bad input.",
     )
@@ -321,26 +305,29 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("results", type=Path, metavar="RESULTS")
     compare.add_argument(
         "--tolerance",
-        type=_tolerances,
+        type=argparse_type(parse_tolerances),
         metavar="FRACTION",
-        help="Allowed p50 slowdown, e.g. 0.1 or 10%% (p95: twice that). Default: 0.1",
+        help="Allowed p50 slowdown, e.g. 0.1 or 10%% (p95: twice that). "
+        f"Default: {SETTING['latency_tolerance'].default:g}",
     )
     compare.add_argument(
         "--accuracy-tolerance",
-        type=_share,
+        type=argparse_type(parse_share),
         metavar="SHARE",
-        help="Allowed absolute accuracy drop, e.g. 0.01 or 1%%. Default: 0.01",
+        help="Allowed absolute accuracy drop, e.g. 0.01 or 1%%. "
+        f"Default: {SETTING['accuracy_tolerance'].default:g}",
     )
     compare.add_argument(
         "--machine",
         metavar="NAME",
         help="Machine profile to compare latencies with. Default: the one RESULTS ran on",
     )
-    compare.set_defaults(run=_run_compare)
 
-    merge = commands.add_parser(
+    merge = _command(
+        commands,
         "merge",
-        help="Combine baselines (or results files) from CI shards or machines into one",
+        _run_merge,
+        "Combine baselines (or results files) from CI shards or machines into one",
         description="Baselines: the union of the inputs' entries (per machine for "
         "latencies); where two inputs hold the same entry, the newer recorded_at wins. "
         "Results files (--infer-json, one machine): the measurements of all; a key in two "
@@ -349,11 +336,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     merge.add_argument("inputs", type=Path, nargs="+", metavar="FILE")
     merge.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
-    merge.set_defaults(run=_run_merge)
 
-    report = commands.add_parser(
+    report = _command(
+        commands,
         "report",
-        help="Render results files as a self-contained HTML report, or several side by side",
+        _run_report,
+        "Render results files as a self-contained HTML report, or several side by side",
         description="One RESULTS file (--infer-json): its report, with charts. Two or "
         "more, or a FOLDER of them: the trials page, the runs side by side (figures per "
         "measurement, latency vs accuracy with the Pareto front across runs, the batch "
@@ -377,22 +365,24 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--markdown", type=Path, metavar="PATH", help="Also write the Markdown summary"
     )
-    report.set_defaults(run=_run_report)
 
-    to_csv = commands.add_parser(
+    to_csv = _command(
+        commands,
         "csv",
-        help="Convert a results file to CSV, one row per gated figure",
+        _run_csv,
+        "Convert a results file to CSV, one row per gated figure",
         description="One row per gated figure of RESULTS (--infer-json): test, metric, "
         "baseline, current, change, verdict, samples, percentiles, throughput. To OUT "
         "(written atomically), or to standard output without -o.",
     )
     to_csv.add_argument("results", type=Path, metavar="RESULTS")
     to_csv.add_argument("-o", "--output", type=Path, metavar="OUT", help="Default: stdout")
-    to_csv.set_defaults(run=_run_csv)
 
-    prune = commands.add_parser(
+    prune = _command(
+        commands,
         "prune",
-        help="Drop stale baseline entries",
+        _run_prune,
+        "Drop stale baseline entries",
         description="Drop the entries of BASELINE whose key is not measured in RESULTS "
         "(--missing-from) and/or the records older than DAYS (--older-than).",
     )
@@ -401,7 +391,6 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument("--older-than", type=_days, metavar="DAYS")
     prune.add_argument("-o", "--output", type=Path, metavar="OUT", help="Default: in place")
     prune.add_argument("--dry-run", action="store_true", help="List what would go; write nothing")
-    prune.set_defaults(run=_run_prune)
     return parser
 
 

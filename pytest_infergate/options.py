@@ -10,6 +10,7 @@ message that says what to fix; the caller adds where the value came from.
 
 from __future__ import annotations
 
+import argparse
 import enum
 import math
 from collections.abc import Callable, Mapping
@@ -187,6 +188,19 @@ def parse_op_rules(value: object) -> dict[str, str]:
         symbol, count = parse_count_rule(rule)
         rules[op] = f"{symbol}{count}"
     return rules
+
+
+def argparse_type(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """Adapt a validator so argparse shows its message, not "invalid value"."""
+
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = parse.__name__
+    return convert
 
 
 def parse_time_cap(value: object) -> float:

@@ -6,9 +6,8 @@ users): no numpy, scipy or ML library here or in what it imports at module level
 
 from __future__ import annotations
 
-import argparse
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from importlib.util import find_spec
 from typing import Any
 
@@ -22,7 +21,7 @@ from pytest_infergate.config import GateConfig, Mode, Settings, gate_config_from
 from pytest_infergate.distributed import XdistHooks
 from pytest_infergate.evaluation import AccuracyEval, terminal_progress
 from pytest_infergate.measure.progress import sampling_progress
-from pytest_infergate.options import OPTIONS, Option
+from pytest_infergate.options import OPTIONS, Option, argparse_type
 from pytest_infergate.report.files import write_reports
 from pytest_infergate.report.junit import junit_properties
 from pytest_infergate.report.session_summary import write_summary
@@ -48,19 +47,6 @@ _MARKER_HELP = (
 GATE_FIXTURES = frozenset({"infer_bench", "accuracy_eval"})
 
 
-def _argtype(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    """Adapt a validator so argparse shows its message, not "invalid value"."""
-
-    def convert(text: str) -> Any:
-        try:
-            return parse(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    convert.__name__ = parse.__name__
-    return convert
-
-
 def _add_option(group: pytest.OptionGroup, option: Option) -> None:
     """One row of :data:`~pytest_infergate.options.OPTIONS` as a command-line option; a
     switch defaults to ``None`` so that "not given" leaves the ini value in force."""
@@ -69,7 +55,7 @@ def _add_option(group: pytest.OptionGroup, option: Option) -> None:
         group.addoption(option.flag, action="store_true", default=None, help=help_text)
         return
     read = option.reader()
-    kind = _argtype(read) if read is not None else None
+    kind = argparse_type(read) if read is not None else None
     group.addoption(option.flag, metavar=option.metavar, type=kind, help=help_text)
 
 

@@ -18,7 +18,7 @@ import pytest
 from pytest_infergate.config import Mode, Settings
 from pytest_infergate.judge.accuracy import compare_accuracy
 from pytest_infergate.judge.messages import failure_message
-from pytest_infergate.measure.accuracy import AccuracyError, evaluate_accuracy
+from pytest_infergate.measure.accuracy import AccuracyError, EvaluationRequest, evaluate_accuracy
 from pytest_infergate.measure.progress import terminal_of
 from pytest_infergate.measure.provenance import measured_facts
 from pytest_infergate.results import AccuracyResult, Verdict
@@ -145,20 +145,10 @@ class AccuracyEval:
         settings = self._session.config.resolve(overrides, self._marker)
         progress = self._progress(key) if self._progress is not None else None
         try:
-            result = evaluate_accuracy(
-                model,
-                data,
-                key=key,
-                metric=metric,
-                input_column=input_column,
-                label_column=label_column,
-                limit=limit,
-                sample=sample,
-                seed=seed,
-                batch_size=batch_size,
-                label_map=label_map,
-                progress=progress,
+            request = EvaluationRequest(
+                metric, input_column, label_column, limit, sample, seed, batch_size, label_map
             )
+            result = evaluate_accuracy(model, data, request, key=key, progress=progress)
         except AccuracyError as exc:
             _fail(f"{key}: accuracy_eval(): {exc}")
         finally:

@@ -6,8 +6,8 @@ import argparse
 import datetime as dt
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from pytest_infergate import __version__
 from pytest_infergate.options import SETTING, argparse_type, parse_share, parse_tolerances
@@ -276,31 +276,77 @@ def _days(text: str) -> float:
     return days
 
 
-def _command(
-    commands: Any, name: str, run: Callable[[argparse.Namespace], int], help_text: str, **kw: str
-) -> argparse.ArgumentParser:
-    """A subcommand that calls ``run`` with the parsed arguments."""
-    command: argparse.ArgumentParser = commands.add_parser(name, help=help_text, **kw)
-    command.set_defaults(run=run)
-    return command
+@dataclass(frozen=True)
+class _Command:
+    """A subcommand: its name, what runs it, its one-line help and its description."""
+
+    name: str
+    run: Callable[[argparse.Namespace], int]
+    help: str
+    description: str | None = None
+
+
+_COMMANDS = (
+    _Command("show", _run_show, "List a baseline's entries, machines and history"),
+    _Command(
+        "compare",
+        _run_compare,
+        "Gate a results file against a baseline offline: exit 1 on a regression",
+        "Judge every measurement of RESULTS (--infer-json) against BASELINE "
+        "with the plugin's gate. Exit 0: no regression; 1: a regression; 2: bad input.",
+    ),
+    _Command(
+        "merge",
+        _run_merge,
+        "Combine baselines (or results files) from CI shards or machines into one",
+        "Baselines: the union of the inputs' entries (per machine for "
+        "latencies); where two inputs hold the same entry, the newer recorded_at wins. "
+        "Results files (--infer-json, one machine): the measurements of all; a key in two "
+        "inputs keeps the later input's. Each conflict is reported on stderr. OUT is "
+        "written atomically.",
+    ),
+    _Command(
+        "report",
+        _run_report,
+        "Render results files as a self-contained HTML report, or several side by side",
+        "One RESULTS file (--infer-json): its report, with charts. Two or "
+        "more, or a FOLDER of them: the trials page, the runs side by side (figures per "
+        "measurement, latency vs accuracy with the Pareto front across runs, the batch "
+        "sweeps overlaid, the baseline's history, what differs between the runs). One "
+        "HTML file either way (needs matplotlib: pip install pytest-infergate[report]).",
+    ),
+    _Command(
+        "csv",
+        _run_csv,
+        "Convert a results file to CSV, one row per gated figure",
+        "One row per gated figure of RESULTS (--infer-json): test, metric, "
+        "baseline, current, change, verdict, samples, percentiles, throughput. To OUT "
+        "(written atomically), or to standard output without -o.",
+    ),
+    _Command(
+        "prune",
+        _run_prune,
+        "Drop stale baseline entries",
+        "Drop the entries of BASELINE whose key is not measured in RESULTS "
+        "(--missing-from) and/or the records older than DAYS (--older-than).",
+    ),
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="infergate", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+    subcommands: dict[str, argparse.ArgumentParser] = {}
+    for command in _COMMANDS:
+        subcommands[command.name] = commands.add_parser(
+            command.name, help=command.help, description=command.description
+        )
+        subcommands[command.name].set_defaults(run=command.run)
 
-    show = _command(commands, "show", _run_show, "List a baseline's entries, machines and history")
-    show.add_argument("baseline", type=Path, metavar="BASELINE")
+    subcommands["show"].add_argument("baseline", type=Path, metavar="BASELINE")
 
-    compare = _command(
-        commands,
-        "compare",
-        _run_compare,
-        "Gate a results file against a baseline offline: exit 1 on a regression",
-        description="Judge every measurement of RESULTS (--infer-json) against BASELINE "
-        "with the plugin's gate. Exit 0: no regression; 1: a regression; 2: bad input.",
-    )
+    compare = subcommands["compare"]
     compare.add_argument("baseline", type=Path, metavar="BASELINE")
     compare.add_argument("results", type=Path, metavar="RESULTS")
     compare.add_argument(
@@ -323,31 +369,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="Machine profile to compare latencies with. Default: the one RESULTS ran on",
     )
 
-    merge = _command(
-        commands,
-        "merge",
-        _run_merge,
-        "Combine baselines (or results files) from CI shards or machines into one",
-        description="Baselines: the union of the inputs' entries (per machine for "
-        "latencies); where two inputs hold the same entry, the newer recorded_at wins. "
-        "Results files (--infer-json, one machine): the measurements of all; a key in two "
-        "inputs keeps the later input's. Each conflict is reported on stderr. OUT is "
-        "written atomically.",
-    )
+    merge = subcommands["merge"]
     merge.add_argument("inputs", type=Path, nargs="+", metavar="FILE")
     merge.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
 
-    report = _command(
-        commands,
-        "report",
-        _run_report,
-        "Render results files as a self-contained HTML report, or several side by side",
-        description="One RESULTS file (--infer-json): its report, with charts. Two or "
-        "more, or a FOLDER of them: the trials page, the runs side by side (figures per "
-        "measurement, latency vs accuracy with the Pareto front across runs, the batch "
-        "sweeps overlaid, the baseline's history, what differs between the runs). One "
-        "HTML file either way (needs matplotlib: pip install pytest-infergate[report]).",
-    )
+    report = subcommands["report"]
     report.add_argument("results", type=Path, nargs="+", metavar="RESULTS|FOLDER")
     report.add_argument("-o", "--output", type=Path, required=True, metavar="HTML")
     report.add_argument(
@@ -366,26 +392,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--markdown", type=Path, metavar="PATH", help="Also write the Markdown summary"
     )
 
-    to_csv = _command(
-        commands,
-        "csv",
-        _run_csv,
-        "Convert a results file to CSV, one row per gated figure",
-        description="One row per gated figure of RESULTS (--infer-json): test, metric, "
-        "baseline, current, change, verdict, samples, percentiles, throughput. To OUT "
-        "(written atomically), or to standard output without -o.",
-    )
+    to_csv = subcommands["csv"]
     to_csv.add_argument("results", type=Path, metavar="RESULTS")
     to_csv.add_argument("-o", "--output", type=Path, metavar="OUT", help="Default: stdout")
 
-    prune = _command(
-        commands,
-        "prune",
-        _run_prune,
-        "Drop stale baseline entries",
-        description="Drop the entries of BASELINE whose key is not measured in RESULTS "
-        "(--missing-from) and/or the records older than DAYS (--older-than).",
-    )
+    prune = subcommands["prune"]
     prune.add_argument("baseline", type=Path, metavar="BASELINE")
     prune.add_argument("--missing-from", type=Path, metavar="RESULTS")
     prune.add_argument("--older-than", type=_days, metavar="DAYS")

@@ -101,6 +101,11 @@ class Settings:
                 raise ValueError(f"{name}: {exc}") from None
         return cls(**values)
 
+    @classmethod
+    def given(cls, **values: object) -> Settings:
+        """:meth:`from_kwargs` of a call's own keyword arguments (``None``: not given)."""
+        return cls.from_kwargs(values)
+
     def over(self, lower: Settings) -> Settings:
         """This layer on top of ``lower``: fields set here win."""
         return dataclasses.replace(

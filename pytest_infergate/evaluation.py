@@ -132,13 +132,11 @@ class AccuracyEval:
         __tracebackhide__ = True
         key = self._key(name)
         try:
-            overrides = Settings.from_kwargs(
-                {
-                    "accuracy_tolerance": tolerance,
-                    "expect_providers": expect_providers,
-                    "expect_quantized": expect_quantized,
-                    "expect_ops": expect_ops,
-                }
+            overrides = Settings.given(
+                accuracy_tolerance=tolerance,
+                expect_providers=expect_providers,
+                expect_quantized=expect_quantized,
+                expect_ops=expect_ops,
             )
         except ValueError as exc:
             _fail(f"{key}: accuracy_eval(): {exc}")

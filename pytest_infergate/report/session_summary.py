@@ -12,12 +12,12 @@ from pytest_infergate.report.terminal import (
     format_notes,
     format_runtime_differences,
     format_table,
-    format_traces,
     gpu_warnings,
     spinning_warnings,
     summary,
     ungated_line,
 )
+from pytest_infergate.report.trace_lines import format_traces
 from pytest_infergate.session import FinishReport, GateSession
 
 _COLOURS: dict[str, dict[str, bool]] = {

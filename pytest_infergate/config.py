@@ -35,7 +35,7 @@ from pytest_infergate.options import (
     parse_tolerances,
 )
 
-#: Re-exported: the validators and names callers have always imported from here.
+#: With the validators of :mod:`.options` that callers import from here.
 __all__ = [
     "DEFAULTS",
     "PERCENTILES",
@@ -55,18 +55,23 @@ __all__ = [
 class Settings:
     """One layer of per-measurement settings; ``None`` means "not set here"."""
 
+    # the latency gate: policy()
     latency_tolerance: Mapping[str, float] | None = None
     percentiles: tuple[str, ...] | None = None
+    # how long to sample: plan()
     warmup: int | None = None
     warmup_s: float | None = None
     min_samples: int | None = None
     min_time_s: float | None = None
     max_time_s: float | None = None
+    # the accuracy gate: accuracy_policy()
     accuracy_tolerance: float | None = None
     max_flip_rate: float | None = None
+    # what the runtime must be: expectations()
     expect_providers: tuple[str, ...] | None = None
     expect_quantized: bool | None = None
     expect_ops: Mapping[str, str] | None = None
+    # profile each measurement after timing it (--infer-trace)
     trace: bool | None = None
 
     @classmethod

@@ -248,7 +248,7 @@ Target = Literal["field", "path", "setting", "hook"]
 class Option:
     """One ``--infer-*`` option and, where ``ini_help`` is set, its ini key (``dest``).
 
-    ``help`` and ``ini_help`` may name ``{default}``: the default of ``setting``."""
+    ``help`` and ``ini_help`` may name ``{default}``: the default of the setting it sets."""
 
     dest: str
     help: str
@@ -259,6 +259,7 @@ class Option:
     metavar: str | None = None
     #: Reads a written value (command line or ini); a setting's own validator when unset.
     parse: Callable[[Any], Any] | None = None
+    #: A flag without a value (``store_true``); ``parse`` then reads the ini value only.
     switch: bool = False
     ini_help: str | None = None
 
@@ -272,6 +273,7 @@ class Option:
         return self.to or self.dest.removeprefix("infer_")
 
     def reader(self) -> Callable[[Any], Any] | None:
+        """What reads a written value; ``None``: the text as it is."""
         if self.parse is None and self.target == "setting":
             return SETTING[self.name].parse
         return self.parse
@@ -287,8 +289,8 @@ OPTIONS = (
     Option(
         "infer_baseline",
         "Baseline JSON to gate against (ini: infer_baseline)",
-        "path",
-        "baseline_path",
+        target="path",
+        to="baseline_path",
         metavar="PATH",
         ini_help="Baseline JSON to gate against",
     ),
@@ -309,8 +311,8 @@ OPTIONS = (
     Option(
         "infer_latency_tolerance",
         "Allowed p50 slowdown, e.g. 0.1 or 10%%; tails get more (p95: 2x). Default: {default}",
-        "setting",
-        "latency_tolerance",
+        target="setting",
+        to="latency_tolerance",
         metavar="FRACTION",
         ini_help="Allowed p50 slowdown (fraction); default {default}",
     ),
@@ -318,22 +320,22 @@ OPTIONS = (
         "infer_max_time",
         "Longest time one measurement (or A/B comparison) may sample; sampling "
         "stops earlier once the verdict is clear. Default: {default}",
-        "setting",
-        "max_time_s",
+        target="setting",
+        to="max_time_s",
         metavar="SECONDS",
         ini_help="Longest time one measurement may sample, in seconds; default {default}",
     ),
     Option(
         "infer_accuracy_tolerance",
         "Allowed absolute accuracy drop, e.g. 0.01 or 1%% (one point). Default: {default}",
-        "setting",
+        target="setting",
         metavar="SHARE",
         ini_help="Allowed absolute accuracy drop (share); default {default}",
     ),
     Option(
         "infer_max_flip_rate",
         "Fail when more than this share of predictions changed, e.g. 0.05. Default: off",
-        "setting",
+        target="setting",
         metavar="SHARE",
         ini_help="Largest share of changed predictions allowed; default off",
     ),
@@ -346,8 +348,8 @@ OPTIONS = (
     Option(
         "infer_json",
         "Write every measurement and verdict to this JSON file",
-        "path",
-        "json_path",
+        target="path",
+        to="json_path",
         metavar="PATH",
         ini_help="Write every measurement and verdict to this JSON file",
     ),
@@ -355,8 +357,8 @@ OPTIONS = (
         "infer_markdown",
         "Write a Markdown summary (verdict table, top regressions); also appended to "
         "$GITHUB_STEP_SUMMARY when that is set (ini: infer_markdown)",
-        "path",
-        "markdown_path",
+        target="path",
+        to="markdown_path",
         metavar="PATH",
         ini_help="Write a Markdown summary to this file",
     ),
@@ -364,8 +366,8 @@ OPTIONS = (
         "infer_html",
         "Write a self-contained HTML report with charts (needs matplotlib: extra [report]; "
         "ini: infer_html)",
-        "path",
-        "html_path",
+        target="path",
+        to="html_path",
         metavar="PATH",
         ini_help="Write a self-contained HTML report to this file",
     ),
@@ -373,8 +375,8 @@ OPTIONS = (
         "infer_csv",
         "Write one CSV row per gated figure (test, metric, baseline, current, change, "
         "verdict, percentiles, throughput; ini: infer_csv)",
-        "path",
-        "csv_path",
+        target="path",
+        to="csv_path",
         metavar="PATH",
         ini_help="Write one CSV row per gated figure to this file",
     ),
@@ -389,7 +391,7 @@ OPTIONS = (
         "infer_trace",
         "After each measurement, profile a few calls of its ONNX Runtime session or torch "
         "model and list the top operators (marker: trace=True)",
-        "setting",
+        target="setting",
         switch=True,
     ),
     Option(
@@ -411,13 +413,13 @@ OPTIONS = (
         "infer_only",
         "Run only the tests that use infer_bench or accuracy_eval; skip the others "
         "(as pytest-benchmark's --benchmark-only)",
-        "hook",
+        target="hook",
         switch=True,
     ),
     Option(
         "infer_skip",
         "Skip the tests that use infer_bench or accuracy_eval (as --benchmark-skip)",
-        "hook",
+        target="hook",
         switch=True,
     ),
 )

@@ -9,24 +9,25 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from importlib.util import find_spec
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_infergate.against import hooks as against
 from pytest_infergate.against.channel import ChannelError
 from pytest_infergate.against.link import Follower
-from pytest_infergate.bench import InferBench
 from pytest_infergate.config import GateConfig, Mode, Settings, gate_config_from_options
 from pytest_infergate.distributed import XdistHooks
-from pytest_infergate.evaluation import AccuracyEval, terminal_progress
 from pytest_infergate.measure.progress import sampling_progress
 from pytest_infergate.options import OPTIONS, Option, argparse_type
-from pytest_infergate.report.files import write_reports
 from pytest_infergate.report.junit import junit_properties
 from pytest_infergate.report.session_summary import write_summary
 from pytest_infergate.session import FinishReport, GateSession
 from pytest_infergate.store.baseline import BaselineError
+
+if TYPE_CHECKING:
+    from pytest_infergate.bench import InferBench
+    from pytest_infergate.evaluation import AccuracyEval
 
 _SESSION_KEY = pytest.StashKey[GateSession]()
 _FINISH_KEY = pytest.StashKey[FinishReport]()
@@ -183,6 +184,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def infer_bench(request: pytest.FixtureRequest) -> Iterator[InferBench]:
     """Time a model call against the baseline: ``infer_bench(model, inputs)``, or two
     interleaved: ``infer_bench.compare(candidate, reference, args=(inputs,))``."""
+    # Here, not at the top: a run that measures nothing does not pay for importing them.
+    from pytest_infergate.bench import InferBench
+
     marker = request.node.stash.get(_MARKER_KEY, Settings())
     progress = sampling_progress(request.config)
     yield InferBench(get_session(request.config), request.node.nodeid, marker, progress)
@@ -193,6 +197,8 @@ def infer_bench(request: pytest.FixtureRequest) -> Iterator[InferBench]:
 def accuracy_eval(request: pytest.FixtureRequest) -> Iterator[AccuracyEval]:
     """Evaluate a model on a data set slice against the baseline:
     ``accuracy_eval(model, data, metric="accuracy", limit=500)``."""
+    from pytest_infergate.evaluation import AccuracyEval, terminal_progress
+
     marker = request.node.stash.get(_MARKER_KEY, Settings())
     progress = terminal_progress(request.config)
     yield AccuracyEval(get_session(request.config), request.node.nodeid, marker, progress)
@@ -256,6 +262,8 @@ def _write_reports(session: pytest.Session, gate: GateSession) -> None:
     step_summary = bool(os.environ.get("GITHUB_STEP_SUMMARY")) and bool(gate.measurements)
     if not (markdown or html or csv or step_summary):
         return
+    from pytest_infergate.report.files import write_reports  # HTML and Markdown renderers
+
     try:
         written = write_reports(
             gate.results_document(),

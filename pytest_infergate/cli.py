@@ -5,16 +5,18 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pytest_infergate import __version__
-from pytest_infergate.config import parse_share, parse_tolerances
+from pytest_infergate.options import SETTING, argparse_type, parse_share, parse_tolerances
+from pytest_infergate.report.csv import render_csv
 from pytest_infergate.report.html import render_html
 from pytest_infergate.report.markdown import render_markdown
 from pytest_infergate.report.terminal import format_notes, format_table, rows
-from pytest_infergate.results import Outcome
+from pytest_infergate.report.trials import Run, render_trials
+from pytest_infergate.results import Outcome, ResultsFile
 from pytest_infergate.store.baseline import (
     AccuracyEntry,
     Baseline,
@@ -35,9 +37,6 @@ from pytest_infergate.store.offline import (
     require_finite,
 )
 from pytest_infergate.store.results_file import decode_results, encode_results
-
-if TYPE_CHECKING:
-    from pytest_infergate.results import ResultsFile
 
 
 def _show(baseline: Baseline) -> list[str]:
@@ -82,7 +81,6 @@ def _load_baseline(path: Path) -> Baseline:
 
 
 def _load_results(path: Path) -> ResultsFile:
-
     return decode_results(read_json(path), str(path))
 
 
@@ -93,7 +91,6 @@ def _run_show(args: argparse.Namespace) -> int:
 
 
 def _run_compare(args: argparse.Namespace) -> int:
-
     baseline, results = _load_baseline(args.baseline), _load_results(args.results)
     judged = rejudge(
         baseline,
@@ -116,7 +113,6 @@ def _run_compare(args: argparse.Namespace) -> int:
 
 
 def _run_merge(args: argparse.Namespace) -> int:
-
     documents = [(str(path), read_json(path)) for path in args.inputs]
     is_results = [
         isinstance(d, dict) and "measurements" in d and "entries" not in d for _, d in documents
@@ -191,7 +187,6 @@ def run_labels(files: Sequence[Path], given: Sequence[str] | None) -> list[str]:
 
 
 def _run_report(args: argparse.Namespace) -> int:
-
     files, trials = _report_inputs(args.results)
     baseline = _load_baseline(args.baseline) if args.baseline else None
     if trials and args.markdown is not None:
@@ -200,8 +195,6 @@ def _run_report(args: argparse.Namespace) -> int:
         raise BaselineError("--label names the runs of a trials page (two or more files)")
     try:
         if trials:
-            from pytest_infergate.report.trials import Run, render_trials
-
             labels = run_labels(files, args.label)
             runs = [
                 Run(label, str(f), _load_results(f)) for label, f in zip(labels, files, strict=True)
@@ -223,8 +216,6 @@ def _run_report(args: argparse.Namespace) -> int:
 
 
 def _run_csv(args: argparse.Namespace) -> int:
-    from pytest_infergate.report.csv import render_csv
-
     text = render_csv(_load_results(args.results))
     if args.output is None:
         sys.stdout.write(text)
@@ -235,7 +226,6 @@ def _run_csv(args: argparse.Namespace) -> int:
 
 
 def _run_prune(args: argparse.Namespace) -> int:
-
     keys = None
     if args.missing_from is not None:
         keys = {m.result.key for m in _load_results(args.missing_from).measurements}
@@ -270,22 +260,6 @@ def _run_prune(args: argparse.Namespace) -> int:
     return 0
 
 
-def _tolerances(text: str) -> dict[str, float]:
-
-    try:
-        return parse_tolerances(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _share(text: str) -> float:
-
-    try:
-        return parse_share(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 #: The oldest cutoff ``prune --older-than`` takes: a century, well inside what dates hold.
 MAX_DAYS = 36_500
 
@@ -302,64 +276,104 @@ def _days(text: str) -> float:
     return days
 
 
+@dataclass(frozen=True)
+class _Command:
+    """A subcommand: its name, what runs it, its one-line help and its description."""
+
+    name: str
+    run: Callable[[argparse.Namespace], int]
+    help: str
+    description: str | None = None
+
+
+_COMMANDS = (
+    _Command("show", _run_show, "List a baseline's entries, machines and history"),
+    _Command(
+        "compare",
+        _run_compare,
+        "Gate a results file against a baseline offline: exit 1 on a regression",
+        "Judge every measurement of RESULTS (--infer-json) against BASELINE "
+        "with the plugin's gate. Exit 0: no regression; 1: a regression; 2: bad input.",
+    ),
+    _Command(
+        "merge",
+        _run_merge,
+        "Combine baselines (or results files) from CI shards or machines into one",
+        "Baselines: the union of the inputs' entries (per machine for "
+        "latencies); where two inputs hold the same entry, the newer recorded_at wins. "
+        "Results files (--infer-json, one machine): the measurements of all; a key in two "
+        "inputs keeps the later input's. Each conflict is reported on stderr. OUT is "
+        "written atomically.",
+    ),
+    _Command(
+        "report",
+        _run_report,
+        "Render results files as a self-contained HTML report, or several side by side",
+        "One RESULTS file (--infer-json): its report, with charts. Two or "
+        "more, or a FOLDER of them: the trials page, the runs side by side (figures per "
+        "measurement, latency vs accuracy with the Pareto front across runs, the batch "
+        "sweeps overlaid, the baseline's history, what differs between the runs). One "
+        "HTML file either way (needs matplotlib: pip install pytest-infergate[report]).",
+    ),
+    _Command(
+        "csv",
+        _run_csv,
+        "Convert a results file to CSV, one row per gated figure",
+        "One row per gated figure of RESULTS (--infer-json): test, metric, "
+        "baseline, current, change, verdict, samples, percentiles, throughput. To OUT "
+        "(written atomically), or to standard output without -o.",
+    ),
+    _Command(
+        "prune",
+        _run_prune,
+        "Drop stale baseline entries",
+        "Drop the entries of BASELINE whose key is not measured in RESULTS "
+        "(--missing-from) and/or the records older than DAYS (--older-than).",
+    ),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="infergate", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
+    subcommands: dict[str, argparse.ArgumentParser] = {}
+    for command in _COMMANDS:
+        subcommands[command.name] = commands.add_parser(
+            command.name, help=command.help, description=command.description
+        )
+        subcommands[command.name].set_defaults(run=command.run)
 
-    show = commands.add_parser("show", help="List a baseline's entries, machines and history")
-    show.add_argument("baseline", type=Path, metavar="BASELINE")
-    show.set_defaults(run=_run_show)
+    subcommands["show"].add_argument("baseline", type=Path, metavar="BASELINE")
 
-    compare = commands.add_parser(
-        "compare",
-        help="Gate a results file against a baseline offline: exit 1 on a regression",
-        description="Judge every measurement of RESULTS (--infer-json) against BASELINE "
-        "with the plugin's gate. Exit 0: no regression; 1: a regression; 2: bad input.",
-    )
+    compare = subcommands["compare"]
     compare.add_argument("baseline", type=Path, metavar="BASELINE")
     compare.add_argument("results", type=Path, metavar="RESULTS")
     compare.add_argument(
         "--tolerance",
-        type=_tolerances,
+        type=argparse_type(parse_tolerances),
         metavar="FRACTION",
-        help="Allowed p50 slowdown, e.g. 0.1 or 10%% (p95: twice that). Default: 0.1",
+        help="Allowed p50 slowdown, e.g. 0.1 or 10%% (p95: twice that). "
+        f"Default: {SETTING['latency_tolerance'].default:g}",
     )
     compare.add_argument(
         "--accuracy-tolerance",
-        type=_share,
+        type=argparse_type(parse_share),
         metavar="SHARE",
-        help="Allowed absolute accuracy drop, e.g. 0.01 or 1%%. Default: 0.01",
+        help="Allowed absolute accuracy drop, e.g. 0.01 or 1%%. "
+        f"Default: {SETTING['accuracy_tolerance'].default:g}",
     )
     compare.add_argument(
         "--machine",
         metavar="NAME",
         help="Machine profile to compare latencies with. Default: the one RESULTS ran on",
     )
-    compare.set_defaults(run=_run_compare)
 
-    merge = commands.add_parser(
-        "merge",
-        help="Combine baselines (or results files) from CI shards or machines into one",
-        description="Baselines: the union of the inputs' entries (per machine for "
-        "latencies); where two inputs hold the same entry, the newer recorded_at wins. "
-        "Results files (--infer-json, one machine): the measurements of all; a key in two "
-        "inputs keeps the later input's. Each conflict is reported on stderr. OUT is "
-        "written atomically.",
-    )
+    merge = subcommands["merge"]
     merge.add_argument("inputs", type=Path, nargs="+", metavar="FILE")
     merge.add_argument("-o", "--output", type=Path, required=True, metavar="OUT")
-    merge.set_defaults(run=_run_merge)
 
-    report = commands.add_parser(
-        "report",
-        help="Render results files as a self-contained HTML report, or several side by side",
-        description="One RESULTS file (--infer-json): its report, with charts. Two or "
-        "more, or a FOLDER of them: the trials page, the runs side by side (figures per "
-        "measurement, latency vs accuracy with the Pareto front across runs, the batch "
-        "sweeps overlaid, the baseline's history, what differs between the runs). One "
-        "HTML file either way (needs matplotlib: pip install pytest-infergate[report]).",
-    )
+    report = subcommands["report"]
     report.add_argument("results", type=Path, nargs="+", metavar="RESULTS|FOLDER")
     report.add_argument("-o", "--output", type=Path, required=True, metavar="HTML")
     report.add_argument(
@@ -377,31 +391,17 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--markdown", type=Path, metavar="PATH", help="Also write the Markdown summary"
     )
-    report.set_defaults(run=_run_report)
 
-    to_csv = commands.add_parser(
-        "csv",
-        help="Convert a results file to CSV, one row per gated figure",
-        description="One row per gated figure of RESULTS (--infer-json): test, metric, "
-        "baseline, current, change, verdict, samples, percentiles, throughput. To OUT "
-        "(written atomically), or to standard output without -o.",
-    )
+    to_csv = subcommands["csv"]
     to_csv.add_argument("results", type=Path, metavar="RESULTS")
     to_csv.add_argument("-o", "--output", type=Path, metavar="OUT", help="Default: stdout")
-    to_csv.set_defaults(run=_run_csv)
 
-    prune = commands.add_parser(
-        "prune",
-        help="Drop stale baseline entries",
-        description="Drop the entries of BASELINE whose key is not measured in RESULTS "
-        "(--missing-from) and/or the records older than DAYS (--older-than).",
-    )
+    prune = subcommands["prune"]
     prune.add_argument("baseline", type=Path, metavar="BASELINE")
     prune.add_argument("--missing-from", type=Path, metavar="RESULTS")
     prune.add_argument("--older-than", type=_days, metavar="DAYS")
     prune.add_argument("-o", "--output", type=Path, metavar="OUT", help="Default: in place")
     prune.add_argument("--dry-run", action="store_true", help="List what would go; write nothing")
-    prune.set_defaults(run=_run_prune)
     return parser
 
 

@@ -8,19 +8,18 @@ test with a one-line message, and a progress line for long evaluations.
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 
 from pytest_infergate.config import Mode, Settings
 from pytest_infergate.judge.accuracy import compare_accuracy
 from pytest_infergate.judge.messages import failure_message
-from pytest_infergate.measure.accuracy import AccuracyError, evaluate_accuracy
-from pytest_infergate.measure.progress import progress_wanted
+from pytest_infergate.measure.accuracy import AccuracyError, EvaluationRequest, evaluate_accuracy
+from pytest_infergate.measure.progress import terminal_of
 from pytest_infergate.measure.provenance import measured_facts
 from pytest_infergate.results import AccuracyResult, Verdict
 from pytest_infergate.session import GateSession
@@ -133,33 +132,21 @@ class AccuracyEval:
         __tracebackhide__ = True
         key = self._key(name)
         try:
-            overrides = Settings.from_kwargs(
-                {
-                    "accuracy_tolerance": tolerance,
-                    "expect_providers": expect_providers,
-                    "expect_quantized": expect_quantized,
-                    "expect_ops": expect_ops,
-                }
+            overrides = Settings.given(
+                accuracy_tolerance=tolerance,
+                expect_providers=expect_providers,
+                expect_quantized=expect_quantized,
+                expect_ops=expect_ops,
             )
         except ValueError as exc:
             _fail(f"{key}: accuracy_eval(): {exc}")
         settings = self._session.config.resolve(overrides, self._marker)
         progress = self._progress(key) if self._progress is not None else None
         try:
-            result = evaluate_accuracy(
-                model,
-                data,
-                key=key,
-                metric=metric,
-                input_column=input_column,
-                label_column=label_column,
-                limit=limit,
-                sample=sample,
-                seed=seed,
-                batch_size=batch_size,
-                label_map=label_map,
-                progress=progress,
+            request = EvaluationRequest(
+                metric, input_column, label_column, limit, sample, seed, batch_size, label_map
             )
+            result = evaluate_accuracy(model, data, request, key=key, progress=progress)
         except AccuracyError as exc:
             _fail(f"{key}: accuracy_eval(): {exc}")
         finally:
@@ -226,21 +213,7 @@ def _fail(message: str) -> NoReturn:
 def terminal_progress(config: pytest.Config) -> Callable[[str], ProgressLine | None] | None:
     """A progress-line factory writing past pytest's output capture, or ``None`` when no
     person is watching (no terminal, ``-q``, CI, an xdist worker)."""
-    reporter: Any = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is None or hasattr(config, "workerinput"):
+    terminal = terminal_of(config)
+    if terminal is None:
         return None
-    if not progress_wanted(
-        isatty=bool(reporter.isatty()), verbosity=config.get_verbosity(), environ=os.environ
-    ):
-        return None
-    capture: Any = config.pluginmanager.get_plugin("capturemanager")
-    writer = config.get_terminal_writer()
-
-    def write(text: str) -> None:
-        if capture is None:
-            writer.write(text, flush=True)
-            return
-        with capture.global_and_fixture_disabled():
-            writer.write(text, flush=True)
-
-    return lambda key: ProgressLine(f"accuracy_eval {key}", write)
+    return lambda key: ProgressLine(f"accuracy_eval {key}", terminal.write)

@@ -20,7 +20,7 @@ from pytest_infergate.measure.trace import OpTime, OpTypeTime, Trace
 from pytest_infergate.report.charts import batch_sweeps, pareto_front, slowdown_spans, variant
 from pytest_infergate.report.html import html_report, render_html
 from pytest_infergate.report.markdown import markdown_summary
-from pytest_infergate.report.terminal import trace_breakdown
+from pytest_infergate.report.trace_lines import trace_breakdown
 from pytest_infergate.results import LatencyResult, Measurement, Outcome, Verdict
 from pytest_infergate.session import GateSession
 from pytest_infergate.store.baseline import BaselineError, dumps

@@ -18,8 +18,10 @@ correct (one-sided too), and the verdict says so and suggests re-recording.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from pytest_infergate.judge.wording import _points, _value
+from pytest_infergate.options import SETTING
 from pytest_infergate.results import (
     AccuracyCheck,
     AccuracyResult,
@@ -42,7 +44,7 @@ _EPSILON = 1e-6
 class AccuracyPolicy:
     """How much of a drop is material, and the flip-rate limit (``None``: not gated)."""
 
-    tolerance: float = 0.01
+    tolerance: float = SETTING["accuracy_tolerance"].parse(SETTING["accuracy_tolerance"].default)
     max_flip_rate: float | None = None
     #: One-sided, in the direction of the change.
     alpha: float = 0.01
@@ -89,8 +91,31 @@ def compare_accuracy(
     return _unpaired(result, entry, policy)
 
 
+def _metric_check(
+    result: AccuracyResult,
+    entry: AccuracyEntry,
+    policy: AccuracyPolicy,
+    outcome: Outcome,
+    p_value: float,
+    **paired_figures: Any,
+) -> AccuracyCheck:
+    """The metric's check: current against stored, with the test's p-value;
+    ``paired_figures`` are ``paired`` and, for a paired test, its counts."""
+    return AccuracyCheck(
+        metric=result.metric,
+        baseline=entry.value,
+        current=result.value,
+        low=result.low,
+        high=result.high,
+        tolerance=policy.tolerance,
+        outcome=outcome,
+        p_value=p_value,
+        **paired_figures,
+    )
+
+
 def _paired(result: AccuracyResult, entry: AccuracyEntry, policy: AccuracyPolicy) -> Verdict:
-    from pytest_infergate.judge.stats import mcnemar_midp, wilson_interval
+    from pytest_infergate.judge.stats import mcnemar_midp, wilson_interval  # numpy, scipy
 
     pairs = tuple(zip(entry.predictions, result.predictions, result.labels, strict=True))
     worse = sum(old == label != new for old, new, label in pairs)
@@ -100,15 +125,12 @@ def _paired(result: AccuracyResult, entry: AccuracyEntry, policy: AccuracyPolicy
     drop = entry.value - result.value
     p_value = mcnemar_midp(worse, better) if drop >= 0 else mcnemar_midp(better, worse)
     outcome = _accuracy_outcome(drop, p_value, policy)
-    check = AccuracyCheck(
-        metric=result.metric,
-        baseline=entry.value,
-        current=result.value,
-        low=result.low,
-        high=result.high,
-        tolerance=policy.tolerance,
-        outcome=outcome,
-        p_value=p_value,
+    check = _metric_check(
+        result,
+        entry,
+        policy,
+        outcome,
+        p_value,
         paired=True,
         worse=worse,
         better=better,
@@ -147,23 +169,13 @@ def _paired(result: AccuracyResult, entry: AccuracyEntry, policy: AccuracyPolicy
 
 
 def _unpaired(result: AccuracyResult, entry: AccuracyEntry, policy: AccuracyPolicy) -> Verdict:
-    from pytest_infergate.judge.stats import two_proportion_test
+    from pytest_infergate.judge.stats import two_proportion_test  # numpy, scipy
 
     # one-sided in the direction of the difference, as the paired rule
     p_value = two_proportion_test(entry.correct, entry.n, result.correct, result.n) / 2
     drop = entry.value - result.value
     outcome = _accuracy_outcome(drop, p_value, policy)
-    check = AccuracyCheck(
-        metric=result.metric,
-        baseline=entry.value,
-        current=result.value,
-        low=result.low,
-        high=result.high,
-        tolerance=policy.tolerance,
-        outcome=outcome,
-        p_value=p_value,
-        paired=False,
-    )
+    check = _metric_check(result, entry, policy, outcome, p_value, paired=False)
     reason = (
         f"slice changed (baseline: {entry.sampling}, sha256 {entry.slice_sha256[:12]}; "
         f"now: {result.sampling}, sha256 {result.slice_sha256[:12]}), so the runs cannot be "

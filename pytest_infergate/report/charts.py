@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pytest_infergate.report.terminal import (
+from pytest_infergate.report.trace_lines import (
     TRACE_TYPES_SHOWN,
     trace_breakdown,
     trace_heading,

@@ -15,7 +15,7 @@ from pytest_infergate.config import (
     gate_config_from_options,
     parse_share,
 )
-from pytest_infergate.evaluation import ProgressLine, progress_wanted
+from pytest_infergate.evaluation import ProgressLine
 from pytest_infergate.judge.accuracy import AccuracyPolicy, compare_accuracy
 from pytest_infergate.judge.stats import mcnemar_exact, two_proportion_test, wilson_interval
 from pytest_infergate.measure.accuracy import (
@@ -29,6 +29,7 @@ from pytest_infergate.measure.accuracy import (
     take_slice,
 )
 from pytest_infergate.measure.accuracy.labels import _Resolver
+from pytest_infergate.measure.progress import progress_wanted
 from pytest_infergate.report.terminal import format_notes, format_table, rows
 from pytest_infergate.results import AccuracyResult, Measurement, Outcome
 from pytest_infergate.store.baseline import (

@@ -26,7 +26,7 @@ from pytest_infergate.measure.accuracy.common import (
     Progress,
 )
 from pytest_infergate.measure.accuracy.data import Table, load_table, read_rows_stdlib
-from pytest_infergate.measure.accuracy.evaluate import evaluate_accuracy
+from pytest_infergate.measure.accuracy.evaluate import EvaluationRequest, evaluate_accuracy
 from pytest_infergate.measure.accuracy.labels import LabelSpace, label_space
 from pytest_infergate.measure.accuracy.metrics import METRICS, Metric, resolve_metric
 from pytest_infergate.measure.accuracy.slicing import DataSlice, take_slice
@@ -39,6 +39,7 @@ __all__ = [
     "AccuracyError",
     "Adapter",
     "DataSlice",
+    "EvaluationRequest",
     "LabelSpace",
     "Metric",
     "Progress",

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pytest_infergate.measure.timed_call import TimedCall
@@ -27,6 +28,10 @@ class AbCall:
     @property
     def batch_size(self) -> int:
         return self.candidate.batch_size
+
+    @property
+    def sync(self) -> Callable[[], object] | None:
+        return self.candidate.sync
 
     def once(self) -> ComparisonResult:
         """Each arm called once, so that the test still runs; no gate."""

@@ -7,12 +7,15 @@ must fail with. :mod:`.latency` is one call (alone, or in lock-step with the oth
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from pytest_infergate.judge.messages import failure_message
 from pytest_infergate.measure.progress import ProgressFactory
 from pytest_infergate.results import LatencyResult, Verdict
 from pytest_infergate.session import GateSession
+
+#: What a failed measurement was, in the message its test fails with.
+MeasurementKind = Literal["latency", "against", "A/B"]
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,7 @@ class BenchContext:
     progress: ProgressFactory | None = None
     sweep_started: float | None = None
 
-    def failure(self, key: str, what: str, verdict: Verdict) -> str | None:
+    def failure(self, key: str, what: MeasurementKind, verdict: Verdict) -> str | None:
         """The message the test fails with for the recorded ``verdict``; ``None``: it passes."""
         if self.session.fails(verdict):
             return failure_message(key, what, verdict)

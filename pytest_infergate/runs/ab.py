@@ -25,7 +25,7 @@ def measure_ab(
     session = context.session
     follower, companion = session.follower, session.companion
     if follower is not None:  # the leader times its own compare() with this one held
-        follower.measure(ab.key, context.nodeid, ab.candidate.call(), ab.candidate.sync)
+        follower.measure(ab.key, context.nodeid, ab.candidate.call(), ab.sync)
     if session.config.mode is Mode.OFF or follower is not None:
         return ab.once(), None
     facts, reference_facts = ab.candidate.facts(), ab.reference.facts()
@@ -78,7 +78,7 @@ def _judged_pair(
         plan=settings.plan(),
         looks=ab_looks(),
         decide=decide,
-        sync=ab.candidate.sync,
+        sync=ab.sync,
         after_block=progress,
     )
     return timing, verdicts[-1]

@@ -43,9 +43,7 @@ def measure_latency(context: BenchContext, call: TimedCall, settings: Settings) 
     if follower is not None:
         return _serve(context, call, follower)
     facts = call.facts()  # outside the timed loop
-    turns = companion.pair(call.key, context.nodeid) if companion is not None else None
-    if turns is not None:
-        assert companion is not None
+    if companion is not None and (turns := companion.pair(call.key, context.nodeid)) is not None:
         return _lockstep(context, call, settings, facts, turns, companion.revision)
     return _alone(context, call, settings, facts)
 

@@ -1,11 +1,12 @@
 """How ``infer_bench`` tells a test its own call is wrong: one line, no traceback.
 
-Kept out of :mod:`pytest_infergate.bench`, which holds the measuring itself.
+The fixture (:mod:`pytest_infergate.bench`) checks a call with these before it hands it on.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 
 import pytest
@@ -64,3 +65,22 @@ def check_batch_size(method: str, batch_size: object) -> None:
         raise ValueError(
             f"infer_bench.{method}(): batch_size must be an int >= 1, got {batch_size!r}"
         )
+
+
+def check_min_speedup(min_speedup: object) -> None:
+    """Refuse a required speedup that is not a finite number above zero."""
+    if min_speedup is not None and (
+        isinstance(min_speedup, bool)
+        or not isinstance(min_speedup, (int, float))
+        or not math.isfinite(min_speedup)
+        or min_speedup <= 0
+    ):
+        raise ValueError(
+            f"infer_bench.compare(): min_speedup must be a number > 0, got {min_speedup!r}"
+        )
+
+
+def check_flag(method: str, name: str, value: object) -> None:
+    """Refuse a switch that is not ``True`` or ``False`` (a truthy string is no answer)."""
+    if not isinstance(value, bool):
+        raise ValueError(f"infer_bench.{method}(): {name} must be True or False, got {value!r}")

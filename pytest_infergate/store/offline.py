@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from pytest_infergate.config import DEFAULTS
+from pytest_infergate.judge.ab_gate import ab_gate, ab_tolerance
 from pytest_infergate.judge.accuracy import AccuracyPolicy, compare_accuracy
 from pytest_infergate.judge.latency import LatencyPolicy, compare_latency
-from pytest_infergate.judge.ratio import compare_ratio, fixed_ratio_gates, stored_ratio_gate
 from pytest_infergate.results import (
     AccuracyResult,
     ComparisonResult,
@@ -51,12 +51,11 @@ def rejudge(
     with the default policy unless tolerances are given. An A/B ratio is judged at its
     final look against the fixed gates its test set (``max_slowdown``/``min_speedup``,
     stored with the result; else the default slowdown gate at the p50 tolerance) plus
-    the baseline's stored ratio at the p50 tolerance, as :meth:`InferBench.compare`
-    does. Latencies are looked up under ``machine`` (default: the machine the results
-    were measured on).
+    the baseline's stored ratio at the p50 tolerance: the gates
+    :meth:`InferBench.compare` builds (:func:`pytest_infergate.judge.ab_gate.ab_gate`).
+    Latencies are looked up under ``machine`` (default: the machine the results were
+    measured on).
     """
-    from pytest_infergate.judge.stats import SEQUENTIAL_LOOKS
-
     tolerances = dict(latency_tolerance or DEFAULTS.latency_tolerance or {})
     percentiles = tuple(p for p in DEFAULTS.percentiles or () if p in tolerances)
     policy = LatencyPolicy(tolerances=tolerances, percentiles=percentiles)
@@ -74,18 +73,8 @@ def rejudge(
         if isinstance(r, AccuracyResult):
             verdict = compare_accuracy(r, entry, accuracy)
         elif isinstance(r, ComparisonResult):
-            tolerance = tolerances.get("p50", 0.10)
-            fixed = r.gates
-            gates = fixed_ratio_gates(fixed.max_slowdown, fixed.min_speedup)
-            if not gates:
-                gates = fixed_ratio_gates(tolerance, None)
-            stored, context = stored_ratio_gate(entry, profile, tolerance)
-            if stored is not None and fixed.stored_ratio:
-                gates.append(stored)
-            elif not fixed.stored_ratio:
-                context = ""
-            look = max(sum(1 for n, _ in SEQUENTIAL_LOOKS if n <= r.n) - 1, 0)
-            verdict = compare_ratio(r, gates, look=look, final=True, context=context)
+            gate = ab_gate(r.gates, ab_tolerance(tolerances), (entry, profile))
+            verdict = gate.final_verdict(r)
         else:
             verdict = compare_latency(r, entry, profile, policy, m.cpu)
         judged.append(replace(m, verdict=verdict, tolerances=dict(tolerances)))

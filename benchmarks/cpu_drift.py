@@ -79,7 +79,7 @@ MEASURE = textwrap.dedent(
     import json, os, statistics, sys, time
     import numpy as np
     import onnxruntime as ort
-    from pytest_infergate.measure.timing import SamplingPlan, run
+    from pytest_infergate.measure.timing import SamplingPlan, TimingSetup, run
 
     path, batch, width = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     options = ort.SessionOptions()
@@ -89,7 +89,7 @@ MEASURE = textwrap.dedent(
     feed = {"x": np.random.default_rng(1).standard_normal((batch, width)).astype(np.float32)}
     plan = SamplingPlan(warmup_calls=10, warmup_s=0.3, min_samples=100, min_time_s=1.0,
                         max_time_s=4.0)
-    t = run(sess.run, (None, feed), plan=plan)
+    t = run(sess.run, (None, feed), setup=TimingSetup(plan=plan))
     wall, cpu = statistics.median(t.samples_ns) / 1e6, statistics.median(t.cpu_samples_ns) / 1e6
     print(json.dumps({
         "wall_p50_ms": wall, "cpu_p50_ms": cpu, "clock": t.cpu_clock, "n": len(t.samples_ns),

@@ -20,7 +20,7 @@ import statistics
 import sys
 
 from pytest_infergate.measure.telemetry import GpuSampler, gpu_facts, open_nvml
-from pytest_infergate.measure.timing import SamplingPlan, run
+from pytest_infergate.measure.timing import SamplingPlan, TimingSetup, run
 
 SHORT = SamplingPlan(warmup_calls=5, warmup_s=0, min_samples=30, min_time_s=0, max_time_s=5)
 LONG = SamplingPlan(warmup_calls=10, warmup_s=0.5, min_samples=300, min_time_s=2, max_time_s=10)
@@ -52,14 +52,14 @@ def main() -> int:
     rows: list[tuple[str, float, int]] = []
     for label, plan in (("no sync, 30 samples", SHORT), ("no sync, >= 2 s", LONG)):
         torch.cuda.synchronize()
-        timing = run(call, plan=plan)
+        timing = run(call, setup=TimingSetup(plan=plan))
         torch.cuda.synchronize()
         rows.append((f"infergate loop, {label}", p50_ms(timing.samples_ns), len(timing.samples_ns)))
 
     nvml = open_nvml()
     sampler = GpuSampler(nvml, torch.cuda.current_device()) if nvml else None
     with sampler or contextlib.nullcontext():
-        synced = run(call, plan=LONG, sync=torch.cuda.synchronize)
+        synced = run(call, setup=TimingSetup(plan=LONG, sync=torch.cuda.synchronize))
     label = "infergate loop, sync=torch.cuda.synchronize"
     rows.append((label, p50_ms(synced.samples_ns), len(synced.samples_ns)))
 

@@ -19,7 +19,13 @@ from pytest_infergate.measure.telemetry import (
     GpuSampler,
     GpuTelemetry,
 )
-from pytest_infergate.measure.timing import SamplingPlan, resolve_sync, resolve_timer, run
+from pytest_infergate.measure.timing import (
+    SamplingPlan,
+    TimingSetup,
+    resolve_sync,
+    resolve_timer,
+    run,
+)
 from pytest_infergate.report.terminal import gpu_warnings
 from pytest_infergate.results import LatencyResult, Measurement, Outcome, Verdict
 from pytest_infergate.store.baseline import Reader, decode_fingerprint, encode_fingerprint
@@ -190,8 +196,10 @@ def test_cuda_events_agree_with_the_synchronised_wall_clock() -> None:
 
     x = torch.randn(2048, 2048, device="cuda")
     plan = SamplingPlan(warmup_calls=5, warmup_s=0.1, min_samples=50, min_time_s=0.2)
-    events = run(torch.mm, (x, x), plan=plan, events=resolve_timer("cuda_events"))
-    synced = run(torch.mm, (x, x), plan=plan, sync=resolve_sync("cuda"))
+    events = run(
+        torch.mm, (x, x), setup=TimingSetup(plan=plan, events=resolve_timer("cuda_events"))
+    )
+    synced = run(torch.mm, (x, x), setup=TimingSetup(plan=plan, sync=resolve_sync("cuda")))
     ev = sorted(events.samples_ns)[len(events.samples_ns) // 2]
     wall = sorted(synced.samples_ns)[len(synced.samples_ns) // 2]
     assert abs(wall / ev - 1) < 0.2

@@ -16,6 +16,7 @@ from pytest_infergate.measure.timing import (
     Hooks,
     SamplingPlan,
     Timing,
+    TimingSetup,
     run,
 )
 from pytest_infergate.measure.trace import Trace, trace_onnxruntime, trace_torch
@@ -55,7 +56,7 @@ class TimedCall:
     def once(self) -> Timing:
         """One call, so that the test still runs where nothing is measured."""
         fn, args, kwargs, _ = self.timed()
-        return run(fn, args, kwargs, plan=ONE_CALL, sync=self.sync)
+        return run(fn, args, kwargs, setup=TimingSetup(plan=ONE_CALL, sync=self.sync))
 
     def facts(self) -> RuntimeFacts | None:
         """The runtime facts of what is measured (file digests are cached)."""

@@ -28,7 +28,7 @@ import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any
 
 from pytest_infergate.measure import yardstick as _yardstick
 from pytest_infergate.measure.clocks import (
@@ -59,11 +59,12 @@ from pytest_infergate.measure.plan import (
 from pytest_infergate.results import StopReason
 
 if TYPE_CHECKING:
-    from typing_extensions import Unpack
+    pass
 
 __all__ = [
     "MIN_SAMPLE_NS",
     "NO_HOOKS",
+    "PLAIN",
     "POOL_CPU_FACTOR",
     "EventFactory",
     "Hooks",
@@ -71,7 +72,6 @@ __all__ = [
     "PairTiming",
     "SamplingPlan",
     "Timing",
-    "TimingOptions",
     "TimingSetup",
     "YardstickCalls",
     "refuse_lazy",
@@ -105,27 +105,17 @@ class TimingSetup:
             as_cpu_clock(self.cpu_clock)
 
 
-class TimingOptions(TypedDict, total=False):
-    """:func:`run`'s keywords: the fields of :class:`TimingSetup`."""
-
-    plan: SamplingPlan
-    sync: Callable[[], object] | None
-    looks: Sequence[int]
-    decide: Decide | None
-    events: EventFactory | None
-    cpu_clock: str | None
-    yardstick: bool
-    hooks: Hooks
+#: Sampling by the default plan, nothing read beside the wall clock.
+PLAIN = TimingSetup()
 
 
 def run(
     fn: Callable[..., Any],
     args: tuple[Any, ...] = (),
     kwargs: Mapping[str, Any] | None = None,
-    **options: Unpack[TimingOptions],
+    setup: TimingSetup = PLAIN,
 ) -> Timing:
-    """Time ``fn(*args, **kwargs)`` as ``options`` (:class:`TimingSetup`) say; exceptions
-    from ``fn`` propagate.
+    """Time ``fn(*args, **kwargs)`` as ``setup`` says; exceptions from ``fn`` propagate.
 
     Each sample's CPU time per call is read on ``cpu_clock`` (``"thread"`` or
     ``"process"``; ``None``: the one the warm-up shows, see the module's docstring).
@@ -144,7 +134,6 @@ def run(
 
     ``hooks`` run between samples, outside the clock reads (:class:`Hooks`).
     """
-    setup = TimingSetup(**options)
     refuse_lazy(fn)
     with gc_paused():
         return _Sampler(functools.partial(fn, *args, **(kwargs or {})), setup).run()

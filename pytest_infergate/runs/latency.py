@@ -18,13 +18,14 @@ from pytest_infergate.judge.thresholds import LATENCY_LOOKS
 from pytest_infergate.measure.ab import comparison_result
 from pytest_infergate.measure.cpu import CpuWindow, cpu_window
 from pytest_infergate.measure.lockstep import ArmTimer, LockstepSamples, Peer, lead
+from pytest_infergate.measure.plan import Decide
 from pytest_infergate.measure.progress import measuring
 from pytest_infergate.measure.provenance import RuntimeFacts
 from pytest_infergate.measure.timed_call import ONE_CALL, TimedCall, cpu_clock
 from pytest_infergate.measure.timing import (
-    Decide,
     PairTiming,
     Timing,
+    TimingSetup,
     YardstickCalls,
     run,
 )
@@ -91,10 +92,7 @@ def _time(
     if telemetry.progress is not None:
         hooks = replace(hooks, after_sample=telemetry.progress)
     decide = _adaptive_stop(context, call, settings, telemetry.window)
-    return run(
-        fn,
-        args,
-        kwargs,
+    setup = TimingSetup(
         plan=settings.plan(),
         sync=call.sync,
         looks=LATENCY_LOOKS if decide is not None else (),
@@ -106,6 +104,7 @@ def _time(
         yardstick=call.sync is None and call.events is None,
         hooks=hooks,
     )
+    return run(fn, args, kwargs, setup)
 
 
 def _adaptive_stop(
@@ -220,7 +219,7 @@ def _unpaired(
     """The other revision's call failed: this measurement is judged as if that
     revision did not have it (the stored gate, NEW without an entry), saying why."""
     session = context.session
-    timing = run(call.call(), plan=settings.plan(), sync=call.sync)
+    timing = run(call.call(), setup=TimingSetup(plan=settings.plan(), sync=call.sync))
     result = call.result(timing)
     verdict = session.judge(result, settings)
     verdict = replace(verdict, reason=f"the other revision's call failed: {why}; " + verdict.reason)
@@ -233,7 +232,7 @@ def _serve(context: BenchContext, call: TimedCall, follower: Follower) -> Measur
     """The companion's side of a measurement: time when the leader says, judge nothing."""
     served = follower.measure(call.key, context.nodeid, call.call(), call.sync)
     if served is None or not served[1]:
-        timing = run(call.call(), plan=ONE_CALL, sync=call.sync)
+        timing = run(call.call(), setup=TimingSetup(plan=ONE_CALL, sync=call.sync))
         return Measured(call.result(timing), timing.last_value)
     timer, samples = served
     result = LatencyResult(

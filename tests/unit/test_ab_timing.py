@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_infergate.measure.timing import SamplingPlan, run, run_pair
+from pytest_infergate.measure.timing import SamplingPlan, TimingSetup, run, run_pair
 from pytest_infergate.results import StopReason
 
 QUICK = SamplingPlan(warmup_calls=2, warmup_s=0.0, min_samples=1, min_time_s=0.0, max_time_s=60)
@@ -28,7 +28,7 @@ def test_run_stops_at_the_first_look_that_decides() -> None:
         seen.append((len(samples), look, final))
         return look == 1
 
-    timing = run(_noop, plan=QUICK, looks=(5, 15, 40), decide=decide)
+    timing = run(_noop, setup=TimingSetup(plan=QUICK, looks=(5, 15, 40), decide=decide))
     assert seen == [(5, 0, False), (15, 1, False)]
     assert len(timing.samples_ns) == 15
     assert timing.stop_reason is StopReason.DECIDED
@@ -48,7 +48,7 @@ def test_run_makes_a_final_look_at_the_sample_cap() -> None:
         seen.append((len(samples), look, final))
         return False
 
-    timing = run(_noop, plan=QUICK, looks=(5, 15, 40), decide=decide)
+    timing = run(_noop, setup=TimingSetup(plan=QUICK, looks=(5, 15, 40), decide=decide))
     assert seen == [(5, 0, False), (15, 1, False), (40, 2, True)]
     assert timing.stop_reason is StopReason.SAMPLE_CAP
 
@@ -56,12 +56,8 @@ def test_run_makes_a_final_look_at_the_sample_cap() -> None:
 def test_run_makes_a_final_look_at_the_time_cap() -> None:
     seen: list[bool] = []
     plan = SamplingPlan(warmup_calls=0, warmup_s=0.0, min_samples=1, min_time_s=0, max_time_s=1e-9)
-    timing = run(
-        _noop,
-        plan=plan,
-        looks=(1000,),
-        decide=lambda s, c, k, look, final, y: seen.append(final) or False,
-    )
+    decide = lambda s, c, k, look, final, y: seen.append(final) or False  # noqa: E731
+    timing = run(_noop, setup=TimingSetup(plan=plan, looks=(1000,), decide=decide))
     assert seen == [True]
     assert len(timing.samples_ns) == 1
     assert timing.stop_reason is StopReason.TIME_CAP
@@ -69,7 +65,7 @@ def test_run_makes_a_final_look_at_the_time_cap() -> None:
 
 def test_run_without_a_decider_follows_the_plan() -> None:
     plan = SamplingPlan(warmup_calls=1, warmup_s=0.0, min_samples=7, min_time_s=0.0, max_time_s=60)
-    timing = run(_noop, plan=plan)
+    timing = run(_noop, setup=TimingSetup(plan=plan))
     assert len(timing.samples_ns) == 7
     assert timing.stop_reason is StopReason.PLAN
 

@@ -20,7 +20,7 @@ from pytest_infergate.judge.latency import LatencyPolicy, compare_latency
 from pytest_infergate.judge.thresholds import CPU_UNMEASURED_DRIFT
 from pytest_infergate.measure.cpu import CpuUsage, run_queue_wait_ns
 from pytest_infergate.measure.environment import Fingerprint
-from pytest_infergate.measure.timing import SamplingPlan, run
+from pytest_infergate.measure.timing import SamplingPlan, TimingSetup, run
 from pytest_infergate.results import LatencyResult, Outcome
 from pytest_infergate.store.baseline import (
     Baseline,
@@ -53,7 +53,7 @@ def test_each_sample_records_the_calls_cpu_time_on_the_calling_thread() -> None:
         _burn(0.001)
         time.sleep(0.002)
 
-    timing = run(half_asleep, plan=QUICK)
+    timing = run(half_asleep, setup=TimingSetup(plan=QUICK))
     assert timing.cpu_clock == "thread"
     assert len(timing.cpu_samples_ns) == len(timing.samples_ns)
     result = LatencyResult(
@@ -78,14 +78,14 @@ def test_work_done_on_other_threads_is_read_on_the_process_clock() -> None:
         worker.start()
         worker.join()
 
-    timing = run(on_a_pool, plan=QUICK)
+    timing = run(on_a_pool, setup=TimingSetup(plan=QUICK))
     assert timing.cpu_clock == "process"
     assert np.median(timing.cpu_samples_ns) >= 2_000_000
-    forced = run(on_a_pool, plan=QUICK, cpu_clock="thread")
+    forced = run(on_a_pool, setup=TimingSetup(plan=QUICK, cpu_clock="thread"))
     assert forced.cpu_clock == "thread"
     assert np.median(forced.cpu_samples_ns) < 1_000_000
     with pytest.raises(ValueError, match="cpu_clock must be one of"):
-        run(on_a_pool, plan=QUICK, cpu_clock="wall")
+        run(on_a_pool, setup=TimingSetup(plan=QUICK, cpu_clock="wall"))
 
 
 def _result(wall_ms: float, cpu_ms: float, n: int = 150, seed: int = 0) -> LatencyResult:

@@ -17,7 +17,7 @@ import pytest
 from pytest_infergate.judge.latency import LatencyPolicy, compare_latency
 from pytest_infergate.judge.machine_speed import at_this_speed
 from pytest_infergate.measure.environment import Fingerprint
-from pytest_infergate.measure.timing import SamplingPlan, run
+from pytest_infergate.measure.timing import SamplingPlan, TimingSetup, run
 from pytest_infergate.results import LatencyResult, Outcome
 from pytest_infergate.store.baseline import (
     Baseline,
@@ -147,8 +147,8 @@ def test_the_loop_times_the_yardstick_in_blocks_through_the_run() -> None:
         while time.thread_time() < end:
             pass
 
-    plain = run(work, plan=QUICK)
-    timed = run(work, plan=QUICK, yardstick=True)
+    plain = run(work, setup=TimingSetup(plan=QUICK))
+    timed = run(work, setup=TimingSetup(plan=QUICK, yardstick=True))
     assert plain.yardstick.calls_ns == ()
     # A block after the warm-up and one at the end: each about 10 ms of ~0.1 ms calls.
     assert len(timed.yardstick.calls_ns) >= 10

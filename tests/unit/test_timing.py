@@ -4,14 +4,20 @@ import gc
 
 import pytest
 
-from pytest_infergate.measure.timing import MIN_SAMPLE_NS, SamplingPlan, resolve_sync, run
+from pytest_infergate.measure.timing import (
+    MIN_SAMPLE_NS,
+    SamplingPlan,
+    TimingSetup,
+    resolve_sync,
+    run,
+)
 
 QUICK = SamplingPlan(warmup_calls=3, warmup_s=0.0, min_samples=20, min_time_s=0.0, max_time_s=1.0)
 
 
 def test_warmup_is_discarded_and_samples_are_taken():
     calls = []
-    timing = run(lambda: calls.append(1), plan=QUICK)
+    timing = run(lambda: calls.append(1), setup=TimingSetup(plan=QUICK))
     # Three warm-up calls, then the calls that size a group of this short call.
     assert timing.warmup_calls >= 3
     assert len(timing.samples_ns) == 20
@@ -19,19 +25,19 @@ def test_warmup_is_discarded_and_samples_are_taken():
 
 
 def test_short_calls_are_grouped_so_a_sample_outlasts_the_clock():
-    timing = run(lambda: None, plan=QUICK)
+    timing = run(lambda: None, setup=TimingSetup(plan=QUICK))
     assert timing.calls_per_sample > 1
     assert min(timing.samples_ns) * timing.calls_per_sample > MIN_SAMPLE_NS / 4
 
 
 def test_returns_the_last_value_and_passes_arguments():
-    timing = run(lambda a, b=0: a + b, (2,), {"b": 3}, plan=QUICK)
+    timing = run(lambda a, b=0: a + b, (2,), {"b": 3}, setup=TimingSetup(plan=QUICK))
     assert timing.last_value == 5
 
 
 def test_sync_runs_around_every_timed_group():
     syncs = []
-    timing = run(lambda: None, plan=QUICK, sync=lambda: syncs.append(1))
+    timing = run(lambda: None, setup=TimingSetup(plan=QUICK, sync=lambda: syncs.append(1)))
     assert len(syncs) == 2 * (timing.warmup_calls + len(timing.samples_ns))
 
 
@@ -47,7 +53,7 @@ def test_gc_is_off_while_timing_and_restored_even_on_error(enabled: bool) -> Non
     (gc.enable if enabled else gc.disable)()
     try:
         with pytest.raises(RuntimeError, match="boom"):
-            run(model, plan=QUICK)
+            run(model, setup=TimingSetup(plan=QUICK))
         assert not any(seen)
         assert gc.isenabled() is enabled
     finally:
@@ -58,7 +64,7 @@ def test_max_time_caps_sampling():
     plan = SamplingPlan(
         warmup_calls=0, warmup_s=0, min_samples=10**9, min_time_s=0, max_time_s=0.05
     )
-    timing = run(lambda: None, plan=plan)
+    timing = run(lambda: None, setup=TimingSetup(plan=plan))
     assert timing.measured_s < 1.0
     assert len(timing.samples_ns) < 10**9
 

@@ -30,7 +30,7 @@ from pytest_infergate.measure.telemetry import GpuTelemetry
 from pytest_infergate.results import AccuracyResult, Measurement, ResultsFile
 from pytest_infergate.store import shapes
 from pytest_infergate.store.baseline.document import decode_fingerprint, encode_fingerprint
-from pytest_infergate.store.codec import BaselineError, Reader
+from pytest_infergate.store.reader import BaselineError, Reader
 
 RESULTS_SCHEMA_VERSION = 3
 KINDS = ("latency", "ratio", "accuracy")

@@ -85,14 +85,13 @@ from pytest_infergate.store.baseline.records import (
     encode_predictions,
     stored_digests,
 )
-from pytest_infergate.store.codec import (
+from pytest_infergate.store.codec import RELATIVE_RESOLUTION, dumps
+from pytest_infergate.store.reader import (
     MAX_INTEGER,
     MAX_TIME_MS,
     MIN_TIME_MS,
-    RELATIVE_RESOLUTION,
     BaselineError,
     Reader,
-    dumps,
     parse_time,
 )
 

@@ -14,7 +14,7 @@ from pytest_infergate.store.baseline.records import (
     Entry,
     RecordedCommit,
 )
-from pytest_infergate.store.codec import Reader
+from pytest_infergate.store.reader import Reader
 
 
 def encode_baseline(baseline: Baseline) -> dict[str, Any]:

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from pytest_infergate.store.baseline.document import decode_baseline, encode_baseline
 from pytest_infergate.store.baseline.records import Baseline
-from pytest_infergate.store.codec import BaselineError, dumps
+from pytest_infergate.store.codec import dumps
+from pytest_infergate.store.reader import BaselineError
 
 #: The largest file :func:`read_json` parses. A results file keeps every raw sample
 #: (about 8 bytes each), so a thousand 10 s measurements of 1 ms calls fit in ~80 MB.

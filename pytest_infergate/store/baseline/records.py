@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 
 from pytest_infergate.measure.environment import Fingerprint
 from pytest_infergate.results import AccuracyResult, ComparisonResult, LatencyResult
-from pytest_infergate.store.codec import BaselineError as BaselineError
+from pytest_infergate.store.reader import BaselineError as BaselineError
 
 SCHEMA_VERSION = 2
 HISTORY_LENGTH = 10

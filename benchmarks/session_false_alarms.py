@@ -47,8 +47,9 @@ from pytest_infergate.judge.latency import (  # noqa: E402
     compare_latency,
     session_policy,
 )
-from pytest_infergate.results import LatencyResult, Outcome  # noqa: E402
+from pytest_infergate.results import LatencyResult  # noqa: E402
 from pytest_infergate.store.baseline import LatencyEntry, LatencyRecord  # noqa: E402
+from pytest_infergate.verdicts import Outcome  # noqa: E402
 
 POLICY = LatencyPolicy()  # p50 and p95, tolerances 10% / 20%
 

@@ -8,16 +8,13 @@ Importing this package is cheap: no numpy, scipy or ML library is loaded.
 from __future__ import annotations
 
 from pytest_infergate.results import (
-    AccuracyCheck,
     AccuracyResult,
-    Check,
     ComparisonResult,
     LatencyResult,
     Measurement,
-    Outcome,
     StopReason,
-    Verdict,
 )
+from pytest_infergate.verdicts import AccuracyCheck, Check, Outcome, Verdict
 
 __all__ = [
     "AccuracyCheck",

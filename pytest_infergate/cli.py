@@ -16,7 +16,7 @@ from pytest_infergate.report.html import render_html
 from pytest_infergate.report.markdown import render_markdown
 from pytest_infergate.report.terminal import format_notes, format_table, rows
 from pytest_infergate.report.trials import Run, render_trials
-from pytest_infergate.results import Outcome, ResultsFile
+from pytest_infergate.results import ResultsFile
 from pytest_infergate.store.baseline import (
     AccuracyEntry,
     Baseline,
@@ -37,6 +37,7 @@ from pytest_infergate.store.offline import (
     require_finite,
 )
 from pytest_infergate.store.results_file import decode_results, encode_results
+from pytest_infergate.verdicts import Outcome
 
 
 def _show(baseline: Baseline) -> list[str]:

@@ -21,9 +21,10 @@ from pytest_infergate.judge.messages import failure_message
 from pytest_infergate.measure.accuracy import AccuracyError, EvaluationRequest, evaluate_accuracy
 from pytest_infergate.measure.progress import terminal_of
 from pytest_infergate.measure.provenance import measured_facts
-from pytest_infergate.results import AccuracyResult, Verdict
+from pytest_infergate.results import AccuracyResult
 from pytest_infergate.session import GateSession
 from pytest_infergate.store.baseline import Baseline
+from pytest_infergate.verdicts import Verdict
 
 if TYPE_CHECKING:
     from pytest_infergate.against.revision import Revision

@@ -29,9 +29,7 @@ from pytest_infergate.results import (
     ComparisonResult,
     LatencyResult,
     Measurement,
-    Outcome,
     ResultsFile,
-    Verdict,
 )
 from pytest_infergate.store.baseline import (
     Baseline,
@@ -46,6 +44,7 @@ from pytest_infergate.store.baseline import (
     write_atomic,
 )
 from pytest_infergate.store.results_file import RESULTS_SCHEMA_VERSION, encode_results
+from pytest_infergate.verdicts import Outcome, Verdict
 
 if TYPE_CHECKING:
     from pytest_infergate.against.link import Companion, Follower

@@ -234,8 +234,9 @@ def test_infer_trace_lists_the_top_operators(onnx_project: pytest.Pytester) -> N
 
 def test_expectations_apply_to_every_measurement_kind() -> None:
     from pytest_infergate.config import GateConfig
-    from pytest_infergate.results import AccuracyResult, LatencyResult, Outcome
+    from pytest_infergate.results import AccuracyResult, LatencyResult
     from pytest_infergate.session import GateSession
+    from pytest_infergate.verdicts import Outcome
 
     session = GateSession(GateConfig(machine="ci"))
     settings = GateConfig().resolve(Settings.from_kwargs({"expect_quantized": True}))

@@ -27,9 +27,10 @@ from pytest_infergate.measure.timing import (
     run,
 )
 from pytest_infergate.report.terminal import gpu_warnings
-from pytest_infergate.results import LatencyResult, Measurement, Outcome, Verdict
+from pytest_infergate.results import LatencyResult, Measurement
 from pytest_infergate.store.baseline import Reader, decode_fingerprint, encode_fingerprint
 from pytest_infergate.store.results_file import decode_measurements, encode_gpu, encode_measurements
+from pytest_infergate.verdicts import Outcome, Verdict
 
 H100 = GpuFacts(0, "NVIDIA H100 80GB HBM3", 79.6, "580.159.04", "13.0", "9.0")
 

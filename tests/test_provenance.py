@@ -151,9 +151,10 @@ def test_op_changes_and_arm_labels() -> None:
 def test_results_file_decodes_the_runtime_facts_it_was_written_with() -> None:
     from pytest_infergate.config import GateConfig, Settings
     from pytest_infergate.measure.provenance import RuntimeFacts
-    from pytest_infergate.results import ComparisonResult, LatencyResult, Outcome, Verdict
+    from pytest_infergate.results import ComparisonResult, LatencyResult
     from pytest_infergate.session import GateSession
     from pytest_infergate.store.results_file import decode_results
+    from pytest_infergate.verdicts import Outcome, Verdict
 
     session = GateSession(GateConfig(machine="ci"))
     onnx = RuntimeFacts(

@@ -10,7 +10,8 @@ import pytest
 
 from pytest_infergate.measure.provenance import BUILD_FILE, build_digest
 from pytest_infergate.report.terminal import format_notes, rows
-from pytest_infergate.results import AccuracyResult, Measurement, Outcome, Verdict
+from pytest_infergate.results import AccuracyResult, Measurement
+from pytest_infergate.verdicts import Outcome, Verdict
 
 pytest.importorskip("onnxruntime")
 onnx = pytest.importorskip("onnx")

@@ -21,10 +21,11 @@ from pytest_infergate.report.charts import batch_sweeps, pareto_front, slowdown_
 from pytest_infergate.report.html import html_report, render_html
 from pytest_infergate.report.markdown import markdown_summary
 from pytest_infergate.report.trace_lines import trace_breakdown
-from pytest_infergate.results import LatencyResult, Measurement, Outcome, Verdict
+from pytest_infergate.results import LatencyResult, Measurement
 from pytest_infergate.session import GateSession
 from pytest_infergate.store.baseline import BaselineError, dumps
 from pytest_infergate.store.results_file import decode_results, encode_gpu
+from pytest_infergate.verdicts import Outcome, Verdict
 
 #: Latency variants with a batch sweep, an A/B comparison, and two variants with
 #: both latency and accuracy (pairing by stem: fp32, int8).

@@ -14,18 +14,15 @@ from pytest_infergate.measure.cpu import CpuUsage
 from pytest_infergate.measure.provenance import RuntimeFacts
 from pytest_infergate.measure.trace import OpTime, OpTypeTime, Trace
 from pytest_infergate.results import (
-    AccuracyCheck,
     AccuracyResult,
-    Check,
     ComparisonResult,
     FixedGates,
     LatencyResult,
     Measurement,
-    Outcome,
     StopReason,
-    Verdict,
 )
 from pytest_infergate.store.results_file import WireError, decode_measurements, encode_measurements
+from pytest_infergate.verdicts import AccuracyCheck, Check, Outcome, Verdict
 
 #: Four slowable tests; each writes the wall-clock span of its model calls to a file,
 #: so the test can check that no two workers ever timed at once.

@@ -13,7 +13,8 @@ from pytest_infergate.judge.ratio import (
     fixed_ratio_gates,
     stored_ratio_gate,
 )
-from pytest_infergate.results import ComparisonResult, FixedGates, Verdict
+from pytest_infergate.results import ComparisonResult, FixedGates
+from pytest_infergate.verdicts import Verdict
 
 #: The A/B tolerance where the latency tolerance names no p50.
 DEFAULT_AB_TOLERANCE = 0.10

@@ -22,17 +22,12 @@ from typing import Any
 
 from pytest_infergate.judge.wording import _points, _value
 from pytest_infergate.options import SETTING
-from pytest_infergate.results import (
-    AccuracyCheck,
-    AccuracyResult,
-    Outcome,
-    Verdict,
-    worst,
-)
+from pytest_infergate.results import AccuracyResult
 from pytest_infergate.store.baseline import (
     AccuracyEntry,
     Entry,
 )
+from pytest_infergate.verdicts import AccuracyCheck, Outcome, Verdict, worst
 
 #: Absolute slack when comparing a drop with the tolerance: a baseline value is stored to 6
 #: significant digits, so a drop of exactly one point (3 of 300: 256/300 stored as 0.853333)

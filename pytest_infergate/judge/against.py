@@ -7,7 +7,8 @@ from __future__ import annotations
 from pytest_infergate.judge.ratio import RatioGate, compare_ratio
 from pytest_infergate.judge.thresholds import STARVED_SHARE, WAITING_SHARE
 from pytest_infergate.measure.lockstep import LockstepSamples
-from pytest_infergate.results import ComparisonResult, LatencyResult, Verdict
+from pytest_infergate.results import ComparisonResult, LatencyResult
+from pytest_infergate.verdicts import Verdict
 
 
 def contended(samples: LockstepSamples) -> bool:

@@ -24,8 +24,9 @@ from pytest_infergate.judge.thresholds import (
     WAITING_SHARE,
 )
 from pytest_infergate.judge.wording import percent
-from pytest_infergate.results import LatencyResult, Outcome
+from pytest_infergate.results import LatencyResult
 from pytest_infergate.store.baseline import LatencyRecord
+from pytest_infergate.verdicts import Outcome
 
 if TYPE_CHECKING:
     from pytest_infergate.judge.latency import LatencyPolicy

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, TypeGuard
 
 from pytest_infergate.judge.thresholds import CONFIDENCE, SESSION_ALPHA
 from pytest_infergate.judge.thresholds import cannot_gate as cannot_gate
-from pytest_infergate.results import PERCENTILES, LatencyResult, Percentile, Verdict
+from pytest_infergate.results import PERCENTILES, LatencyResult, Percentile
 from pytest_infergate.store.baseline import LatencyEntry
+from pytest_infergate.verdicts import Verdict
 
 if TYPE_CHECKING:
     from pytest_infergate.measure.cpu import CpuUsage

@@ -7,12 +7,7 @@ from dataclasses import replace
 
 from pytest_infergate.judge.ratio import FIXED_RATIO_METRICS
 from pytest_infergate.judge.wording import _points, _value
-from pytest_infergate.results import (
-    AccuracyCheck,
-    Check,
-    Outcome,
-    Verdict,
-)
+from pytest_infergate.verdicts import AccuracyCheck, Check, Outcome, Verdict
 
 
 def as_recorded(verdict: Verdict, *, fresh: bool) -> Verdict:

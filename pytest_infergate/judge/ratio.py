@@ -16,16 +16,11 @@ from pytest_infergate.judge.thresholds import (
     check_ratio_limits,
 )
 from pytest_infergate.judge.wording import _join
-from pytest_infergate.results import (
-    Check,
-    ComparisonResult,
-    Outcome,
-    Verdict,
-    worst,
-)
+from pytest_infergate.results import ComparisonResult
 from pytest_infergate.store.baseline import (
     RatioEntry,
 )
+from pytest_infergate.verdicts import Check, Outcome, Verdict, worst
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,9 @@ from pytest_infergate.judge.thresholds import (
     cannot_gate,
 )
 from pytest_infergate.judge.wording import _level, percent
-from pytest_infergate.results import Check, LatencyResult, Outcome, Percentile
+from pytest_infergate.results import LatencyResult, Percentile
 from pytest_infergate.store.baseline import RELATIVE_RESOLUTION, parse_time
+from pytest_infergate.verdicts import Check, Outcome
 
 #: A figure a stored rule judges: a latency percentile, or the median CPU time per call.
 Figure = Percentile | CpuFigure

@@ -14,8 +14,9 @@ from pytest_infergate.judge.machine_speed import at_this_speed, newest_speed
 from pytest_infergate.judge.stored_rules import Judged, check_history, check_interval
 from pytest_infergate.judge.thresholds import CONFIDENCE, MIN_HISTORY, MIN_SAMPLES_FOR_TAIL
 from pytest_infergate.judge.wording import _level
-from pytest_infergate.results import LatencyResult, Outcome, Verdict, worst
+from pytest_infergate.results import LatencyResult
 from pytest_infergate.store.baseline import LatencyEntry
+from pytest_infergate.verdicts import Outcome, Verdict, worst
 
 if TYPE_CHECKING:
     from pytest_infergate.judge.latency import LatencyPolicy

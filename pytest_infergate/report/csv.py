@@ -17,13 +17,13 @@ from typing import Any
 
 from pytest_infergate.results import (
     AccuracyResult,
-    Check,
     ComparisonResult,
     LatencyResult,
     Measurement,
     ResultsFile,
 )
 from pytest_infergate.store.results_file import decode_results
+from pytest_infergate.verdicts import Check
 
 #: The columns, in order.
 COLUMNS = (

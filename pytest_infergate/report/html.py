@@ -61,14 +61,10 @@ from pytest_infergate.report.terminal import (
     format_runtime_differences,
     rows,
 )
-from pytest_infergate.results import (
-    SEVERITY,
-    Measurement,
-    Outcome,
-    ResultsFile,
-)
+from pytest_infergate.results import Measurement, ResultsFile
 from pytest_infergate.store.baseline import Baseline, encode_fingerprint
 from pytest_infergate.store.results_file import decode_results
+from pytest_infergate.verdicts import SEVERITY, Outcome
 
 if TYPE_CHECKING:
     from pytest_infergate.measure.provenance import RuntimeFacts

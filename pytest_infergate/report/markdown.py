@@ -21,8 +21,9 @@ from pytest_infergate.report.terminal import (
     format_runtime_differences,
     rows,
 )
-from pytest_infergate.results import SEVERITY, Outcome, ResultsFile
+from pytest_infergate.results import ResultsFile
 from pytest_infergate.store.results_file import decode_results
+from pytest_infergate.verdicts import SEVERITY, Outcome
 
 #: Outcomes listed under "Top regressions".
 _WORRYING = (Outcome.REGRESSED, Outcome.INCONCLUSIVE)

@@ -16,16 +16,8 @@ from pytest_infergate.judge.latency import cannot_gate
 from pytest_infergate.judge.thresholds import CPU_FIGURE, MDR_BOUND
 from pytest_infergate.judge.wording import percent
 from pytest_infergate.measure.provenance import RuntimeFacts, op_changes
-from pytest_infergate.results import (
-    SEVERITY,
-    AccuracyCheck,
-    AccuracyResult,
-    Check,
-    ComparisonResult,
-    LatencyResult,
-    Measurement,
-    Outcome,
-)
+from pytest_infergate.results import AccuracyResult, ComparisonResult, LatencyResult, Measurement
+from pytest_infergate.verdicts import SEVERITY, AccuracyCheck, Check, Outcome
 
 HEADER = (
     "test",

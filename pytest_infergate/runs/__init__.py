@@ -11,8 +11,9 @@ from typing import Any, Literal
 
 from pytest_infergate.judge.messages import failure_message
 from pytest_infergate.measure.progress import ProgressFactory
-from pytest_infergate.results import LatencyResult, Verdict
+from pytest_infergate.results import LatencyResult
 from pytest_infergate.session import GateSession
+from pytest_infergate.verdicts import Verdict
 
 #: What a failed measurement was, in the message its test fails with.
 MeasurementKind = Literal["latency", "against", "A/B"]

@@ -13,8 +13,9 @@ from pytest_infergate.measure.ab import AbCall
 from pytest_infergate.measure.cpu import CpuUsage, cpu_window
 from pytest_infergate.measure.progress import measuring
 from pytest_infergate.measure.timing import PairTiming, run_pair
-from pytest_infergate.results import ComparisonResult, FixedGates, Verdict
+from pytest_infergate.results import ComparisonResult, FixedGates
 from pytest_infergate.runs import BenchContext
+from pytest_infergate.verdicts import Verdict
 
 
 def measure_ab(

@@ -29,8 +29,9 @@ from pytest_infergate.measure.timing import (
     YardstickCalls,
     run,
 )
-from pytest_infergate.results import FixedGates, LatencyResult, Verdict
+from pytest_infergate.results import FixedGates, LatencyResult
 from pytest_infergate.runs import BenchContext, Measured
+from pytest_infergate.verdicts import Verdict
 
 
 def measure_latency(context: BenchContext, call: TimedCall, settings: Settings) -> Measured:

@@ -16,13 +16,7 @@ from pytest_infergate.config import DEFAULTS
 from pytest_infergate.judge.ab_gate import ab_gate, ab_tolerance
 from pytest_infergate.judge.accuracy import AccuracyPolicy, compare_accuracy
 from pytest_infergate.judge.latency import LatencyPolicy, compare_latency
-from pytest_infergate.results import (
-    AccuracyResult,
-    ComparisonResult,
-    Measurement,
-    ResultsFile,
-    Verdict,
-)
+from pytest_infergate.results import AccuracyResult, ComparisonResult, Measurement, ResultsFile
 from pytest_infergate.store.baseline import (
     AccuracyEntry,
     Baseline,
@@ -35,6 +29,7 @@ from pytest_infergate.store.baseline import (
     parse_time,
 )
 from pytest_infergate.store.results_file import RESULTS_SCHEMA_VERSION
+from pytest_infergate.verdicts import Verdict
 
 
 def rejudge(

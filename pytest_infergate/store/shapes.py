@@ -18,15 +18,12 @@ from pytest_infergate.measure.provenance import RuntimeFacts
 from pytest_infergate.measure.telemetry import SERIES_DECIMALS, GpuFacts, GpuSample, GpuTelemetry
 from pytest_infergate.measure.trace import OpTime, OpTypeTime, Trace
 from pytest_infergate.results import (
-    AccuracyCheck,
     AccuracyResult,
-    Check,
     ComparisonResult,
     FixedGates,
     LatencyResult,
     Measurement,
     ResultsFile,
-    Verdict,
 )
 from pytest_infergate.store.baseline.records import (
     CPU_CLOCKS,
@@ -66,6 +63,7 @@ from pytest_infergate.store.reader import (
     time_ms,
     times_ms,
 )
+from pytest_infergate.verdicts import AccuracyCheck, Check, Verdict
 
 # -- the results file and the transport -----------------------------------------------------
 

@@ -31,7 +31,7 @@ from pytest_infergate.measure.accuracy import (
 from pytest_infergate.measure.accuracy.labels import _Resolver
 from pytest_infergate.measure.progress import progress_wanted
 from pytest_infergate.report.terminal import format_notes, format_table, rows
-from pytest_infergate.results import AccuracyResult, Measurement, Outcome
+from pytest_infergate.results import AccuracyResult, Measurement
 from pytest_infergate.store.baseline import (
     AccuracyEntry,
     Baseline,
@@ -39,6 +39,7 @@ from pytest_infergate.store.baseline import (
     decode_baseline,
     encode_baseline,
 )
+from pytest_infergate.verdicts import Outcome
 
 # -- statistics -------------------------------------------------------------------------
 
@@ -590,7 +591,8 @@ def test_progress_only_for_a_person_at_a_terminal() -> None:
 
 
 def test_latency_rows_keep_their_columns_and_share_the_table() -> None:
-    from pytest_infergate.results import LatencyResult, Verdict
+    from pytest_infergate.results import LatencyResult
+    from pytest_infergate.verdicts import Verdict
 
     latency = LatencyResult("t.py::test_fast", (1_000_000,) * 10, 1, 1, 0, 0.01)
     timed = Measurement(

@@ -15,8 +15,9 @@ from pytest_infergate.judge.ratio import (
     ratio_settled,
     stored_ratio_gate,
 )
-from pytest_infergate.results import ComparisonResult, LatencyResult, Outcome
+from pytest_infergate.results import ComparisonResult, LatencyResult
 from pytest_infergate.store.baseline import RatioEntry, RatioRecord
+from pytest_infergate.verdicts import Outcome
 
 
 def _samples(seed: int, n: int, scale: float = 1.0, sigma: float = 0.03) -> tuple[int, ...]:

@@ -7,7 +7,7 @@ import numpy as np
 
 from pytest_infergate.judge.against import contended, lockstep_verdict
 from pytest_infergate.measure.lockstep import LockstepSamples
-from pytest_infergate.results import Outcome
+from pytest_infergate.verdicts import Outcome
 
 N = 500
 

@@ -18,17 +18,13 @@ from pytest_infergate.measure.provenance import RuntimeFacts  # noqa: E402
 from pytest_infergate.measure.telemetry import GpuSample, GpuTelemetry  # noqa: E402
 from pytest_infergate.measure.trace import OpTime, OpTypeTime, Trace  # noqa: E402
 from pytest_infergate.results import (  # noqa: E402
-    AccuracyCheck,
     AccuracyResult,
-    Check,
     ComparisonResult,
     FixedGates,
     LatencyResult,
     Measurement,
-    Outcome,
     ResultsFile,
     StopReason,
-    Verdict,
 )
 from pytest_infergate.store.baseline import (  # noqa: E402
     Baseline,
@@ -46,6 +42,7 @@ from pytest_infergate.store.results_file import (  # noqa: E402
     encode_record,
     encode_results,
 )
+from pytest_infergate.verdicts import AccuracyCheck, Check, Outcome, Verdict  # noqa: E402
 
 ROOT = Path(__file__).parent.parent.parent
 DATA = ROOT / "tests" / "data"

@@ -6,7 +6,8 @@ import time
 
 from pytest_infergate.measure.cpu import CpuUsage, cpu_window
 from pytest_infergate.report.terminal import cpu_lines
-from pytest_infergate.results import LatencyResult, Measurement, Outcome, Verdict
+from pytest_infergate.results import LatencyResult, Measurement
+from pytest_infergate.verdicts import Outcome, Verdict
 
 
 def test_a_busy_loop_uses_the_cpu_and_a_sleep_does_not() -> None:

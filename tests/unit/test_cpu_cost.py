@@ -21,7 +21,7 @@ from pytest_infergate.judge.thresholds import CPU_UNMEASURED_DRIFT
 from pytest_infergate.measure.cpu import CpuUsage, run_queue_wait_ns
 from pytest_infergate.measure.environment import Fingerprint
 from pytest_infergate.measure.timing import SamplingPlan, TimingSetup, run
-from pytest_infergate.results import LatencyResult, Outcome
+from pytest_infergate.results import LatencyResult
 from pytest_infergate.store.baseline import (
     Baseline,
     BaselineError,
@@ -32,6 +32,7 @@ from pytest_infergate.store.baseline import (
     encode_baseline,
     load_baseline,
 )
+from pytest_infergate.verdicts import Outcome
 
 P50_ONLY = LatencyPolicy(tolerances={"p50": 0.10, "p95": 0.20}, percentiles=("p50",))
 QUICK = SamplingPlan(warmup_calls=3, warmup_s=0.0, min_samples=8, min_time_s=0.0, max_time_s=5.0)

@@ -7,8 +7,9 @@ import pytest
 
 from pytest_infergate.judge.latency import LatencyPolicy, compare_latency
 from pytest_infergate.measure.environment import Fingerprint
-from pytest_infergate.results import LatencyResult, Outcome
+from pytest_infergate.results import LatencyResult
 from pytest_infergate.store.baseline import Baseline
+from pytest_infergate.verdicts import Outcome
 
 FINGERPRINT = Fingerprint(
     cpu="Test CPU", cores=2, ram_gib=8, os="Linux", arch="x86_64", python="3.11"

@@ -7,17 +7,11 @@ import datetime as dt
 import pytest
 
 from pytest_infergate.measure.environment import Fingerprint
-from pytest_infergate.results import (
-    ComparisonResult,
-    FixedGates,
-    LatencyResult,
-    Measurement,
-    Outcome,
-    Verdict,
-)
+from pytest_infergate.results import ComparisonResult, FixedGates, LatencyResult, Measurement
 from pytest_infergate.store.baseline import AccuracyEntry, Baseline, LatencyEntry, LatencyRecord
 from pytest_infergate.store.offline import merge_baselines, prune_missing, prune_older, rejudge
 from pytest_infergate.store.results_file import ResultsFile
+from pytest_infergate.verdicts import Outcome, Verdict
 
 
 def record(p50: float, at: str) -> LatencyRecord:

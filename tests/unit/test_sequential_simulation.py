@@ -22,7 +22,8 @@ from scipy.signal import lfilter
 
 from pytest_infergate.judge import stats
 from pytest_infergate.judge.ratio import compare_ratio, fixed_ratio_gates
-from pytest_infergate.results import ComparisonResult, LatencyResult, Outcome
+from pytest_infergate.results import ComparisonResult, LatencyResult
+from pytest_infergate.verdicts import Outcome
 
 ARM = 500
 LAYOUT_SD, LAYOUT_BIAS = 0.02, 0.009

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from pytest_infergate.judge.ratio import compare_ratio, stored_ratio_centre, stored_ratio_gate
-from pytest_infergate.results import ComparisonResult, LatencyResult, Outcome
+from pytest_infergate.results import ComparisonResult, LatencyResult
 from pytest_infergate.store.baseline import RatioEntry, RatioRecord
+from pytest_infergate.verdicts import Outcome
 
 
 def _samples(seed: int, n: int, scale: float = 1.0, sigma: float = 0.02) -> tuple[int, ...]:

@@ -12,8 +12,9 @@ from scipy import stats as scipy_stats
 
 from pytest_infergate.judge import stats
 from pytest_infergate.judge.latency import LatencyPolicy, compare_latency, latency_settled
-from pytest_infergate.results import LatencyResult, Outcome
+from pytest_infergate.results import LatencyResult
 from pytest_infergate.store.baseline import LatencyEntry, LatencyRecord, RatioEntry
+from pytest_infergate.verdicts import Outcome
 
 P50_ONLY = LatencyPolicy(tolerances={"p50": 0.10, "p95": 0.20}, percentiles=("p50",))
 WITH_TAIL = LatencyPolicy(tolerances={"p50": 0.10, "p95": 0.20}, percentiles=("p50", "p95"))

@@ -21,7 +21,7 @@ from pytest_infergate.judge.messages import failure_message
 from pytest_infergate.measure.accuracy import AccuracyError, EvaluationRequest, evaluate_accuracy
 from pytest_infergate.measure.progress import terminal_of
 from pytest_infergate.measure.provenance import measured_facts
-from pytest_infergate.results import AccuracyResult
+from pytest_infergate.results import AccuracyResult, Observed
 from pytest_infergate.session import GateSession
 from pytest_infergate.store.baseline import Baseline
 from pytest_infergate.verdicts import Verdict
@@ -164,11 +164,10 @@ class AccuracyEval:
         try:
             if other is not None and companion is not None:
                 verdict = against_revision(result, other, settings, companion.revision)
-                measurement = self._session.record_verdict(
-                    self._nodeid, result, verdict, settings, facts
-                )
             else:
-                measurement = self._session.record(self._nodeid, result, settings, facts)
+                verdict = None
+            observed = Observed(facts=facts)
+            measurement = self._session.record(self._nodeid, result, settings, observed, verdict)
         except ValueError as exc:
             _fail(f"accuracy_eval(): {exc}")
         if self._session.fails(measurement.verdict):

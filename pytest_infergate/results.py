@@ -351,6 +351,21 @@ class Measurement:
 
 
 @dataclass(frozen=True)
+class Observed:
+    """What was seen around a measurement besides its samples, kept with it
+    (:class:`Measurement` has the meaning of each)."""
+
+    facts: RuntimeFacts | None = None
+    gpu: GpuTelemetry | None = None
+    trace: Trace | None = None
+    cpu: CpuUsage | None = None
+    reference_facts: RuntimeFacts | None = None
+
+
+NOTHING_OBSERVED = Observed()
+
+
+@dataclass(frozen=True)
 class ResultsFile:
     """A session's results (``--infer-json``): the machine it ran on and every judged
     measurement. The reports and ``infergate compare`` take this record; in-process it is

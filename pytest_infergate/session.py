@@ -20,26 +20,28 @@ from pytest_infergate.config import GateConfig, Mode, Settings
 from pytest_infergate.judge.accuracy import compare_accuracy
 from pytest_infergate.judge.latency import compare_latency, session_policy
 from pytest_infergate.judge.messages import as_recorded
+from pytest_infergate.judge.provenance import applied, changed_model, model_change
 from pytest_infergate.judge.thresholds import MIN_SAMPLES_FOR_TAIL, MIN_SAMPLES_PER_ARM
 from pytest_infergate.measure.environment import Fingerprint, collect_fingerprint
-from pytest_infergate.measure.provenance import unmet
 from pytest_infergate.measure.telemetry import GpuSampler, open_nvml
 from pytest_infergate.results import (
+    NOTHING_OBSERVED,
     AccuracyResult,
     ComparisonResult,
     LatencyResult,
     Measurement,
+    Observed,
     ResultsFile,
 )
 from pytest_infergate.store.baseline import (
     Baseline,
     BaselineError,
     LatencyEntry,
+    ModelDigests,
     RecordedCommit,
     check_writable,
     dumps,
     load_baseline,
-    stored_digests,
     update_baseline,
     write_atomic,
 )
@@ -50,19 +52,7 @@ if TYPE_CHECKING:
     from pytest_infergate.against.link import Companion, Follower
     from pytest_infergate.judge.latency import LatencyPolicy
     from pytest_infergate.measure.cpu import CpuUsage
-    from pytest_infergate.measure.provenance import RuntimeFacts
-    from pytest_infergate.measure.telemetry import GpuSampler, GpuTelemetry
-    from pytest_infergate.measure.trace import Trace
-
-
-#: A model digest that changed while its build's inputs did not (a rebuild on another
-#: machine): said in the summary, not failed under ``--infer-strict``.
-REBUILT = "rebuilt from the same inputs"
-
-
-def changed_model(model_change: str) -> bool:
-    """Whether a verdict's ``model_change`` names another model, not only a rebuild."""
-    return any(REBUILT not in part for part in model_change.split("; ") if part)
+    from pytest_infergate.measure.telemetry import GpuSampler
 
 
 #: Outcomes that fail only under ``--infer-strict``: the figure was not gated.
@@ -231,85 +221,20 @@ class GateSession:
     def record(
         self,
         nodeid: str,
-        result: LatencyResult | AccuracyResult,
-        settings: Settings,
-        facts: RuntimeFacts | None = None,
-        gpu: GpuTelemetry | None = None,
-        trace: Trace | None = None,
-        cpu: CpuUsage | None = None,
-    ) -> Measurement:
-        """Judge ``result`` and keep it (``facts``: what ran, when the model exposes it;
-        ``gpu``/``cpu``: telemetry over the timed window; ``trace``: its top operators)."""
-        verdict = self.judge(result, settings, cpu)
-        return self.record_verdict(nodeid, result, verdict, settings, facts, gpu, trace, cpu)
-
-    def model_change(
-        self, key: str, facts: RuntimeFacts | None, reference: RuntimeFacts | None = None
-    ) -> str:
-        """``"model changed (sha256 abc… → def…)"`` when the measured model's digest differs
-        from the one stored in ``key``'s baseline entry (this machine's record first), and
-        likewise ``"reference model changed (…)"`` for an A/B reference; else empty.
-
-        When both builds left a build digest
-        (:func:`pytest_infergate.measure.provenance.build_digest`), the same one reads
-        ``"model rebuilt from the same inputs (build …, sha256 … → …)"``:
-        another machine's float arithmetic, not another model, and not a failure under
-        ``--infer-strict`` (:data:`REBUILT`); a different one reads ``"model changed: another
-        build (build … → …, sha256 …)"``."""
-        entry = self.baseline.entries.get(key)
-        stored = stored_digests(entry, self.profile)
-        builds = stored_digests(entry, self.profile, build=True)
-        changes = []
-        arms = zip(("model", "reference model"), stored, builds, (facts, reference), strict=True)
-        for label, old, old_build, now in arms:
-            current = now.digest if now is not None else None
-            if old is None or current is None or old == current:
-                continue
-            files = f"sha256 {old[:12]}… → {current[:12]}…"
-            build = now.build_sha256 if now is not None else None
-            if old_build is not None and build == old_build:
-                changes.append(f"{label} {REBUILT} (build {build[:12]}…, {files})")
-            elif old_build is not None and build is not None:
-                changes.append(
-                    f"{label} changed: another build (build {old_build[:12]}… → {build[:12]}…, "
-                    f"{files})"
-                )
-            else:
-                changes.append(f"{label} changed ({files})")
-        return "; ".join(changes)
-
-    def applied(
-        self,
-        verdict: Verdict,
-        facts: RuntimeFacts | None,
-        settings: Settings,
-        reference: RuntimeFacts | None = None,
-    ) -> Verdict:
-        """``verdict`` turned NOT-APPLIED when the runtime does not meet the test's
-        expectations (an A/B reference is not held to them), and carrying the model
-        change, if any."""
-        problems = unmet(facts, settings.expectations())
-        if problems:
-            verdict = replace(verdict, outcome=Outcome.NOT_APPLIED, reason="; ".join(problems))
-        change = self.model_change(verdict.key, facts, reference)
-        return replace(verdict, model_change=change) if change else verdict
-
-    def record_verdict(
-        self,
-        nodeid: str,
         result: LatencyResult | ComparisonResult | AccuracyResult,
-        verdict: Verdict,
         settings: Settings,
-        facts: RuntimeFacts | None = None,
-        gpu: GpuTelemetry | None = None,
-        trace: Trace | None = None,
-        cpu: CpuUsage | None = None,
-        reference_facts: RuntimeFacts | None = None,
+        observed: Observed = NOTHING_OBSERVED,
+        verdict: Verdict | None = None,
     ) -> Measurement:
-        """Keep a judged measurement (an A/B run decides as it samples); one key holds
-        one kind of measurement. ``facts`` are checked against the settings'
-        expectations (NOT-APPLIED), and they and an A/B run's ``reference_facts``
-        against the stored model digests."""
+        """Judge ``result`` against the baseline (unless its ``verdict`` was reached while
+        sampling: an A/B or lock-step run) and keep it; one key holds one kind of
+        measurement. What was ``observed`` is kept with it: the runtime facts are checked
+        against the settings' expectations (NOT-APPLIED), and they and an A/B run's
+        reference facts against the stored model digests."""
+        if verdict is None:
+            if isinstance(result, ComparisonResult):
+                raise TypeError("an A/B result is judged while it samples; pass its verdict")
+            verdict = self.judge(result, settings, observed.cpu)
         for earlier in self.measurements:
             if earlier.result.key == result.key and earlier.verdict.kind != verdict.kind:
                 raise ValueError(
@@ -322,7 +247,13 @@ class GateSession:
                 tolerances["max_flip_rate"] = settings.max_flip_rate
         else:
             tolerances = dict(settings.latency_tolerance or {})
-        verdict = self.applied(verdict, facts, settings, reference_facts)
+        change = model_change(
+            self.baseline.entries.get(result.key),
+            self.profile,
+            observed.facts,
+            observed.reference_facts,
+        )
+        verdict = applied(verdict, settings.expectations(), observed.facts, change)
         keeps_no_ratio = isinstance(result, ComparisonResult) and not result.gates.stored_ratio
         updating = self.config.update and self.config.baseline_path is not None
         too_few = isinstance(result, ComparisonResult) and result.n < MIN_SAMPLES_PER_ARM
@@ -342,11 +273,11 @@ class GateSession:
             result=result,
             verdict=verdict,
             tolerances=tolerances,
-            facts=facts,
-            gpu=gpu,
-            trace=trace,
-            cpu=cpu,
-            reference_facts=reference_facts,
+            facts=observed.facts,
+            gpu=observed.gpu,
+            trace=observed.trace,
+            cpu=observed.cpu,
+            reference_facts=observed.reference_facts,
         )
         self.measurements.append(measurement)
         return measurement
@@ -416,19 +347,13 @@ class GateSession:
             if isinstance(m.result, ComparisonResult):
                 if not m.result.gates.stored_ratio:
                     continue  # compare(stored_ratio=False): the test keeps no stored ratio
-                reference = m.reference_facts
                 baseline = baseline.with_ratio(
                     m.result,
                     profile=self.profile,
                     fingerprint=self.fingerprint,
                     tolerance={"ratio": m.tolerances["p50"]} if "p50" in m.tolerances else {},
                     recorded_at=now,
-                    model_sha256=digest,
-                    reference_model_sha256=reference.digest if reference is not None else None,
-                    model_build_sha256=build,
-                    reference_model_build_sha256=(
-                        reference.build_sha256 if reference is not None else None
-                    ),
+                    models=(ModelDigests.of(m.facts), ModelDigests.of(m.reference_facts)),
                 )
                 continue
             baseline = baseline.with_latency(

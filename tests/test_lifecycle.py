@@ -207,7 +207,7 @@ def test_results_json_has_samples_verdicts_and_fingerprint(project: pytest.Pytes
     results.parent.mkdir()
     project.runpytest(f"--infer-json={results}").assert_outcomes(passed=1)
     document = json.loads(results.read_text())
-    assert document["schema_version"] == 2
+    assert document["schema_version"] == 3
     assert document["fingerprint"]["cores"] >= 1
     (measurement,) = document["measurements"]
     assert measurement["key"] == "test_model.py::test_model_latency"

@@ -151,7 +151,7 @@ def test_op_changes_and_arm_labels() -> None:
 def test_results_file_decodes_the_runtime_facts_it_was_written_with() -> None:
     from pytest_infergate.config import GateConfig, Settings
     from pytest_infergate.measure.provenance import RuntimeFacts
-    from pytest_infergate.results import ComparisonResult, LatencyResult
+    from pytest_infergate.results import ComparisonResult, LatencyResult, Observed
     from pytest_infergate.session import GateSession
     from pytest_infergate.store.results_file import decode_results
     from pytest_infergate.verdicts import Outcome, Verdict
@@ -174,7 +174,7 @@ def test_results_file_decodes_the_runtime_facts_it_was_written_with() -> None:
     ref = LatencyResult("t::ab::reference", (2000, 2100, 2050), 1, 1, 0, 0.1)
     result = ComparisonResult("t::ab", cand, ref, 0.1)
     verdict = Verdict("t::ab", "ratio", Outcome.PASS)
-    session.record_verdict("t", result, verdict, Settings(), onnx, reference_facts=torch)
+    session.record("t", result, Settings(), Observed(facts=onnx, reference_facts=torch), verdict)
     (decoded,) = decode_results(session.results_document(), "mem").measurements
     assert decoded.facts == onnx
     assert decoded.reference_facts == torch

@@ -13,7 +13,7 @@ from pytest_infergate.measure.ab import AbCall
 from pytest_infergate.measure.cpu import CpuUsage, cpu_window
 from pytest_infergate.measure.progress import measuring
 from pytest_infergate.measure.timing import PairTiming, run_pair
-from pytest_infergate.results import ComparisonResult, FixedGates
+from pytest_infergate.results import ComparisonResult, FixedGates, Observed
 from pytest_infergate.runs import BenchContext
 from pytest_infergate.verdicts import Verdict
 
@@ -33,15 +33,8 @@ def measure_ab(
     held = companion.quiet(ab.key, context.nodeid) if companion else contextlib.nullcontext()
     with held:
         result, verdict, cpu = _interleaved(context, ab, settings, fixed)
-    measurement = session.record_verdict(
-        context.nodeid,
-        result,
-        verdict,
-        settings,
-        facts,
-        cpu=cpu,
-        reference_facts=reference_facts,
-    )
+    observed = Observed(facts=facts, cpu=cpu, reference_facts=reference_facts)
+    measurement = session.record(context.nodeid, result, settings, observed, verdict)
     return result, context.failure(ab.key, "A/B", measurement.verdict)
 
 

@@ -29,7 +29,7 @@ from pytest_infergate.measure.timing import (
     YardstickCalls,
     run,
 )
-from pytest_infergate.results import FixedGates, LatencyResult
+from pytest_infergate.results import FixedGates, LatencyResult, Observed
 from pytest_infergate.runs import BenchContext, Measured
 from pytest_infergate.verdicts import Verdict
 
@@ -68,7 +68,8 @@ def _alone(
         with session.timing_lock:
             trace = call.trace(facts)
     result = call.result(timing)
-    measurement = session.record(context.nodeid, result, settings, facts, gpu, trace, cpu.usage)
+    observed = Observed(facts=facts, gpu=gpu, trace=trace, cpu=cpu.usage)
+    measurement = session.record(context.nodeid, result, settings, observed)
     return Measured(
         result, timing.last_value, context.failure(call.key, "latency", measurement.verdict)
     )
@@ -187,7 +188,9 @@ def _lockstep(
         FixedGates(tolerance, None, stored_ratio=False),
     )
     # No CPU window: this process waits through the companion's turns by design.
-    measurement = context.session.record_verdict(context.nodeid, result, verdict, settings, facts)
+    measurement = context.session.record(
+        context.nodeid, result, settings, Observed(facts=facts), verdict
+    )
     failure = context.failure(call.key, "against", measurement.verdict)
     return Measured(result.candidate, timing.candidate.last_value, failure)
 
@@ -224,7 +227,7 @@ def _unpaired(
     result = call.result(timing)
     verdict = session.judge(result, settings)
     verdict = replace(verdict, reason=f"the other revision's call failed: {why}; " + verdict.reason)
-    measurement = session.record_verdict(context.nodeid, result, verdict, settings, facts)
+    measurement = session.record(context.nodeid, result, settings, Observed(facts=facts), verdict)
     failure = context.failure(call.key, "latency", measurement.verdict)
     return Measured(result, timing.last_value, failure)
 

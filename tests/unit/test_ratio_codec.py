@@ -16,6 +16,7 @@ from pytest_infergate.store.baseline import (
     Baseline,
     BaselineError,
     LatencyEntry,
+    ModelDigests,
     RatioEntry,
     decode_baseline,
     dumps,
@@ -162,8 +163,7 @@ def _with_digests(baseline: Baseline) -> Baseline:
         fingerprint=FINGERPRINT,
         tolerance={"ratio": 0.1},
         recorded_at="2026-11-25T00:00:00+00:00",
-        model_sha256=DIGEST_A,
-        reference_model_sha256=DIGEST_B,
+        models=(ModelDigests(DIGEST_A), ModelDigests(DIGEST_B)),
     ).with_accuracy(accuracy, recorded_at="2026-11-25T00:00:00+00:00", model_sha256=DIGEST_A)
 
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from pytest_infergate.measure.environment import Fingerprint
+from pytest_infergate.measure.provenance import RuntimeFacts
 from pytest_infergate.results import AccuracyResult, ComparisonResult, LatencyResult
 from pytest_infergate.store.reader import BaselineError as BaselineError
 
@@ -27,6 +28,19 @@ class RecordedCommit:
 
     sha: str
     dirty: bool = False
+
+
+@dataclass(frozen=True)
+class ModelDigests:
+    """A measured model's digests, where known: of its bytes, and of what it was built from
+    (see :func:`pytest_infergate.measure.provenance.build_digest`)."""
+
+    sha256: str | None = None
+    build_sha256: str | None = None
+
+    @classmethod
+    def of(cls, facts: RuntimeFacts | None) -> ModelDigests:
+        return cls() if facts is None else cls(facts.digest, facts.build_sha256)
 
 
 @dataclass(frozen=True)
@@ -294,13 +308,10 @@ class Baseline:
         fingerprint: Fingerprint,
         tolerance: Mapping[str, float],
         recorded_at: str,
-        model_sha256: str | None = None,
-        reference_model_sha256: str | None = None,
-        model_build_sha256: str | None = None,
-        reference_model_build_sha256: str | None = None,
+        models: tuple[ModelDigests, ModelDigests] = (ModelDigests(), ModelDigests()),
     ) -> Baseline:
         """A copy with the A/B ``result``'s ratio recorded for ``profile``; others stay.
-        ``model_sha256``/``reference_model_sha256`` are the arms' model digests, when known."""
+        ``models`` are the candidate's and the reference's digests, where known."""
         previous = self.entries.get(result.key)
         machines = dict(previous.machines) if isinstance(previous, RatioEntry) else {}
         old = machines.get(profile)
@@ -315,10 +326,10 @@ class Baseline:
             reference_p50_ms=result.reference.p50_ms,
             history_ratio=history,
             recorded_at=recorded_at,
-            model_sha256=model_sha256,
-            reference_model_sha256=reference_model_sha256,
-            model_build_sha256=model_build_sha256,
-            reference_model_build_sha256=reference_model_build_sha256,
+            model_sha256=models[0].sha256,
+            reference_model_sha256=models[1].sha256,
+            model_build_sha256=models[0].build_sha256,
+            reference_model_build_sha256=models[1].build_sha256,
         )
         entries = dict(self.entries)
         entries[result.key] = RatioEntry(machines=machines, tolerance=dict(tolerance))

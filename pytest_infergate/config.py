@@ -22,7 +22,6 @@ from pytest_infergate.measure.provenance import Expectations
 from pytest_infergate.measure.timing import SamplingPlan
 from pytest_infergate.options import (
     OPTIONS,
-    PERCENTILES,
     SETTING,
     SETTING_ALIASES,
     SETTINGS,
@@ -38,7 +37,6 @@ from pytest_infergate.options import (
 #: With the validators of :mod:`.options` that callers import from here.
 __all__ = [
     "DEFAULTS",
-    "PERCENTILES",
     "GateConfig",
     "Mode",
     "Settings",

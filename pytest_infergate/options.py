@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pytest_infergate.measure.provenance import parse_count_rule
-
-PERCENTILES = ("p50", "p90", "p95", "p99")
+from pytest_infergate.results import PERCENTILES
 
 #: How a single tolerance scales to the tail: a p95 is noisier than a median.
 TAIL_TOLERANCE_FACTOR = {"p50": 1.0, "p90": 1.5, "p95": 2.0, "p99": 3.0}

@@ -35,6 +35,21 @@ class StopReason(enum.Enum):
 Percentile = Literal["p50", "p90", "p95", "p99"]
 PERCENTILES: tuple[Percentile, ...] = ("p50", "p90", "p95", "p99")
 
+#: The figures (ms) every latency record holds, in one spelling: a run's statistics
+#: (:class:`LatencyResult`, ``stats.Summary``) and a stored record (``LatencyRecord``).
+LATENCY_FIGURES = ("mean_ms", "stdev_ms", "min_ms", "max_ms", *(f"{p}_ms" for p in PERCENTILES))
+
+
+class LatencyFigures:
+    """A record holding :data:`LATENCY_FIGURES`: its percentiles by name."""
+
+    def percentile_ms(self, name: str) -> float:
+        """The percentile called ``name``, one of :data:`PERCENTILES`."""
+        if name not in PERCENTILES:
+            raise KeyError(f"unknown percentile {name!r}; known: {', '.join(PERCENTILES)}")
+        value: float = getattr(self, f"{name}_ms")
+        return value
+
 
 def _ms(value: float) -> str:
     """Milliseconds to 3 significant digits: enough to read, short enough for one line."""
@@ -42,7 +57,7 @@ def _ms(value: float) -> str:
 
 
 @dataclass(frozen=True)
-class LatencyResult:
+class LatencyResult(LatencyFigures):
     """One timed measurement: raw per-call samples and the statistics derived from them.
 
     ``samples_ns`` holds one value per sample: the wall time of one call, or the
@@ -164,13 +179,6 @@ class LatencyResult:
     def throughput_per_s(self) -> float:
         """Items per second at the mean latency (``batch_size / mean``)."""
         return self.batch_size / (self.mean_ms / 1e3) if self.mean_ms > 0 else math.inf
-
-    def percentile_ms(self, name: str) -> float:
-        """The percentile called ``name``: ``p50``, ``p90``, ``p95`` or ``p99``."""
-        if name not in ("p50", "p90", "p95", "p99"):
-            raise KeyError(f"unknown percentile {name!r}; known: p50, p90, p95, p99")
-        value: float = getattr(self, f"{name}_ms")
-        return value
 
 
 @dataclass(frozen=True)

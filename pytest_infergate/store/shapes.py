@@ -18,6 +18,7 @@ from pytest_infergate.measure.provenance import RuntimeFacts
 from pytest_infergate.measure.telemetry import SERIES_DECIMALS, GpuFacts, GpuSample, GpuTelemetry
 from pytest_infergate.measure.trace import OpTime, OpTypeTime, Trace
 from pytest_infergate.results import (
+    LATENCY_FIGURES,
     AccuracyResult,
     ComparisonResult,
     FixedGates,
@@ -27,7 +28,6 @@ from pytest_infergate.results import (
 )
 from pytest_infergate.store.baseline.records import (
     CPU_CLOCKS,
-    LATENCY_FIGURES,
     PREDICTION_DTYPES,
     AccuracyEntry,
     Baseline,

@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats as _scipy_stats
 
-from pytest_infergate.results import PERCENTILES, Percentile
+from pytest_infergate.results import PERCENTILES, LatencyFigures, Percentile
 
 FloatArray = NDArray[np.float64]
 
@@ -68,7 +68,7 @@ def quantile_interval(samples: Sequence[float], q: float, confidence: float = 0.
 
 
 @dataclass(frozen=True)
-class Summary:
+class Summary(LatencyFigures):
     """Descriptive statistics of one set of latency samples, in milliseconds."""
 
     n: int
@@ -80,13 +80,6 @@ class Summary:
     p90_ms: float
     p95_ms: float
     p99_ms: float
-
-    def percentile_ms(self, name: str) -> float:
-        """The quantile called ``name``, one of :data:`pytest_infergate.results.PERCENTILES`."""
-        if name not in PERCENTILES:
-            raise KeyError(f"unknown percentile {name!r}; known: {', '.join(PERCENTILES)}")
-        value: float = getattr(self, f"{name}_ms")
-        return value
 
 
 def summarise_ns(samples_ns: Sequence[int]) -> Summary:

@@ -48,6 +48,7 @@ JSON, through the one codec of :mod:`pytest_infergate.store.codec`, and migratio
 
 from __future__ import annotations
 
+from pytest_infergate.results import LATENCY_FIGURES
 from pytest_infergate.store.baseline.document import (
     check_schema_version,
     decode_baseline,
@@ -71,7 +72,6 @@ from pytest_infergate.store.baseline.files import (
 from pytest_infergate.store.baseline.records import (
     CPU_CLOCKS,
     HISTORY_LENGTH,
-    LATENCY_FIGURES,
     PREDICTION_DTYPES,
     SCHEMA_VERSION,
     AccuracyEntry,

@@ -11,7 +11,13 @@ from dataclasses import dataclass, field, replace
 
 from pytest_infergate.measure.environment import Fingerprint
 from pytest_infergate.measure.provenance import RuntimeFacts
-from pytest_infergate.results import AccuracyResult, ComparisonResult, LatencyResult
+from pytest_infergate.results import (
+    LATENCY_FIGURES,
+    AccuracyResult,
+    ComparisonResult,
+    LatencyFigures,
+    LatencyResult,
+)
 from pytest_infergate.store.reader import BaselineError as BaselineError
 
 SCHEMA_VERSION = 2
@@ -44,7 +50,7 @@ class ModelDigests:
 
 
 @dataclass(frozen=True)
-class LatencyRecord:
+class LatencyRecord(LatencyFigures):
     """One machine profile's stored statistics for a latency entry."""
 
     n: int
@@ -83,10 +89,6 @@ class LatencyRecord:
     #: history above; restarted when a run has none
     #: (:mod:`pytest_infergate.measure.yardstick`).
     history_yardstick_ms: tuple[float, ...] = ()
-
-    def percentile_ms(self, name: str) -> float:
-        value: float = getattr(self, f"{name}_ms")
-        return value
 
     def history_ms(self, name: str) -> tuple[float, ...]:
         """Past run values of percentile ``name`` (oldest first); empty when not kept."""
@@ -250,14 +252,7 @@ class Baseline:
         machines[profile] = LatencyRecord(
             n=result.n,
             batch_size=result.batch_size,
-            mean_ms=result.mean_ms,
-            stdev_ms=result.stdev_ms,
-            min_ms=result.min_ms,
-            max_ms=result.max_ms,
-            p50_ms=result.p50_ms,
-            p90_ms=result.p90_ms,
-            p95_ms=result.p95_ms,
-            p99_ms=result.p99_ms,
+            **{name: getattr(result, name) for name in LATENCY_FIGURES},
             history_p50_ms=history,
             sketch_ms=sketch_ms(result.samples_ns),
             recorded_at=recorded_at,
@@ -334,15 +329,3 @@ class Baseline:
         entries = dict(self.entries)
         entries[result.key] = RatioEntry(machines=machines, tolerance=dict(tolerance))
         return replace(self, entries=entries, machines={**self.machines, profile: fingerprint})
-
-
-LATENCY_FIGURES = (
-    "mean_ms",
-    "stdev_ms",
-    "min_ms",
-    "max_ms",
-    "p50_ms",
-    "p90_ms",
-    "p95_ms",
-    "p99_ms",
-)

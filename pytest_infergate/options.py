@@ -17,11 +17,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from pytest_infergate import defaults
 from pytest_infergate.measure.provenance import parse_count_rule
 from pytest_infergate.results import PERCENTILES
 
 #: How a single tolerance scales to the tail: a p95 is noisier than a median.
-TAIL_TOLERANCE_FACTOR = {"p50": 1.0, "p90": 1.5, "p95": 2.0, "p99": 3.0}
 
 
 class Mode(enum.Enum):
@@ -76,10 +76,10 @@ def parse_tolerances(value: object) -> dict[str, float]:
                 f"known: {', '.join(PERCENTILES)}"
             )
         base = parse_fraction(value.get("p50", SETTING["latency_tolerance"].default))
-        scaled = {name: base * factor for name, factor in TAIL_TOLERANCE_FACTOR.items()}
-        return scaled | {name: parse_fraction(v) for name, v in value.items()}
-    base = parse_fraction(value)
-    return {name: base * factor for name, factor in TAIL_TOLERANCE_FACTOR.items()}
+        return defaults.latency_tolerances(base) | {
+            name: parse_fraction(v) for name, v in value.items()
+        }
+    return defaults.latency_tolerances(parse_fraction(value))
 
 
 def parse_share(value: object) -> float:
@@ -218,14 +218,14 @@ class Setting:
 
 
 SETTINGS = (
-    Setting("latency_tolerance", parse_tolerances, 0.10),
-    Setting("percentiles", parse_percentiles, ("p50", "p95")),
-    Setting("warmup", lambda v: parse_count(v, minimum=0), 10),
-    Setting("warmup_s", parse_seconds, 0.5),
-    Setting("min_samples", lambda v: parse_count(v, minimum=1), 100),
-    Setting("min_time_s", parse_seconds, 1.0),
-    Setting("max_time_s", parse_time_cap, 10.0),
-    Setting("accuracy_tolerance", parse_share, 0.01),
+    Setting("latency_tolerance", parse_tolerances, defaults.LATENCY_TOLERANCE),
+    Setting("percentiles", parse_percentiles, defaults.GATED_PERCENTILES),
+    Setting("warmup", lambda v: parse_count(v, minimum=0), defaults.WARMUP_CALLS),
+    Setting("warmup_s", parse_seconds, defaults.WARMUP_S),
+    Setting("min_samples", lambda v: parse_count(v, minimum=1), defaults.MIN_SAMPLES),
+    Setting("min_time_s", parse_seconds, defaults.MIN_TIME_S),
+    Setting("max_time_s", parse_time_cap, defaults.MAX_TIME_S),
+    Setting("accuracy_tolerance", parse_share, defaults.ACCURACY_TOLERANCE),
     Setting("max_flip_rate", parse_share),
     Setting("expect_providers", parse_providers),
     Setting("expect_quantized", parse_strict_bool),

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from pytest_infergate import defaults
 from pytest_infergate.judge.ratio import (
     RatioGate,
     compare_ratio,
@@ -17,7 +18,7 @@ from pytest_infergate.results import ComparisonResult, FixedGates
 from pytest_infergate.verdicts import Verdict
 
 #: The A/B tolerance where the latency tolerance names no p50.
-DEFAULT_AB_TOLERANCE = 0.10
+DEFAULT_AB_TOLERANCE = defaults.LATENCY_TOLERANCE
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from pytest_infergate import defaults
 from pytest_infergate.judge.machine_speed import at_this_speed, newest_speed
 from pytest_infergate.judge.stored_rules import (
     Judged,
@@ -101,7 +102,7 @@ def judge_cpu(result: LatencyResult, record: LatencyRecord, policy: LatencyPolic
         return None
     if record.cpu_clock != result.cpu_clock:
         return None
-    tolerance = policy.tolerances.get("p50", 0.10)
+    tolerance = policy.tolerances.get("p50", defaults.LATENCY_TOLERANCE)
     history, speed = at_this_speed(record.history_cpu_p50_ms, record, result)
     stamps = record.history_recorded_at[-len(history) :] if history else ()
     if len(history) >= MIN_HISTORY and not spans_sittings(stamps, len(history)):

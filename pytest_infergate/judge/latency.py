@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, TypeGuard
 
+from pytest_infergate import defaults
 from pytest_infergate.judge.thresholds import CONFIDENCE, SESSION_ALPHA
 from pytest_infergate.judge.thresholds import cannot_gate as cannot_gate
 from pytest_infergate.results import PERCENTILES, LatencyResult, Percentile
@@ -31,8 +32,14 @@ def is_percentile(name: str) -> TypeGuard[Percentile]:
 class LatencyPolicy:
     """What to gate and how much slack each gated percentile gets (relative, 0.1 = 10%)."""
 
-    tolerances: Mapping[str, float] = field(default_factory=lambda: {"p50": 0.10, "p95": 0.20})
-    percentiles: tuple[str, ...] = ("p50", "p95")
+    tolerances: Mapping[str, float] = field(
+        default_factory=lambda: {
+            p: t
+            for p, t in defaults.latency_tolerances().items()
+            if p in defaults.GATED_PERCENTILES
+        }
+    )
+    percentiles: tuple[str, ...] = defaults.GATED_PERCENTILES
     confidence: float = CONFIDENCE
 
     @property

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_infergate import defaults
 from pytest_infergate.measure.clocks import CpuClock
 from pytest_infergate.results import StopReason
 
@@ -16,11 +17,11 @@ from pytest_infergate.results import StopReason
 class SamplingPlan:
     """How long to warm up and how many samples to take."""
 
-    warmup_calls: int = 10
-    warmup_s: float = 0.5
-    min_samples: int = 100
-    min_time_s: float = 1.0
-    max_time_s: float = 10.0
+    warmup_calls: int = defaults.WARMUP_CALLS
+    warmup_s: float = defaults.WARMUP_S
+    min_samples: int = defaults.MIN_SAMPLES
+    min_time_s: float = defaults.MIN_TIME_S
+    max_time_s: float = defaults.MAX_TIME_S
 
     def __post_init__(self) -> None:
         if self.warmup_calls < 0 or self.min_samples < 1:

@@ -12,6 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from pytest_infergate import defaults
 from pytest_infergate.config import DEFAULTS
 from pytest_infergate.judge.ab_gate import ab_gate, ab_tolerance
 from pytest_infergate.judge.accuracy import AccuracyPolicy, compare_accuracy
@@ -57,7 +58,7 @@ def rejudge(
     accuracy = AccuracyPolicy(
         tolerance=accuracy_tolerance
         if accuracy_tolerance is not None
-        else DEFAULTS.accuracy_tolerance or 0.01
+        else DEFAULTS.accuracy_tolerance or defaults.ACCURACY_TOLERANCE
     )
     profile = machine or results.machine
     judged = []

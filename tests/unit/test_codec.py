@@ -262,7 +262,9 @@ def test_every_baseline_record_round_trips_once_rounded(baseline: Baseline) -> N
 
 
 @pytest.mark.parametrize(
-    "path", [ROOT / "example_project" / "baseline.json", DATA / "all_kinds_baseline_v2.json"], ids=str
+    "path",
+    [ROOT / "example_project" / "baseline.json", DATA / "all_kinds_baseline_v2.json"],
+    ids=str,
 )
 def test_committed_baselines_re_encode_byte_for_byte(path: Path) -> None:
     text = path.read_text()

@@ -4,7 +4,8 @@ sends (pyperf's model: what a worker sends is what the file holds).
 
 A record's JSON is its frozen dataclass, walked by reflection: each constructor field is a
 key of the same name, and its annotated type says how to read the value back. A
-:class:`Shape` per record says only what the type cannot: a stricter reader (a time in
+:class:`Shape` per record (the table is :mod:`pytest_infergate.store.shapes`; validation is
+:mod:`pytest_infergate.store.reader`'s) says only what the type cannot: a stricter reader (a time in
 ms, a sha256), a rounded or omitted value, figures written for people and tools but
 recomputed on reading, a field taken from the enclosing record. Reading builds every
 record through its constructor, so ``__post_init__`` validates and derives again, and the

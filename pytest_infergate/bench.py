@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
-from pytest_infergate.config import Settings, parse_fraction
+from pytest_infergate.config import Settings
 from pytest_infergate.measure.ab import AbCall
 from pytest_infergate.measure.fresh import FreshCall, setup_problem
 from pytest_infergate.measure.progress import ProgressFactory
 from pytest_infergate.measure.timed_call import TimedCall
 from pytest_infergate.measure.timing import refuse_lazy, resolve_sync, resolve_timer
+from pytest_infergate.options import parse_fraction
 from pytest_infergate.results import (
     ComparisonResult,
     FixedGates,

@@ -27,25 +27,14 @@ from pytest_infergate.options import (
     SETTINGS,
     Mode,
     Option,
-    parse_fraction,
-    parse_mode,
-    parse_seconds,
-    parse_share,
-    parse_tolerances,
 )
 
-#: With the validators of :mod:`.options` that callers import from here.
 __all__ = [
     "DEFAULTS",
     "GateConfig",
     "Mode",
     "Settings",
     "gate_config_from_options",
-    "parse_fraction",
-    "parse_mode",
-    "parse_seconds",
-    "parse_share",
-    "parse_tolerances",
 ]
 
 

@@ -28,7 +28,7 @@ import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pytest_infergate.measure import yardstick as _yardstick
 from pytest_infergate.measure.clocks import (
@@ -57,9 +57,6 @@ from pytest_infergate.measure.plan import (
     YardstickCalls,
 )
 from pytest_infergate.results import StopReason
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = [
     "MIN_SAMPLE_NS",

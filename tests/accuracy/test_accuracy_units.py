@@ -13,7 +13,6 @@ from pytest_infergate.config import (
     GateConfig,
     Settings,
     gate_config_from_options,
-    parse_share,
 )
 from pytest_infergate.evaluation import ProgressLine
 from pytest_infergate.judge.accuracy import AccuracyPolicy, compare_accuracy
@@ -30,6 +29,7 @@ from pytest_infergate.measure.accuracy import (
 )
 from pytest_infergate.measure.accuracy.labels import _Resolver
 from pytest_infergate.measure.progress import progress_wanted
+from pytest_infergate.options import parse_share
 from pytest_infergate.report.terminal import format_notes, format_table, rows
 from pytest_infergate.results import AccuracyResult, Measurement
 from pytest_infergate.store.baseline import (

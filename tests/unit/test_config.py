@@ -7,9 +7,8 @@ from pytest_infergate.config import (
     Mode,
     Settings,
     gate_config_from_options,
-    parse_fraction,
-    parse_tolerances,
 )
+from pytest_infergate.options import parse_fraction, parse_tolerances
 
 
 def _config(options: dict | None = None, ini: dict | None = None):

@@ -119,7 +119,8 @@ def _pages() -> list[Path]:
 EXAMPLES = [example for page in [*_pages(), README] for example in _examples(page)]
 
 _STOP = re.compile(r"\((?:decided|time cap|sample cap|plan complete)\)")
-_SHA = re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}\b")
+#: A git sha: hex with a letter and a digit, or a short sha that happens to be all digits.
+_SHA = re.compile(r"\b(?:(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{7,40}|\d{7})\b")
 _NUMBER = re.compile(r"[-+]?(?:\d+(?:[.,]\d+)*|\.\d+)(?:e[-+]?\d+)?")
 _MACHINE = re.compile(r"=+ infergate: machine \S+ =+")
 

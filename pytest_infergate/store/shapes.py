@@ -47,6 +47,7 @@ from pytest_infergate.store.codec import (
     round4,
 )
 from pytest_infergate.store.reader import (
+    MAX_TIME_MS,
     MIN_TIME_MS,
     Read,
     Reader,
@@ -314,6 +315,13 @@ def _interval_low(value: float) -> float:
     return rounded if rounded >= MIN_TIME_MS else 0.0
 
 
+def _interval_high(value: float) -> float | None:
+    """A ratio interval's upper end, written so that it reads back: ``null`` (open) where it
+    is infinite or rounds above the largest stored value."""
+    rounded = round4(value) if math.isfinite(value) else math.inf
+    return rounded if rounded <= MAX_TIME_MS else None
+
+
 def _ratio_high(r: Reader, obj: Mapping[str, Any], key: str, where: str) -> float:
     return math.inf if obj[key] is None else r.positive(obj[key], f"{where}.{key}")
 
@@ -363,9 +371,7 @@ _BASELINE_SHAPES: dict[type[Any], Shape] = {
             "batch_size": Field(read=integer(1)),
             "ratio": _rounded_positive(),
             "ratio_low": Field(read=positive(zero=True), write=_interval_low),
-            "ratio_high": Field(
-                read=_ratio_high, write=lambda v: round4(v) if math.isfinite(v) else None
-            ),
+            "ratio_high": Field(read=_ratio_high, write=_interval_high),
             "candidate_p50_ms": _rounded_positive(),
             "reference_p50_ms": _rounded_positive(),
             "history_ratio": Field(

@@ -129,7 +129,12 @@ def _run_merge(args: argparse.Namespace) -> int:
         results, notes = merge_results([(name, decode_results(d, name)) for name, d in documents])
         for note in notes:
             print(f"infergate: conflict: {note}", file=sys.stderr)
-        write_atomic(args.output, dumps(encode_results(results)))
+        try:
+            text = dumps(encode_results(results))
+        except ValueError as exc:  # a figure derived from the inputs is not finite
+            why = f"the merged results cannot be written: {exc}"
+            raise BaselineError(f"{args.output}: {why}") from None
+        write_atomic(args.output, text)
         print(
             f"infergate: merged {len(documents)} results files "
             f"({len(results.measurements)} measurements) into {args.output}"

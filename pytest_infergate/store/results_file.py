@@ -116,7 +116,8 @@ def encode_gpu(gpu: GpuTelemetry) -> dict[str, Any]:
 def encode_measurements(measurements: Sequence[Measurement]) -> str:
     """The measurements as JSON text (a plain ``str``, which execnet can carry)."""
     encoded = [shapes.CODEC.encode(m) for m in measurements]
-    return json.dumps({"schema_version": RESULTS_SCHEMA_VERSION, "measurements": encoded})
+    document = {"schema_version": RESULTS_SCHEMA_VERSION, "measurements": encoded}
+    return json.dumps(document, allow_nan=False)  # the reader refuses them: fail here
 
 
 def decode_measurements(text: str) -> list[Measurement]:

@@ -33,7 +33,6 @@ from pytest_infergate.store.baseline.document import decode_fingerprint, encode_
 from pytest_infergate.store.reader import BaselineError, Reader
 
 RESULTS_SCHEMA_VERSION = 3
-KINDS = ("latency", "ratio", "accuracy")
 
 
 class WireError(ValueError):

@@ -175,6 +175,15 @@ def _gpu(r: Reader, obj: Mapping[str, Any], key: str, where: str) -> GpuTelemetr
     return CODEC.decode(GpuTelemetry, telemetry, f"{where}.{key}", r)
 
 
+#: A check's fields, an accuracy check's too: open interval ends as ``null``; ``note`` and
+#: ``deciding`` only when they say something.
+_CHECK_FIELDS = {
+    "low": _interval_end(-math.inf),
+    "high": _interval_end(math.inf),
+    "note": Field(omit=omit_empty),
+    "deciding": Field(omit=bool),
+}
+
 _RESULT_SHAPES: dict[type[Any], Shape] = {
     LatencyResult: Shape(
         fields={
@@ -184,9 +193,7 @@ _RESULT_SHAPES: dict[type[Any], Shape] = {
             "calls_per_sample": Field(read=integer(1)),
             "measured_s": _DURATION,
             "cpu_samples_ns": _NO_CPU,
-            "cpu_clock": Field(
-                omit=lambda v: v is None, read=choice(("thread", "process"), "clock")
-            ),
+            "cpu_clock": Field(omit=_OMIT_NONE.omit, read=choice(CPU_CLOCKS, "clock")),
             "yardstick_ns": _NO_CPU,
             "yardstick_blocks": _NO_CPU,
         },
@@ -214,30 +221,17 @@ _RESULT_SHAPES: dict[type[Any], Shape] = {
         tag=("kind", "accuracy"),
     ),
     Check: Shape(
-        fields={
-            "low": _interval_end(-math.inf),
-            "high": _interval_end(math.inf),
-            "note": Field(omit=omit_empty),
-            "deciding": Field(omit=bool),
-        },
+        fields=_CHECK_FIELDS,
         subtype=lambda obj: AccuracyCheck if "paired" in obj else Check,
     ),
-    AccuracyCheck: Shape(
-        fields={
-            "low": _interval_end(-math.inf),
-            "high": _interval_end(math.inf),
-            "note": Field(omit=omit_empty),
-            "deciding": Field(omit=bool),
-        },
-        derived=lambda c: {"change": c.change},
-    ),
+    AccuracyCheck: Shape(fields=_CHECK_FIELDS, derived=lambda c: {"change": c.change}),
     Verdict: Shape(fields={"key": _FROM_MEASUREMENT, "kind": _FROM_MEASUREMENT}),
     Measurement: Shape(
         fields={
             "result": Field(flatten=True),
             "facts": Field(key="runtime_facts"),
-            "reference_facts": Field(key="reference_runtime_facts", omit=lambda v: v is None),
-            "gpu": Field(key="gpu_telemetry", omit=lambda v: v is None, read=_gpu),
+            "reference_facts": Field(key="reference_runtime_facts", omit=_OMIT_NONE.omit),
+            "gpu": Field(key="gpu_telemetry", omit=_OMIT_NONE.omit, read=_gpu),
             "trace": _OMIT_NONE,
             "cpu": _OMIT_NONE,
         },

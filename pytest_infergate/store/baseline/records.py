@@ -4,7 +4,6 @@ immutable :class:`Baseline` whose ``with_*`` methods return updated copies."""
 from __future__ import annotations
 
 import base64
-import re
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -25,7 +24,6 @@ HISTORY_LENGTH = 10
 #: The CPU clocks a record's CPU cost can be measured on (see
 #: :mod:`pytest_infergate.measure.timing`).
 CPU_CLOCKS = ("thread", "process")
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)

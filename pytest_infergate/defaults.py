@@ -5,6 +5,12 @@ here, so a default is changed in one place. Plain constants: every layer may imp
 
 from __future__ import annotations
 
+from typing import Literal
+
+#: The latency percentiles a measurement reports and a gate may judge, by name.
+Percentile = Literal["p50", "p90", "p95", "p99"]
+PERCENTILES: tuple[Percentile, ...] = ("p50", "p90", "p95", "p99")
+
 #: Relative slack of the median (0.1: +10%); each tail gets it times its factor below.
 LATENCY_TOLERANCE = 0.10
 #: How a single tolerance scales to the tail: a p95 is noisier than a median.

@@ -13,15 +13,17 @@ from __future__ import annotations
 import argparse
 import enum
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pytest_infergate import defaults
-from pytest_infergate.measure.provenance import parse_count_rule
-from pytest_infergate.results import PERCENTILES
+from pytest_infergate.defaults import PERCENTILES
 
-#: How a single tolerance scales to the tail: a p95 is noisier than a median.
+#: Environment variable naming the channel of the run this process is a companion of
+#: (``host:port:token:list``, :mod:`pytest_infergate.against.link`).
+COMPANION_ENV = "INFERGATE_COMPANION"
 
 
 class Mode(enum.Enum):
@@ -95,6 +97,19 @@ def parse_share(value: object) -> float:
 #: The longest duration a time setting takes: a day. Longer is a typo, and far longer
 #: (1e300) overflows the nanosecond clock arithmetic.
 MAX_SECONDS = 86_400.0
+
+
+_COUNT_RULE = re.compile(r"^\s*(>=|<=|==|>|<|!=)?\s*(\d+)\s*$")
+
+
+def parse_count_rule(rule: object) -> tuple[str, int]:
+    """``">=1"``, ``"==0"``, ``"3"`` or an int -> (operator, count)."""
+    if isinstance(rule, int) and not isinstance(rule, bool):
+        return "==", rule
+    match = _COUNT_RULE.match(str(rule))
+    if not match:
+        raise ValueError(f"expected a count rule such as '>=1' or '==0', got {rule!r}")
+    return match.group(1) or "==", int(match.group(2))
 
 
 def parse_seconds(value: object, *, allow_zero: bool = True) -> float:

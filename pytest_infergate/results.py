@@ -9,8 +9,10 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
+from pytest_infergate.defaults import PERCENTILES as PERCENTILES
+from pytest_infergate.defaults import Percentile as Percentile
 from pytest_infergate.measure import yardstick as _yardstick
 from pytest_infergate.verdicts import Verdict
 
@@ -30,10 +32,6 @@ class StopReason(enum.Enum):
     TIME_CAP = "time cap"
     PLAN = "plan complete"
 
-
-#: The latency percentiles a measurement reports and a gate may judge, by name.
-Percentile = Literal["p50", "p90", "p95", "p99"]
-PERCENTILES: tuple[Percentile, ...] = ("p50", "p90", "p95", "p99")
 
 #: The figures (ms) every latency record holds, in one spelling: a run's statistics
 #: (:class:`LatencyResult`, ``stats.Summary``) and a stored record (``LatencyRecord``).

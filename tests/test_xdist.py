@@ -158,6 +158,27 @@ def test_two_workers_time_one_at_a_time_and_regressions_fail(
     assert before == json.loads(baseline.read_text())
 
 
+def test_workers_open_the_gate_on_their_own_without_any_option(
+    pytester: pytest.Pytester,
+) -> None:
+    """No option and no ini key: each worker opens the gate when it collects a gate test,
+    and the controller still prints every worker's measurements."""
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.infergate(min_samples=5, min_time_s=0, max_time_s=1, warmup=1)
+        @pytest.mark.parametrize("n", range(4))
+        def test_model(infer_bench, n):
+            assert infer_bench(lambda x: x + 1, n) == n + 1
+        """
+    )
+    result = pytester.runpytest("-n", "2")
+    result.assert_outcomes(passed=4)
+    for n in range(4):
+        result.stdout.fnmatch_lines([f"*test_model[[]{n}[]]*p50*NEW*"])
+
+
 def _measurements() -> list[Measurement]:
     latency = LatencyResult("t::a", (1000, 2000, 1500), 2, 1, 10, 0.5, StopReason.DECIDED)
     check = Check("p50_ms", 1.0, 1.5, float("-inf"), 2.0, 0.1, Outcome.PASS, note="other machine")

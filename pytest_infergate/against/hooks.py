@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from pytest_infergate.against.channel import ChannelError
-from pytest_infergate.against.link import CHANNEL_ENV, Companion, Follower
+from pytest_infergate.against.link import Companion, Follower
 from pytest_infergate.against.revision import (
     Revision,
     RevisionError,
@@ -21,6 +21,7 @@ from pytest_infergate.against.revision import (
     remove,
     repository_top,
 )
+from pytest_infergate.options import COMPANION_ENV
 
 if TYPE_CHECKING:
     from pytest_infergate.config import GateConfig
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
 def follower_spec() -> str:
     """The channel this process serves as a companion, or ``""``."""
-    return os.environ.get(CHANNEL_ENV, "")
+    return os.environ.get(COMPANION_ENV, "")
 
 
 def as_companion(config: GateConfig) -> GateConfig:

@@ -33,15 +33,13 @@ from typing import Any, TypeGuard
 from pytest_infergate.against.channel import CHANNEL_VERSION, Channel, ChannelError
 from pytest_infergate.against.revision import Revision
 from pytest_infergate.measure.lockstep import ArmTimer, Turn, on_one_core
+from pytest_infergate.options import COMPANION_ENV
 from pytest_infergate.results import AccuracyResult
 from pytest_infergate.store.results_file import WireError, decode_record, encode_record
 
 #: How long the leader waits for the companion's next message: its start (imports,
 #: collection, a model build in a fixture) and a test's work between two measurements.
 WAIT_S = 600.0
-
-#: Environment variable naming the companion's channel (``host:port:token``).
-CHANNEL_ENV = "INFERGATE_COMPANION"
 
 
 class Companion:
@@ -101,7 +99,7 @@ class Companion:
             json.dump(list(nodeids), out)
         handle, log_path = tempfile.mkstemp(prefix="infergate-companion-", suffix=".log")
         host, port = listener.getsockname()
-        env = {**os.environ, CHANNEL_ENV: f"{host}:{port}:{token}:{list_path}"}
+        env = {**os.environ, COMPANION_ENV: f"{host}:{port}:{token}:{list_path}"}
         env.pop("PYTEST_ADDOPTS", None)
         command = [python, "-m", "pytest", "-p", "no:cacheprovider", "-q", *extra_args, *files]
         with os.fdopen(handle, "wb") as sink:

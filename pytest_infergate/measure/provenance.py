@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_infergate.options import parse_count_rule
+
 #: Operators that only appear in a quantised ONNX graph.
 QUANTIZED_OPS = frozenset(
     {
@@ -266,7 +268,6 @@ def op_changes(
 
 # -- expectations -----------------------------------------------------------------------
 
-_COUNT_RULE = re.compile(r"^\s*(>=|<=|==|>|<|!=)?\s*(\d+)\s*$")
 _COMPARE = {
     ">=": operator.ge,
     "<=": operator.le,
@@ -275,16 +276,6 @@ _COMPARE = {
     "<": operator.lt,
     "!=": operator.ne,
 }
-
-
-def parse_count_rule(rule: object) -> tuple[str, int]:
-    """``">=1"``, ``"==0"``, ``"3"`` or an int -> (operator, count)."""
-    if isinstance(rule, int) and not isinstance(rule, bool):
-        return "==", rule
-    match = _COUNT_RULE.match(str(rule))
-    if not match:
-        raise ValueError(f"expected a count rule such as '>=1' or '==0', got {rule!r}")
-    return match.group(1) or "==", int(match.group(2))
 
 
 @dataclass(frozen=True)

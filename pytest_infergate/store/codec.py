@@ -177,6 +177,9 @@ class Codec:
         if shape.subtype is not None:
             cls = shape.subtype(obj)
             shape = self.shape(cls)
+        if shape.tag is not None and obj.get(shape.tag[0], shape.tag[1]) != shape.tag[1]:
+            key, expected = shape.tag
+            raise r.fail(f"{where}.{key}", f"expected {expected!r}, got {short(obj[key])}")
         if shape.closed:
             known = [f.name for f in dataclasses.fields(cls)]
             unknown = sorted(set(obj) - set(known))
@@ -239,11 +242,6 @@ class Codec:
         if origin in (dict, Mapping):
             obj = r.mapping(raw, where)
             return {k: self._value(args[1], v, f"{where}[{k!r}]", r, scope) for k, v in obj.items()}
-        if origin is typing.Literal:
-            if raw not in args:
-                known = ", ".join(str(a) for a in args)
-                raise r.fail(where, f"unknown value {short(raw)}; known: {known}")
-            return raw
         if isinstance(hint, type):
             if dataclasses.is_dataclass(hint):
                 return self._record(hint, raw, where, r, scope)

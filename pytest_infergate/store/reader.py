@@ -69,12 +69,6 @@ class Reader:
             raise self.fail(f"{where}.{name}", f"expected a string, got {short(value)}")
         return value
 
-    def flag(self, obj: Mapping[str, Any], name: str, where: str) -> bool:
-        value = self.get(obj, name, where)
-        if not isinstance(value, bool):
-            raise self.fail(f"{where}.{name}", f"expected true or false, got {short(value)}")
-        return value
-
     def integer(self, obj: Mapping[str, Any], name: str, where: str, minimum: int = 0) -> int:
         return self.whole(self.get(obj, name, where), f"{where}.{name}", minimum)
 
@@ -129,16 +123,28 @@ class Reader:
     def time_ms(self, value: object, where: str, *, zero: bool = False) -> float:
         return self.positive(value, where, zero=zero, what="a time in ms")
 
-    def items(
-        self, obj: Mapping[str, Any], name: str, where: str, *, optional: bool = False
-    ) -> list[Any]:
-        """The list under ``name`` (empty when ``optional`` and absent), items unchecked."""
-        if optional and name not in obj:
-            return []
+    def items(self, obj: Mapping[str, Any], name: str, where: str) -> list[Any]:
+        """The list under ``name``, items unchecked."""
         value = self.get(obj, name, where)
         if not isinstance(value, list):
             raise self.fail(f"{where}.{name}", f"expected a list, got {type(value).__name__}")
         return value
+
+    def schema_version(self, document: Mapping[str, Any], current: int, missing: str) -> int:
+        """The document's schema version, 1 to ``current``; ``missing`` says what the
+        document is not when it has none."""
+        if "schema_version" not in document:
+            raise self.fail("top level.schema_version", f"missing: {missing}")
+        version = document["schema_version"]
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise self.fail("schema_version", f"expected an integer >= 1, got {version!r}")
+        if version > current:
+            raise self.fail(
+                "schema_version",
+                f"version {version} is newer than this pytest-infergate reads ({current}); "
+                "upgrade pytest-infergate",
+            )
+        return version
 
 
 #: Reads the value under a key of a JSON object: (reader, object, key, object's path).

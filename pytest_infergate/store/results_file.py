@@ -73,17 +73,7 @@ def decode_results(document: object, source: str) -> ResultsFile:
     r = Reader(source)
     obj = dict(r.mapping(document, "top level"))
     not_ours = "not a pytest-infergate results file (write one with --infer-json)"
-    if "schema_version" not in obj:
-        raise r.fail("top level.schema_version", f"missing: {not_ours}")
-    version = obj["schema_version"]
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise r.fail("schema_version", f"expected an integer >= 1, got {version!r}")
-    if version > RESULTS_SCHEMA_VERSION:
-        raise r.fail(
-            "schema_version",
-            f"version {version} is newer than this pytest-infergate reads "
-            f"({RESULTS_SCHEMA_VERSION}); upgrade pytest-infergate",
-        )
+    version = r.schema_version(obj, RESULTS_SCHEMA_VERSION, not_ours)
     if "measurements" not in obj:
         hint = "; it looks like a baseline" if "entries" in obj else ""
         raise r.fail("top level.measurements", f"missing: {not_ours}{hint}")
@@ -138,11 +128,7 @@ def decode_measurements(text: str) -> list[Measurement]:
 
 def encode_record(result: AccuracyResult) -> dict[str, Any]:
     """An accuracy result as plain JSON data (for the ``--infer-against`` channel)."""
-    return {
-        "schema_version": RESULTS_SCHEMA_VERSION,
-        "key": result.key,
-        **shapes.CODEC.encode(result),
-    }
+    return {"schema_version": RESULTS_SCHEMA_VERSION, **shapes.CODEC.encode(result)}
 
 
 def decode_record(data: object) -> AccuracyResult:

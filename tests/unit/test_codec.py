@@ -35,6 +35,7 @@ from pytest_infergate.store.baseline import (  # noqa: E402
 )
 from pytest_infergate.store.results_file import (  # noqa: E402
     RESULTS_SCHEMA_VERSION,
+    WireError,
     decode_measurements,
     decode_record,
     decode_results,
@@ -221,6 +222,13 @@ def test_every_measurement_round_trips_between_processes_and_through_the_file(
 @given(accuracy_results())
 def test_an_accuracy_result_round_trips_between_revisions(result: AccuracyResult) -> None:
     assert decode_record(json.loads(json.dumps(encode_record(result)))) == result
+
+
+def test_a_record_of_another_kind_is_refused_by_name() -> None:
+    """A record is read as the type the reader expects: its ``kind`` must say so."""
+    latency = {"schema_version": RESULTS_SCHEMA_VERSION, "kind": "latency", "key": "t"}
+    with pytest.raises(WireError, match=r"result\.kind: expected 'accuracy', got 'latency'"):
+        decode_record(latency)
 
 
 @st.composite

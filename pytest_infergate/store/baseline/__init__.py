@@ -50,7 +50,6 @@ from __future__ import annotations
 
 from pytest_infergate.results import LATENCY_FIGURES
 from pytest_infergate.store.baseline.document import (
-    check_schema_version,
     decode_baseline,
     decode_fingerprint,
     encode_baseline,
@@ -120,7 +119,6 @@ __all__ = [
     "Reader",
     "RecordedCommit",
     "_terminate_as_interrupt",
-    "check_schema_version",
     "check_writable",
     "decode_baseline",
     "decode_fingerprint",

@@ -3,7 +3,6 @@ the schema version, and the migration of older versions one step at a time."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from pytest_infergate.measure.environment import Fingerprint
@@ -31,27 +30,11 @@ def decode_fingerprint(r: Reader, raw: object, where: str) -> Fingerprint:
     return shapes.CODEC.decode(Fingerprint, raw, where, r)
 
 
-def check_schema_version(r: Reader, document: Mapping[str, Any]) -> int:
-    """The document's schema version; refuses versions this release cannot read."""
-    version = document.get("schema_version")
-    if isinstance(version, bool) or not isinstance(version, int):
-        raise r.fail("schema_version", f"expected an integer, got {version!r}")
-    if version > SCHEMA_VERSION:
-        raise r.fail(
-            "schema_version",
-            f"version {version} is newer than this pytest-infergate reads ({SCHEMA_VERSION}); "
-            "upgrade pytest-infergate",
-        )
-    if version < 1:
-        raise r.fail("schema_version", f"unknown version {version}")
-    return version
-
-
 def decode_baseline(document: object, source: str) -> Baseline:
     """Validate and decode a parsed baseline document; ``source`` names it in errors."""
     r = Reader(source)
     obj = r.mapping(document, "top level")
-    version = check_schema_version(r, obj)
+    version = r.schema_version(obj, SCHEMA_VERSION, "not a pytest-infergate baseline")
     for step in range(version + 1, SCHEMA_VERSION + 1):
         obj = _MIGRATIONS[step](obj)
     entries = r.mapping(r.get(obj, "entries", "top level"), "entries")

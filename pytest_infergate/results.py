@@ -11,8 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from pytest_infergate.defaults import PERCENTILES as PERCENTILES
-from pytest_infergate.defaults import Percentile as Percentile
+from pytest_infergate.defaults import PERCENTILES
 from pytest_infergate.measure import yardstick as _yardstick
 from pytest_infergate.verdicts import Verdict
 
@@ -42,7 +41,7 @@ class LatencyFigures:
     """A record holding :data:`LATENCY_FIGURES`: its percentiles by name."""
 
     def percentile_ms(self, name: str) -> float:
-        """The percentile called ``name``, one of :data:`PERCENTILES`."""
+        """The percentile called ``name``, one of :data:`~pytest_infergate.defaults.PERCENTILES`."""
         if name not in PERCENTILES:
             raise KeyError(f"unknown percentile {name!r}; known: {', '.join(PERCENTILES)}")
         value: float = getattr(self, f"{name}_ms")

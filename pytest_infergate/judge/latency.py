@@ -13,9 +13,10 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, TypeGuard
 
 from pytest_infergate import defaults
+from pytest_infergate.defaults import PERCENTILES, Percentile
 from pytest_infergate.judge.thresholds import CONFIDENCE, SESSION_ALPHA
 from pytest_infergate.judge.thresholds import cannot_gate as cannot_gate
-from pytest_infergate.results import PERCENTILES, LatencyResult, Percentile
+from pytest_infergate.results import LatencyResult
 from pytest_infergate.store.baseline import LatencyEntry
 from pytest_infergate.verdicts import Verdict
 

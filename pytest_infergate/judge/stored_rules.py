@@ -8,6 +8,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pytest_infergate.defaults import Percentile
 from pytest_infergate.judge.machine_speed import speed_detail
 from pytest_infergate.judge.stats import (
     QUANTILES,
@@ -24,7 +25,7 @@ from pytest_infergate.judge.thresholds import (
     cannot_gate,
 )
 from pytest_infergate.judge.wording import _level, percent
-from pytest_infergate.results import LatencyResult, Percentile
+from pytest_infergate.results import LatencyResult
 from pytest_infergate.store.baseline import RELATIVE_RESOLUTION, parse_time
 from pytest_infergate.verdicts import Check, Outcome
 

@@ -11,7 +11,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats as _scipy_stats
 
-from pytest_infergate.results import PERCENTILES, LatencyFigures, Percentile
+from pytest_infergate.defaults import PERCENTILES, Percentile
+from pytest_infergate.results import LatencyFigures
 
 FloatArray = NDArray[np.float64]
 

@@ -31,8 +31,7 @@ _MARKER_ERROR_KEY = pytest.StashKey[str]()
 class GateHooks:
     """The run's :class:`GateSession` and the hooks that feed it and report it."""
 
-    def __init__(self, config: pytest.Config, gate: GateSession) -> None:
-        self._config = config
+    def __init__(self, gate: GateSession) -> None:
         self.gate = gate
         self.xdist: XdistHooks | None = None
         self.finish: FinishReport | None = None
@@ -47,7 +46,7 @@ class GateHooks:
         missing = gate.missing_baseline_problem()
         if missing and gate.config.strict and gate.config.mode is Mode.GATE:
             raise pytest.UsageError(f"infergate: {missing} (--infer-strict fails NEW entries)")
-        hooks = cls(config, gate)
+        hooks = cls(gate)
         manager = config.pluginmanager
         if follower:
             _serve_as_companion(config, gate, follower)
